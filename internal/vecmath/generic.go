@@ -1,0 +1,6 @@
+package vecmath
+
+var (
+	dot  = DotGeneric
+	axpy = AxpyGeneric
+)

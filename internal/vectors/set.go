@@ -1,0 +1,101 @@
+// Package vectors owns a trained set of word vectors: the words (in
+// descending corpus frequency, as word2vec.c and gensim write them), their
+// float32 vectors in one flat row-major matrix, a unit-normalised copy for
+// cosine search, exact nearest-neighbour queries (nearest words, analogies,
+// similarity) and the word2vec text and binary file formats.
+//
+// It knows nothing of HTTP, jobs or stores.
+package vectors
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Set is an immutable set of word vectors. Build one with New; the zero
+// value is not usable. A Set is safe for concurrent reads.
+type Set struct {
+	words []string
+	dim   int
+	vecs  []float32 // len(words)*dim, row-major, as trained
+	unit  []float32 // vecs with every row scaled to unit length (zero rows stay zero)
+	index map[string]int
+}
+
+// Neighbor is one result of a similarity search.
+type Neighbor struct {
+	Word  string
+	Score float32 // cosine similarity
+}
+
+// UnknownWordError reports a word that is not in the vocabulary.
+type UnknownWordError struct {
+	Word string
+}
+
+func (e *UnknownWordError) Error() string {
+	return fmt.Sprintf("word %q is not in the vocabulary", e.Word)
+}
+
+// ErrInvalid is wrapped by errors about malformed arguments (bad
+// dimension, duplicate words, empty lists).
+var ErrInvalid = errors.New("invalid vector set")
+
+// New builds a Set. It takes ownership of words and vecs; len(vecs) must be
+// len(words)*dim, dim > 0 and words unique and non-empty strings without
+// white space. Words should be in descending frequency order (the file
+// formats and the evaluators rely on it).
+func New(words []string, dim int, vecs []float32) (*Set, error) {
+	if dim <= 0 {
+		return nil, fmt.Errorf("%w: dimension %d", ErrInvalid, dim)
+	}
+	if len(vecs) != len(words)*dim {
+		return nil, fmt.Errorf("%w: %d values for %d words of dimension %d", ErrInvalid, len(vecs), len(words), dim)
+	}
+	index := make(map[string]int, len(words))
+	for i, w := range words {
+		if w == "" {
+			return nil, fmt.Errorf("%w: empty word at row %d", ErrInvalid, i)
+		}
+		if _, dup := index[w]; dup {
+			return nil, fmt.Errorf("%w: duplicate word %q at row %d", ErrInvalid, w, i)
+		}
+		index[w] = i
+	}
+	s := &Set{words: words, dim: dim, vecs: vecs, index: index}
+	s.unit = normalize(vecs, dim)
+	return s, nil
+}
+
+// Len is the number of words.
+func (s *Set) Len() int { return len(s.words) }
+
+// Dim is the vector dimension.
+func (s *Set) Dim() int { return s.dim }
+
+// Words returns the vocabulary in row order. The caller must not modify it.
+func (s *Set) Words() []string { return s.words }
+
+// Word returns the word at row i.
+func (s *Set) Word(i int) string { return s.words[i] }
+
+// Index returns the row of word.
+func (s *Set) Index(word string) (int, bool) {
+	i, ok := s.index[word]
+	return i, ok
+}
+
+// Row returns the raw (as trained) vector at row i. The caller must not modify it.
+func (s *Set) Row(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
+
+// UnitRow returns the unit-normalised vector at row i. The caller must not modify it.
+func (s *Set) UnitRow(i int) []float32 { return s.unit[i*s.dim : (i+1)*s.dim] }
+
+// Vector returns the raw vector of word, or an *UnknownWordError.
+func (s *Set) Vector(word string) ([]float32, error) {
+	i, ok := s.index[word]
+	if !ok {
+		return nil, &UnknownWordError{Word: word}
+	}
+	return s.Row(i), nil
+}
