@@ -1,6 +1,11 @@
+//go:build !amd64 || purego
+
 package vecmath
 
 var (
 	dot  = DotGeneric
 	axpy = AxpyGeneric
 )
+
+// Accelerated reports whether assembly kernels are in use.
+func Accelerated() bool { return false }

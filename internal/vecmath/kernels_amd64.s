@@ -1,0 +1,118 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func dotAVX2(x, y []float32) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-52
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ y_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $~31, BX
+
+dloop32:
+	CMPQ AX, BX
+	JGE  dtail8
+	VMOVUPS (SI)(AX*4), Y4
+	VMOVUPS 32(SI)(AX*4), Y5
+	VMOVUPS 64(SI)(AX*4), Y6
+	VMOVUPS 96(SI)(AX*4), Y7
+	VFMADD231PS (DI)(AX*4), Y4, Y0
+	VFMADD231PS 32(DI)(AX*4), Y5, Y1
+	VFMADD231PS 64(DI)(AX*4), Y6, Y2
+	VFMADD231PS 96(DI)(AX*4), Y7, Y3
+	ADDQ $32, AX
+	JMP  dloop32
+
+dtail8:
+	MOVQ CX, BX
+	ANDQ $~7, BX
+
+dloop8:
+	CMPQ AX, BX
+	JGE  dreduce
+	VMOVUPS (SI)(AX*4), Y4
+	VFMADD231PS (DI)(AX*4), Y4, Y0
+	ADDQ $8, AX
+	JMP  dloop8
+
+dreduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+
+dloop1:
+	CMPQ AX, CX
+	JGE  ddone
+	VMOVSS (SI)(AX*4), X4
+	VFMADD231SS (DI)(AX*4), X4, X0
+	INCQ AX
+	JMP  dloop1
+
+ddone:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func axpyAVX2(a float32, x, y []float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
+	VBROADCASTSS a+0(FP), Y15
+	MOVQ x_base+8(FP), SI
+	MOVQ x_len+16(FP), CX
+	MOVQ y_base+32(FP), DI
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $~31, BX
+
+aloop32:
+	CMPQ AX, BX
+	JGE  atail8
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS 64(SI)(AX*4), Y2
+	VMOVUPS 96(SI)(AX*4), Y3
+	VFMADD213PS (DI)(AX*4), Y15, Y0
+	VFMADD213PS 32(DI)(AX*4), Y15, Y1
+	VFMADD213PS 64(DI)(AX*4), Y15, Y2
+	VFMADD213PS 96(DI)(AX*4), Y15, Y3
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ $32, AX
+	JMP  aloop32
+
+atail8:
+	MOVQ CX, BX
+	ANDQ $~7, BX
+
+aloop8:
+	CMPQ AX, BX
+	JGE  aloop1
+	VMOVUPS (SI)(AX*4), Y0
+	VFMADD213PS (DI)(AX*4), Y15, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP  aloop8
+
+aloop1:
+	CMPQ AX, CX
+	JGE  adone
+	VMOVSS (SI)(AX*4), X0
+	VFMADD213SS (DI)(AX*4), X15, X0
+	VMOVSS X0, (DI)(AX*4)
+	INCQ AX
+	JMP  aloop1
+
+adone:
+	VZEROUPPER
+	RET
