@@ -1,0 +1,163 @@
+package word2vec
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Arch is the network architecture.
+type Arch string
+
+// Architectures.
+const (
+	SkipGram Arch = "skipgram"
+	CBOW     Arch = "cbow"
+)
+
+// Loss is the output layer.
+type Loss string
+
+// Output layers.
+const (
+	NegativeSampling    Loss = "ns"
+	HierarchicalSoftmax Loss = "hs"
+)
+
+// Limits on parameters, to turn absurd requests into clear errors.
+const (
+	MaxDim      = 10000
+	MaxWindow   = 1000
+	MaxNegative = 1000
+	MaxEpochs   = 10000
+	// MaxSentence is the longest sentence the trainer keeps whole; longer
+	// ones are cut (word2vec.c cuts at 1,000).
+	MaxSentence = 10000
+)
+
+// Config holds the training parameters. The zero value of a field means its
+// default (DefaultConfig); Validate reports out-of-range values.
+type Config struct {
+	Arch     Arch    // SkipGram (default) or CBOW
+	Loss     Loss    // NegativeSampling (default) or HierarchicalSoftmax
+	Dim      int     // vector dimension, default 100
+	Window   int     // maximum distance between a word and its context, default 5
+	Negative int     // negative samples per target, default 5 (ns only)
+	MinCount int     // words seen fewer times are dropped, default 5
+	Sample   float64 // subsampling threshold, default 1e-3; negative disables it
+	Epochs   int     // passes over the corpus, default 5
+	Alpha    float64 // start learning rate, default 0.025 (skip-gram) or 0.05 (CBOW)
+	Threads  int     // training goroutines, default runtime.GOMAXPROCS(0)
+	Seed     uint64  // random seed; with Threads = 1 the output is a function of (corpus, config)
+	MaxVocab int     // keep at most this many most frequent words; 0 means no cap
+
+	// MemoryLimit, when positive, is the most memory in bytes training may
+	// use: the stored corpus and the weight matrices. Training fails with a
+	// *MemoryError before allocating more.
+	MemoryLimit int64
+
+	// Progress, when set, is called from one goroutine every
+	// ProgressInterval (default 1s) and once at the end of each phase.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	// InputBytes, when positive, is the size of the input; with a source
+	// that reports bytes read it gives the counting phase a fraction.
+	InputBytes int64
+}
+
+// DefaultConfig returns the defaults: skip-gram, negative sampling 5,
+// dimension 100, window 5, min count 5, sample 1e-3, 5 epochs, alpha 0.025,
+// all cores.
+func DefaultConfig() Config {
+	return Config{
+		Arch: SkipGram, Loss: NegativeSampling, Dim: 100, Window: 5, Negative: 5,
+		MinCount: 5, Sample: 1e-3, Epochs: 5, Alpha: 0.025, Threads: runtime.GOMAXPROCS(0),
+	}
+}
+
+// ConfigError names a parameter and why its value is not accepted.
+type ConfigError struct {
+	Field   string
+	Message string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Message) }
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	if c.Arch == "" {
+		c.Arch = SkipGram
+	}
+	if c.Loss == "" {
+		c.Loss = NegativeSampling
+	}
+	if c.Dim == 0 {
+		c.Dim = 100
+	}
+	if c.Window == 0 {
+		c.Window = 5
+	}
+	if c.Negative == 0 && c.Loss == NegativeSampling {
+		c.Negative = 5
+	}
+	if c.MinCount == 0 {
+		c.MinCount = 5
+	}
+	if c.Sample == 0 {
+		c.Sample = 1e-3
+	}
+	if c.Epochs == 0 {
+		c.Epochs = 5
+	}
+	if c.Alpha == 0 {
+		c.Alpha = 0.025
+		if c.Arch == CBOW {
+			c.Alpha = 0.05
+		}
+	}
+	if c.Threads == 0 {
+		c.Threads = runtime.GOMAXPROCS(0)
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = time.Second
+	}
+	return c
+}
+
+// Validate fills defaults and reports the first invalid field as a
+// *ConfigError.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case c.Arch != SkipGram && c.Arch != CBOW:
+		return bad("model", "%q is not skipgram or cbow", c.Arch)
+	case c.Loss != NegativeSampling && c.Loss != HierarchicalSoftmax:
+		return bad("loss", "%q is not ns or hs", c.Loss)
+	case c.Dim < 1 || c.Dim > MaxDim:
+		return bad("dim", "%d is not between 1 and %d", c.Dim, MaxDim)
+	case c.Window < 1 || c.Window > MaxWindow:
+		return bad("window", "%d is not between 1 and %d", c.Window, MaxWindow)
+	case c.Loss == NegativeSampling && (c.Negative < 1 || c.Negative > MaxNegative):
+		return bad("negative", "%d is not between 1 and %d", c.Negative, MaxNegative)
+	case c.Negative < 0:
+		return bad("negative", "%d is negative", c.Negative)
+	case c.MinCount < 1:
+		return bad("min-count", "%d is less than 1", c.MinCount)
+	case c.Sample != c.Sample || c.Sample >= 1:
+		return bad("sample", "%g is not below 1 (use a negative value to disable subsampling)", c.Sample)
+	case c.Epochs < 1 || c.Epochs > MaxEpochs:
+		return bad("epochs", "%d is not between 1 and %d", c.Epochs, MaxEpochs)
+	case !(c.Alpha > 0 && c.Alpha <= 10):
+		return bad("alpha", "%g is not in (0, 10]", c.Alpha)
+	case c.Threads < 1 || c.Threads > 4096:
+		return bad("threads", "%d is not between 1 and 4096", c.Threads)
+	case c.MaxVocab < 0:
+		return bad("max-vocab", "%d is negative", c.MaxVocab)
+	case c.MemoryLimit < 0:
+		return bad("memory-limit", "%d is negative", c.MemoryLimit)
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package word2vec
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ophicleide/ophicleide/internal/vectors"
+)
+
+// Phase names a stage of training as reported by Progress.
+type Phase string
+
+// Phases, in order.
+const (
+	PhaseCounting Phase = "counting"
+	PhaseTraining Phase = "training"
+)
+
+// Progress is a snapshot of a running Train call.
+type Progress struct {
+	Phase Phase
+	// Words is the number of tokens read (counting) or of in-vocabulary
+	// tokens processed over all epochs so far (training).
+	Words int64
+	// TotalWords is Epochs times the in-vocabulary tokens (training only).
+	TotalWords int64
+	// Fraction of the phase done, 0..1 (0 while counting input of unknown size).
+	Fraction       float64
+	WordsPerSecond float64 // over the phase so far
+	Alpha          float64 // current learning rate (training only)
+	Elapsed        time.Duration
+	ETA            time.Duration // estimated time left in the phase; 0 when unknown
+}
+
+// Stats describes a finished training run.
+type Stats struct {
+	CorpusWords  int64 // tokens read, in vocabulary or not
+	TrainWords   int64 // in-vocabulary tokens per epoch
+	Sentences    int64
+	VocabSize    int
+	Epochs       int
+	CountSeconds float64 // reading, tokenising and counting
+	TrainSeconds float64
+	// WordsPerSecond is CorpusWords*Epochs/TrainSeconds, the figure
+	// word2vec benchmarks compare.
+	WordsPerSecond float64
+	MemoryBytes    int64 // estimate of the memory training used
+}
+
+// Result is a trained model.
+type Result struct {
+	Vectors *vectors.Set // rows in descending frequency
+	Counts  []int64      // corpus count of each row's word
+	Stats   Stats
+}
+
+// EstimateMemory returns the bytes training needs for a vocabulary of
+// vocab words, beyond the stored corpus: the input and output matrices,
+// the normalised copy the result carries, and the sampling tables.
+func EstimateMemory(cfg Config, vocab int) int64 {
+	cfg = cfg.withDefaults()
+	v, d := int64(vocab), int64(cfg.Dim)
+	m := 3 * v * d * 4 // input, output and unit-normalised matrices
+	m += v * (16 + 8 + 4 + 8) // strings, counts, subsampling, alias table
+	if cfg.Loss == HierarchicalSoftmax {
+		m += v * 40 * 5 // Huffman paths, 5 bytes per step, ~40 deep at most
+	}
+	m += int64(cfg.Threads) * int64(MaxSentence+4*cfg.Window*(cfg.Dim+cfg.Negative+2)) * 4
+	return m
+}
+
+// Train reads every sentence of src, builds the vocabulary and trains word
+// vectors. It returns ErrEmptyCorpus, a *VocabularyError, a *ConfigError,
+// a *MemoryError, the source's error, or ctx.Err() when cancelled.
+func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	emit := func(p Progress) {
+		if cfg.Progress != nil {
+			cfg.Progress(p)
+		}
+	}
+
+	start := time.Now()
+	lastReport := start
+	c, err := readCorpus(ctx, src, cfg, func(words int64, frac float64) {
+		now := time.Now()
+		if frac < 1 && now.Sub(lastReport) < cfg.ProgressInterval {
+			return
+		}
+		lastReport = now
+		el := now.Sub(start)
+		p := Progress{Phase: PhaseCounting, Words: words, Fraction: frac, Elapsed: el, WordsPerSecond: float64(words) / max(el.Seconds(), 1e-9)}
+		if frac > 0 && frac < 1 {
+			p.ETA = time.Duration(float64(el) * (1 - frac) / frac)
+		}
+		emit(p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.finish(cfg.MinCount, cfg.MaxVocab); err != nil {
+		return nil, err
+	}
+	countSeconds := time.Since(start).Seconds()
+
+	need := EstimateMemory(cfg, len(c.words)) + c.tokens.bytes()
+	if cfg.MemoryLimit > 0 && need > cfg.MemoryLimit {
+		return nil, &MemoryError{What: fmt.Sprintf("training %d words of dimension %d", len(c.words), cfg.Dim), Need: need, Limit: cfg.MemoryLimit}
+	}
+
+	m := newModel(cfg, c)
+	trainStart := time.Now()
+	if err := m.run(ctx, emit); err != nil {
+		return nil, err
+	}
+	trainSeconds := time.Since(trainStart).Seconds()
+
+	// The corpus is no longer needed; let the collector have it before the
+	// normalised copy is made.
+	c.tokens = tokenStore{}
+	m.syn1 = nil
+	set, err := vectors.New(c.words, cfg.Dim, m.syn0)
+	if err != nil {
+		return nil, fmt.Errorf("building vector set: %w", err)
+	}
+	return &Result{
+		Vectors: set,
+		Counts:  c.counts,
+		Stats: Stats{
+			CorpusWords: c.corpusWords, TrainWords: c.trainWords, Sentences: c.sentences,
+			VocabSize: len(c.words), Epochs: cfg.Epochs, CountSeconds: countSeconds,
+			TrainSeconds:   trainSeconds,
+			WordsPerSecond: float64(c.corpusWords) * float64(cfg.Epochs) / max(trainSeconds, 1e-9),
+			MemoryBytes:    need,
+		},
+	}, nil
+}
+
+// model is the state shared by the training goroutines.
+type model struct {
+	cfg    Config
+	c      *corpus
+	dim    int
+	syn0   []float32 // input vectors, V x dim
+	syn1   []float32 // output vectors: V x dim (ns) or (V-1) x dim (hs)
+	keep   []uint32  // subsampling: keep word i when a 32-bit random < keep[i]
+	noise  unigramTable
+	tree   *huffman
+	total  int64        // words to process over all epochs
+	done   atomic.Int64 // words processed so far, all goroutines
+	alpha  atomic.Uint64
+	stop   atomic.Bool
+}
+
+func newModel(cfg Config, c *corpus) *model {
+	v, d := len(c.words), cfg.Dim
+	m := &model{cfg: cfg, c: c, dim: d, total: int64(cfg.Epochs) * c.trainWords}
+	m.syn0 = make([]float32, v*d)
+	r := newRNG(cfg.Seed, 1<<40)
+	for i := range m.syn0 {
+		// word2vec.c: uniform in [-0.5, 0.5) / dim.
+		m.syn0[i] = (float32(r.next()>>40)/(1<<24) - 0.5) / float32(d)
+	}
+	if cfg.Loss == NegativeSampling {
+		m.syn1 = make([]float32, v*d)
+		m.noise = newUnigramTable(c.counts, 0.75)
+	} else {
+		m.syn1 = make([]float32, max(v-1, 1)*d)
+		m.tree = newHuffman(c.counts)
+	}
+	m.keep = make([]uint32, v)
+	for i, n := range c.counts {
+		p := 1.0
+		if cfg.Sample > 0 {
+			// word2vec.c: keep with probability (sqrt(f/t) + 1) * t/f,
+			// f the word's count and t = sample * corpus size.
+			t := cfg.Sample * float64(c.trainWords)
+			f := float64(n)
+			p = (math.Sqrt(f/t) + 1) * t / f
+		}
+		if p >= 1 {
+			m.keep[i] = math.MaxUint32
+		} else {
+			m.keep[i] = uint32(p * (1 << 32))
+		}
+	}
+	m.alpha.Store(math.Float64bits(cfg.Alpha))
+	return m
+}
+
+// run trains with cfg.Threads goroutines, each over its own contiguous
+// share of the corpus for every epoch, as word2vec.c does.
+func (m *model) run(ctx context.Context, emit func(Progress)) error {
+	threads := m.cfg.Threads
+	n := m.c.tokens.n
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		w := newWorker(m, t)
+		lo, hi := n*int64(t)/int64(threads), n*int64(t+1)/int64(threads)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.train(lo, hi)
+		}()
+	}
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+
+	start := time.Now()
+	snapshot := func() Progress {
+		done := m.done.Load()
+		el := time.Since(start)
+		p := Progress{Phase: PhaseTraining, Words: done, TotalWords: m.total, Elapsed: el,
+			Alpha: math.Float64frombits(m.alpha.Load())}
+		if m.total > 0 {
+			p.Fraction = min(1, float64(done)/float64(m.total))
+		}
+		p.WordsPerSecond = float64(done) / max(el.Seconds(), 1e-9)
+		if p.Fraction > 0 && p.Fraction < 1 {
+			p.ETA = time.Duration(float64(el) * (1 - p.Fraction) / p.Fraction)
+		}
+		return p
+	}
+	tick := time.NewTicker(m.cfg.ProgressInterval)
+	defer tick.Stop()
+	cancelled := ctx.Done()
+	for {
+		select {
+		case <-finished:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p := snapshot()
+			p.Fraction, p.ETA = 1, 0
+			emit(p)
+			return nil
+		case <-cancelled:
+			m.stop.Store(true)
+			cancelled = nil
+		case <-tick.C:
+			emit(snapshot())
+		}
+	}
+}
