@@ -64,7 +64,7 @@ type Result struct {
 func EstimateMemory(cfg Config, vocab int) int64 {
 	cfg = cfg.withDefaults()
 	v, d := int64(vocab), int64(cfg.Dim)
-	m := 3 * v * d * 4 // input, output and unit-normalised matrices
+	m := 3 * v * d * 4        // input, output and unit-normalised matrices
 	m += v * (16 + 8 + 4 + 8) // strings, counts, subsampling, alias table
 	if cfg.Loss == HierarchicalSoftmax {
 		m += v * 40 * 5 // Huffman paths, 5 bytes per step, ~40 deep at most
@@ -145,18 +145,18 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 
 // model is the state shared by the training goroutines.
 type model struct {
-	cfg    Config
-	c      *corpus
-	dim    int
-	syn0   []float32 // input vectors, V x dim
-	syn1   []float32 // output vectors: V x dim (ns) or (V-1) x dim (hs)
-	keep   []uint32  // subsampling: keep word i when a 32-bit random < keep[i]
-	noise  unigramTable
-	tree   *huffman
-	total  int64        // words to process over all epochs
-	done   atomic.Int64 // words processed so far, all goroutines
-	alpha  atomic.Uint64
-	stop   atomic.Bool
+	cfg   Config
+	c     *corpus
+	dim   int
+	syn0  []float32 // input vectors, V x dim
+	syn1  []float32 // output vectors: V x dim (ns) or (V-1) x dim (hs)
+	keep  []uint32  // subsampling: keep word i when a 32-bit random < keep[i]
+	noise unigramTable
+	tree  *huffman
+	total int64        // words to process over all epochs
+	done  atomic.Int64 // words processed so far, all goroutines
+	alpha atomic.Uint64
+	stop  atomic.Bool
 }
 
 func newModel(cfg Config, c *corpus) *model {

@@ -1,0 +1,54 @@
+# Ophicleide: build, test, fuzz and benchmark.
+#
+#   make test      go vet, then the whole test suite with the race detector
+#                  (what .ci/run runs); test-deps first
+#   make build     bin/ophicleide
+#   make fuzz      every Fuzz* target in the module, FUZZTIME (30s) each
+#   make bench     scripts/bench.sh: ours and the peers (gensim, fastText, ...)
+#                  on one corpus, one table (see the script's header for its
+#                  variables: SHARED, BENCH_CORPUS, BENCH_OUT, PEERS, MODES, ...)
+#   make gobench   the Go benchmarks (go test -bench)
+#   make clean
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+GO       ?= go
+FUZZTIME ?= 30s
+BIN      := bin/ophicleide
+
+.PHONY: test test-deps vet build fuzz bench gobench clean
+
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# What the tests need besides Go (browsers, servers, ...): nothing yet.
+test-deps:
+	@:
+
+vet:
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ophicleide
+
+# `go test -list` prints a package's Fuzz* names, then its "ok <pkg>" line.
+fuzz:
+	@targets=$$($(GO) test -list '^Fuzz' ./... | \
+	  awk '/^Fuzz/ { f[n++] = $$1 } /^ok[ \t]/ { for (i = 0; i < n; i++) print $$2 "," f[i]; n = 0 }'); \
+	if [ -z "$$targets" ]; then echo "fuzz: no Fuzz targets in the module"; exit 0; fi; \
+	for t in $$targets; do \
+	  echo "== $${t%,*} $${t#*,} ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*,}\$$" -fuzztime $(FUZZTIME) "$${t%,*}"; \
+	done
+
+bench:
+	bash scripts/bench.sh
+
+gobench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
