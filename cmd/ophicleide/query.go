@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ophicleide/ophicleide/internal/evaluate"
+	"github.com/ophicleide/ophicleide/internal/vectors"
+)
+
+// loadVectors reads a word2vec text or binary file (detected).
+func loadVectors(path string) (*vectors.Set, error) {
+	if path == "" {
+		return nil, usagef("--model is required (a vectors file written by train, word2vec.c or gensim)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s, err := vectors.Read(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// explainUnknown adds vocabulary suggestions to an unknown-word error.
+func explainUnknown(s *vectors.Set, err error) error {
+	var uw *vectors.UnknownWordError
+	if !errors.As(err, &uw) {
+		return err
+	}
+	lower := strings.ToLower(uw.Word)
+	if lower != uw.Word {
+		if _, ok := s.Index(lower); ok {
+			return fmt.Errorf("%w (did you mean %q? vocabularies are usually lower-case)", err, lower)
+		}
+	}
+	return err
+}
+
+func printNeighbors(w io.Writer, ns []vectors.Neighbor) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, n := range ns {
+		fmt.Fprintf(tw, "%d\t%s\t%.4f\n", i+1, n.Word, n.Score)
+	}
+	tw.Flush()
+}
+
+func runSimilar(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "similar", "--model FILE WORD [--count N]")
+	model := fs.String("model", "", "vectors file (word2vec text or binary)")
+	count := fs.Int("count", 10, "how many neighbours")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("give exactly one WORD")
+	}
+	if *count < 1 {
+		return usagef("--count must be at least 1")
+	}
+	s, err := loadVectors(*model)
+	if err != nil {
+		return err
+	}
+	ns, err := s.Nearest(pos[0], *count)
+	if err != nil {
+		return explainUnknown(s, err)
+	}
+	printNeighbors(e.stdout, ns)
+	return nil
+}
+
+func splitWords(v string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, w)
+	}
+	return out
+}
+
+func runAnalogy(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "analogy", "--model FILE --positive b,c --negative a [--count N]   (a is to b as c is to ?)")
+	model := fs.String("model", "", "vectors file (word2vec text or binary)")
+	positive := fs.String("positive", "", "comma-separated words to add (e.g. king,woman)")
+	negative := fs.String("negative", "", "comma-separated words to subtract (e.g. man)")
+	count := fs.Int("count", 10, "how many answers")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected arguments %q; use --positive and --negative", pos)
+	}
+	p, n := splitWords(*positive), splitWords(*negative)
+	if len(p)+len(n) == 0 {
+		return usagef("give --positive and/or --negative words")
+	}
+	if *count < 1 {
+		return usagef("--count must be at least 1")
+	}
+	s, err := loadVectors(*model)
+	if err != nil {
+		return err
+	}
+	ns, err := s.Analogy(p, n, *count)
+	if err != nil {
+		return explainUnknown(s, err)
+	}
+	printNeighbors(e.stdout, ns)
+	return nil
+}
+
+func runSimilarity(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "similarity", "--model FILE WORD1 WORD2")
+	model := fs.String("model", "", "vectors file (word2vec text or binary)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("give exactly two words")
+	}
+	s, err := loadVectors(*model)
+	if err != nil {
+		return err
+	}
+	sim, err := s.Similarity(pos[0], pos[1])
+	if err != nil {
+		return explainUnknown(s, err)
+	}
+	fmt.Fprintf(e.stdout, "%.4f\n", sim)
+	return nil
+}
+
+func runConvert(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "convert", "--input FILE --output FILE [--format text|binary]")
+	input := fs.String("input", "", "vectors file to read (text or binary, detected)")
+	output := fs.String("output", "", "vectors file to write (- for stdout)")
+	format := fs.String("format", "", "output format: text or binary (default: the other one)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *input == "" || *output == "" {
+		return usagef("--input and --output are required")
+	}
+	s, err := loadVectors(*input)
+	if err != nil {
+		return err
+	}
+	f := vectors.Format(*format)
+	if *format == "" {
+		f = vectors.Binary
+		if isBinaryFile(*input) {
+			f = vectors.Text
+		}
+	} else if f, err = vectors.ParseFormat(*format); err != nil {
+		return usagef("--format: %v", err)
+	}
+	out, err := createOutput(*output, e.stdout)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+	if err := vectors.Write(out.w, s, f); err != nil {
+		return err
+	}
+	if err := out.commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "wrote %d words of dimension %d as %s\n", s.Len(), s.Dim(), f)
+	return nil
+}
+
+// isBinaryFile guesses a file's format from its extension, then its content.
+func isBinaryFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".txt", ".vec", ".text":
+		return false
+	case ".bin":
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 4096)
+	n, _ := io.ReadFull(f, b)
+	for _, c := range b[:n] {
+		if c == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func runEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "eval", "--model FILE [--analogies FILE] [--similarity FILE ...]")
+	model := fs.String("model", "", "vectors file (word2vec text or binary; rows by descending frequency)")
+	analogies := fs.String("analogies", "", "Google analogy questions file (questions-words.txt)")
+	var sims listFlag
+	fs.Var(&sims, "similarity", "word-pair similarity file: WordSim-353, SimLex-999, MEN, RW style (repeatable)")
+	restrict := fs.Int("restrict", 30000, "analogies use only the most frequent words")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *analogies == "" && len(sims) == 0 {
+		return usagef("give --analogies FILE and/or --similarity FILE")
+	}
+	s, err := loadVectors(*model)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "vectors: %s  vocabulary %d  dimension %d\n", *model, s.Len(), s.Dim())
+	if *analogies != "" {
+		f, err := os.Open(*analogies)
+		if err != nil {
+			return err
+		}
+		res, err := evaluate.Analogies(ctx, s, f, *restrict)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *analogies, err)
+		}
+		fmt.Fprintf(e.stdout, "analogies (3CosAdd, %d most frequent words): %.2f%% (%d/%d)  semantic %.2f%%  syntactic %.2f%%  coverage %.1f%% of %d questions\n",
+			res.Restrict, 100*res.Total.Accuracy, res.Total.Correct, res.Total.Total,
+			100*res.Semantic.Accuracy, 100*res.Syntactic.Accuracy, 100*res.Coverage, res.Questions)
+	}
+	for _, path := range sims {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		res, err := evaluate.Pairs(ctx, s, f, filepath.Base(path), 0)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fmt.Fprintf(e.stdout, "%s: Spearman %.4f  coverage %.1f%% (%d/%d pairs)\n",
+			res.Name, res.Spearman, 100*res.Coverage, res.Scored, res.Pairs)
+	}
+	return nil
+}

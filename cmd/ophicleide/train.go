@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/ophicleide/ophicleide/internal/tokenize"
+	"github.com/ophicleide/ophicleide/internal/vectors"
+	"github.com/ophicleide/ophicleide/internal/word2vec"
+)
+
+func runTrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "train", "--input PATH [--input PATH...] --output PATH [flags]")
+	var inputs listFlag
+	fs.Var(&inputs, "input", "text to train on: a file, `PATH`.gz, or - for stdin (repeatable)")
+	output := fs.String("output", "", "where to write the vectors (- for stdout)")
+	format := fs.String("format", "binary", "output format: text or binary (word2vec.c / gensim formats)")
+	model := fs.String("model", "skipgram", "architecture: skipgram or cbow")
+	loss := fs.String("loss", "ns", "output layer: ns (negative sampling) or hs (hierarchical softmax)")
+	dim := fs.Int("dim", 100, "vector dimension")
+	window := fs.Int("window", 5, "maximum context distance")
+	negative := fs.Int("negative", 5, "negative samples (ns only)")
+	minCount := fs.Int("min-count", 5, "ignore words seen fewer times")
+	sample := fs.Float64("sample", 1e-3, "subsampling threshold for frequent words (0 disables)")
+	epochs := fs.Int("epochs", 5, "passes over the corpus")
+	alpha := fs.Float64("alpha", 0, "start learning rate (default 0.025 for skipgram, 0.05 for cbow)")
+	threads := fs.Int("threads", runtime.NumCPU(), "training goroutines")
+	seed := fs.Uint64("seed", 1, "random seed (with --threads 1 the output is reproducible bit for bit)")
+	tok := fs.String("tokenizer", "unicode", "tokenizer: unicode, classic or whitespace")
+	encoding := fs.String("encoding", "utf-8", "input encoding: utf-8 or latin-1")
+	maxVocab := fs.Int("max-vocab", 0, "keep at most this many most frequent words (0: no cap)")
+	maxMemory := fs.String("max-memory", "", "fail before training when it would need more memory than this (e.g. 4GiB)")
+	statsJSON := fs.String("stats-json", "", "also write the run's statistics to this JSON file")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(inputs) == 0 {
+		return usagef("--input is required (a file, or - for stdin)")
+	}
+	if *output == "" {
+		return usagef("--output is required")
+	}
+	vf, err := vectors.ParseFormat(*format)
+	if err != nil {
+		return usagef("--format: %v", err)
+	}
+	mode, err := tokenize.ParseMode(*tok)
+	if err != nil {
+		return usagef("--tokenizer: %v", err)
+	}
+	limit, err := parseBytes(*maxMemory)
+	if err != nil {
+		return usagef("--max-memory: %v", err)
+	}
+	s := *sample
+	if s == 0 {
+		s = -1 // Config treats 0 as "default"; the flag's 0 means off.
+	}
+	cfg := word2vec.Config{
+		Arch: word2vec.Arch(*model), Loss: word2vec.Loss(*loss), Dim: *dim, Window: *window,
+		Negative: *negative, MinCount: *minCount, Sample: s, Epochs: *epochs, Alpha: *alpha,
+		Threads: *threads, Seed: *seed, MaxVocab: *maxVocab, MemoryLimit: limit,
+		InputBytes: inputSize(inputs),
+	}
+	if cfg.Loss == word2vec.HierarchicalSoftmax {
+		cfg.Negative = 0
+	}
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err.Error()}
+	}
+	// Fail on an unwritable output before spending minutes training.
+	out, err := createOutput(*output, e.stdout)
+	if err != nil {
+		return err
+	}
+	defer out.abort()
+
+	if !*quiet {
+		p := newProgressPrinter(e.stderr)
+		cfg.Progress = p.print
+		cfg.ProgressInterval = p.interval
+	}
+	src := newCorpusSource(ctx, e, inputs, tokenize.Options{Mode: mode, Encoding: *encoding})
+	res, err := word2vec.Train(ctx, cfg, src)
+	if err != nil {
+		return err
+	}
+	if err := vectors.Write(out.w, res.Vectors, vf); err != nil {
+		return fmt.Errorf("writing %s: %w", *output, err)
+	}
+	if err := out.commit(); err != nil {
+		return err
+	}
+	st := res.Stats
+	fmt.Fprintf(e.stderr, "done: %d corpus words, %d words in vocabulary, %.2f s training, %.0f words/s\n",
+		st.CorpusWords, st.VocabSize, st.TrainSeconds, st.WordsPerSecond)
+	if *statsJSON != "" {
+		if err := writeStats(*statsJSON, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeStats(path string, st word2vec.Stats) error {
+	b, err := json.MarshalIndent(map[string]any{
+		"corpus_words":     st.CorpusWords,
+		"train_words":      st.TrainWords,
+		"sentences":        st.Sentences,
+		"vocab_size":       st.VocabSize,
+		"epochs":           st.Epochs,
+		"count_seconds":    st.CountSeconds,
+		"train_seconds":    st.TrainSeconds,
+		"words_per_second": st.WordsPerSecond,
+		"memory_estimate":  st.MemoryBytes,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// output writes to a temporary file next to the destination and renames it
+// into place on commit, so a failed run never leaves a truncated file.
+type output struct {
+	w    *bufio.Writer
+	f    *os.File
+	tmp  string
+	dest string
+}
+
+func createOutput(path string, stdout io.Writer) (*output, error) {
+	if path == "-" {
+		return &output{w: bufio.NewWriterSize(stdout, 1<<20)}, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write output: %w", err)
+	}
+	return &output{w: bufio.NewWriterSize(f, 1<<20), f: f, tmp: f.Name(), dest: path}, nil
+}
+
+func (o *output) commit() error {
+	if err := o.w.Flush(); err != nil {
+		return err
+	}
+	if o.f == nil {
+		return nil
+	}
+	if err := o.f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(o.tmp, o.dest); err != nil {
+		return err
+	}
+	o.f = nil
+	return nil
+}
+
+func (o *output) abort() {
+	if o.f != nil {
+		o.f.Close()
+		os.Remove(o.tmp)
+	}
+}
+
+// parseBytes reads sizes like 512MiB, 4GiB, 2G or a plain byte count.
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			mult, num = u.mult, strings.TrimSpace(strings.TrimSuffix(num, u.suffix))
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size like 512MiB or 4GiB", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// progressPrinter shows training progress: a redrawn bar on a terminal,
+// a plain line every few seconds otherwise.
+type progressPrinter struct {
+	w        io.Writer
+	tty      bool
+	interval time.Duration
+	phase    word2vec.Phase
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w, interval: 5 * time.Second}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty, p.interval = true, 250*time.Millisecond
+	}
+	return p
+}
+
+func (p *progressPrinter) print(pr word2vec.Progress) {
+	var line string
+	switch pr.Phase {
+	case word2vec.PhaseCounting:
+		line = fmt.Sprintf("reading corpus: %s words", siCount(float64(pr.Words)))
+		if pr.Fraction > 0 {
+			line += fmt.Sprintf(" (%.0f%%)", 100*pr.Fraction)
+		}
+	default:
+		line = fmt.Sprintf("training: %5.1f%%  %s words/s  alpha %.5f  eta %s",
+			100*pr.Fraction, siCount(pr.WordsPerSecond), pr.Alpha, shortDuration(pr.ETA))
+		if p.tty {
+			const width = 30
+			n := int(pr.Fraction * width)
+			line = "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] " + line
+		}
+	}
+	if p.tty {
+		if p.phase != "" && p.phase != pr.Phase {
+			fmt.Fprintln(p.w)
+		}
+		fmt.Fprintf(p.w, "\r%-100s", line)
+		if pr.Phase == word2vec.PhaseTraining && pr.Fraction >= 1 {
+			fmt.Fprintln(p.w)
+		}
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+	p.phase = pr.Phase
+}
+
+func siCount(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2fG", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func shortDuration(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return d.Round(time.Second).String()
+}
