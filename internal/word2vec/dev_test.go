@@ -20,6 +20,9 @@ func TestDevTrain(t *testing.T) {
 	defer f.Close()
 	cfg := DefaultConfig()
 	cfg.Threads = 2
+	if n, _ := strconv.Atoi(os.Getenv("W2V_THREADS")); n > 0 {
+		cfg.Threads = n
+	}
 	if os.Getenv("W2V_CBOW") != "" {
 		cfg.Arch = CBOW
 		cfg.Alpha = 0.025
