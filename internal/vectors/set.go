@@ -4,6 +4,15 @@
 // cosine search, exact nearest-neighbour queries (nearest words, analogies,
 // similarity) and the word2vec text and binary file formats.
 //
+// Search scans every row with vecmath.Dot, keeping the best n in a bounded
+// heap; large sets are split among GOMAXPROCS goroutines. Its results are
+// exact and deterministic (ties go to the lower row) and rank as gensim's
+// most_similar does. The readers (ReadText, ReadBinary, Read) accept what
+// word2vec.c and gensim write, treat their input as untrusted (errors, not
+// panics; memory bounded by MaxDim, MaxWordLen, MaxValues and by the data
+// actually present) and report the line or row of a malformed file in a
+// *ParseError.
+//
 // It knows nothing of HTTP, jobs or stores.
 package vectors
 
@@ -43,8 +52,9 @@ var ErrInvalid = errors.New("invalid vector set")
 
 // New builds a Set. It takes ownership of words and vecs; len(vecs) must be
 // len(words)*dim, dim > 0 and words unique and non-empty strings without
-// white space. Words should be in descending frequency order (the file
-// formats and the evaluators rely on it).
+// (ASCII) white space, or New returns an error wrapping ErrInvalid. Words
+// should be in descending frequency order (the file formats and the
+// evaluators rely on it).
 func New(words []string, dim int, vecs []float32) (*Set, error) {
 	if dim <= 0 {
 		return nil, fmt.Errorf("%w: dimension %d", ErrInvalid, dim)
@@ -56,6 +66,9 @@ func New(words []string, dim int, vecs []float32) (*Set, error) {
 	for i, w := range words {
 		if w == "" {
 			return nil, fmt.Errorf("%w: empty word at row %d", ErrInvalid, i)
+		}
+		if hasSpace(w) {
+			return nil, fmt.Errorf("%w: word %q at row %d contains white space", ErrInvalid, w, i)
 		}
 		if _, dup := index[w]; dup {
 			return nil, fmt.Errorf("%w: duplicate word %q at row %d", ErrInvalid, w, i)
