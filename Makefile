@@ -23,6 +23,8 @@ BIN      := bin/ophicleide
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	# Multi-goroutine (Hogwild) training races by design: it runs without -race.
+	$(GO) test -count=1 -run 'Hogwild' ./internal/word2vec/
 
 # What the tests need besides Go (browsers, servers, ...): nothing yet.
 test-deps:

@@ -347,3 +347,26 @@ func TestUnigramTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHogwildThreads trains with several goroutines. Their unsynchronised
+// updates are a deliberate data race, so this test runs without -race only
+// (make test runs it through `go test` without -race too: see Makefile).
+func TestHogwildThreads(t *testing.T) {
+	if raceEnabled {
+		t.Skip("Hogwild training races by design; run without -race")
+	}
+	text := synthetic(3000, 5)
+	for _, arch := range []Arch{SkipGram, CBOW} {
+		cfg := smallConfig()
+		cfg.Arch, cfg.Threads, cfg.Epochs = arch, 4, 5
+		res, err := Train(context.Background(), cfg, src(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		same, _ := res.Vectors.Similarity("cow", "pig")
+		other, _ := res.Vectors.Similarity("cow", "pink")
+		if same <= other+0.1 {
+			t.Fatalf("%s with 4 threads: sim(cow,pig)=%.3f not clearly above sim(cow,pink)=%.3f", arch, same, other)
+		}
+	}
+}
