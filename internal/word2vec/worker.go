@@ -289,6 +289,9 @@ func (w *worker) spread(pos, lo, hi int) {
 
 // cbowNS is CBOW with negative sampling (word2vec.c): the mean of the
 // context vectors predicts the centre word against Negative noise words.
+// Saturated outputs (|f| >= 6) are skipped as gensim does rather than
+// clipped as word2vec.c does: on a 5M-word slice of the medium corpus this
+// gave 10.2% analogy accuracy against 9.9% (means of three seeds each).
 func (w *worker) cbowNS() {
 	d := w.m.dim
 	syn1 := w.m.syn1
@@ -302,7 +305,11 @@ func (w *worker) cbowNS() {
 		w.drawTargets(word)
 		for ti, t := range w.targets {
 			out := syn1[int(t)*d : int(t)*d+d]
-			g := gradient(vecmath.Dot(w.neu1, out), w.labels[ti], alpha)
+			f := vecmath.Dot(w.neu1, out)
+			if f <= -maxExp || f >= maxExp {
+				continue
+			}
+			g := gradient(f, w.labels[ti], alpha)
 			if g == 0 {
 				continue
 			}
