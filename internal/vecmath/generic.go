@@ -3,8 +3,9 @@
 package vecmath
 
 var (
-	dot  = DotGeneric
-	axpy = AxpyGeneric
+	dot     = DotGeneric
+	axpy    = AxpyGeneric
+	dotRows = dotRowsGeneric
 )
 
 // Accelerated reports whether assembly kernels are in use.

@@ -7,16 +7,52 @@ import "golang.org/x/sys/cpu"
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 var (
-	dot  = DotGeneric
-	axpy = AxpyGeneric
+	dot     = DotGeneric
+	axpy    = AxpyGeneric
+	dotRows = dotRowsGeneric
 )
 
 func init() {
 	if hasAVX2FMA {
 		dot = dotAVX2
 		axpy = axpyAVX2
+		dotRows = dotRowsAVX2
 	}
 }
+
+// tailMasks[8-t:16-t] selects the first t of 8 lanes for VMASKMOVPS.
+var tailMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
+
+// dotRowsAVX2 runs the four-row kernel over whole groups of four rows, and
+// over each remaining row with a zero stride (the row four times), so that
+// every row's result has the same bits wherever it sits in m.
+func dotRowsAVX2(q, m, out []float32) {
+	d := len(q)
+	if d == 0 {
+		clear(out)
+		return
+	}
+	t := d & 7
+	mask := tailMasks[8-t : 16-t]
+	n4 := len(out) &^ 3
+	if n4 > 0 {
+		dotRows4AVX2(q, m[:n4*d], d*4, out[:n4], mask)
+	}
+	var one [4]float32
+	for i := n4; i < len(out); i++ {
+		dotRows4AVX2(q, m[i*d:i*d+d], 0, one[:], mask)
+		out[i] = one[0]
+	}
+}
+
+// dotRows4AVX2 computes out[i] = q·m[i*stride/4 : i*stride/4+d] for
+// len(out) rows, a multiple of four, four rows at a time (stride in bytes;
+// 0 repeats row 0). mask selects the d%8 values of the last partial block
+// of 8, loaded with VMASKMOVPS so nothing past a row is read. Reference:
+// dotRowsGeneric.
+//
+//go:noescape
+func dotRows4AVX2(q, m []float32, stride int, out []float32, mask []int32)
 
 // Accelerated reports whether assembly kernels are in use.
 func Accelerated() bool { return hasAVX2FMA }

@@ -116,3 +116,69 @@ aloop1:
 adone:
 	VZEROUPPER
 	RET
+
+// func dotRows4AVX2(q, m []float32, stride int, out []float32, mask []int32)
+TEXT ·dotRows4AVX2(SB), NOSPLIT, $0-104
+	MOVQ q_base+0(FP), SI
+	MOVQ q_len+8(FP), DX          // d
+	MOVQ m_base+24(FP), DI        // row 0 of the current block
+	MOVQ stride+48(FP), R14       // row stride in bytes
+	MOVQ out_base+56(FP), R8
+	MOVQ out_len+64(FP), CX       // rows (multiple of 4)
+	MOVQ mask_base+80(FP), R9
+	VMOVDQU (R9), Y15             // tail mask
+	MOVQ DX, BX
+	ANDQ $~7, BX                  // d rounded down to 8
+
+rblock:
+	CMPQ CX, $0
+	JLE  rdone
+	MOVQ DI, R10
+	LEAQ (DI)(R14*1), R11
+	LEAQ (R11)(R14*1), R12
+	LEAQ (R12)(R14*1), R13
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+rinner:
+	CMPQ AX, BX
+	JGE  rtail
+	VMOVUPS (SI)(AX*4), Y4
+	VFMADD231PS (R10)(AX*4), Y4, Y0
+	VFMADD231PS (R11)(AX*4), Y4, Y1
+	VFMADD231PS (R12)(AX*4), Y4, Y2
+	VFMADD231PS (R13)(AX*4), Y4, Y3
+	ADDQ $8, AX
+	JMP  rinner
+
+rtail:
+	CMPQ AX, DX
+	JGE  rreduce
+	VMASKMOVPS (SI)(AX*4), Y15, Y4
+	VMASKMOVPS (R10)(AX*4), Y15, Y5
+	VFMADD231PS Y5, Y4, Y0
+	VMASKMOVPS (R11)(AX*4), Y15, Y6
+	VFMADD231PS Y6, Y4, Y1
+	VMASKMOVPS (R12)(AX*4), Y15, Y7
+	VFMADD231PS Y7, Y4, Y2
+	VMASKMOVPS (R13)(AX*4), Y15, Y8
+	VFMADD231PS Y8, Y4, Y3
+
+rreduce:
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS X0, (R8)
+	ADDQ $16, R8
+	LEAQ (R13)(R14*1), DI
+	SUBQ $4, CX
+	JMP  rblock
+
+rdone:
+	VZEROUPPER
+	RET

@@ -54,3 +54,25 @@ func AxpyGeneric(a float32, x, y []float32) {
 		y[i] += a * v
 	}
 }
+
+// DotRows sets out[i] to the dot product of q with row i of the row-major
+// matrix m (rows of len(q) values): out[i] = Dot(q, m[i*len(q):(i+1)*len(q)]).
+// len(m) must be len(out)*len(q). It is several times faster than calling
+// Dot per row: four rows share each load of q, with independent
+// accumulators. A row's result does not depend on where it sits in m, but
+// may differ from Dot's in the last bits (another summation order).
+func DotRows(q, m, out []float32) {
+	d := len(q)
+	if len(m) != len(out)*d {
+		panic("vecmath: DotRows matrix size mismatch")
+	}
+	dotRows(q, m, out)
+}
+
+// dotRowsGeneric is the reference implementation of DotRows.
+func dotRowsGeneric(q, m, out []float32) {
+	d := len(q)
+	for i := range out {
+		out[i] = dot(q, m[i*d:i*d+d])
+	}
+}

@@ -150,3 +150,64 @@ func BenchmarkAxpy100Gonum(b *testing.B)  { benchAxpy(b, 100, gonumAxpy) }
 func BenchmarkAxpy100Generic(b *testing.B) {
 	benchAxpy(b, 100, AxpyGeneric)
 }
+
+func TestDotRowsMatchesDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, d := range []int{1, 3, 7, 8, 9, 16, 20, 50, 100, 101, 300} {
+		for _, rows := range []int{0, 1, 3, 4, 5, 8, 13, 64} {
+			_, q := guarded(r, d, 0)
+			mf, m := guarded(r, rows*d, 16)
+			of, out := guarded(r, rows, 16)
+			DotRows(q, m, out)
+			for i := range out {
+				want := DotGeneric(q, m[i*d:i*d+d])
+				if !close32(out[i], want, d) {
+					t.Fatalf("d=%d rows=%d row %d: %v, want %v", d, rows, i, out[i], want)
+				}
+			}
+			checkGuards(t, mf, rows*d, 16)
+			checkGuards(t, of, rows, 16)
+		}
+	}
+}
+
+func BenchmarkDotRows100x1024(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	_, q := guarded(r, 100, 0)
+	_, m := guarded(r, 100*1024, 0)
+	out := make([]float32, 1024)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		DotRows(q, m, out)
+	}
+}
+
+func BenchmarkDotPerRow100x1024(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	_, q := guarded(r, 100, 0)
+	_, m := guarded(r, 100*1024, 0)
+	out := make([]float32, 1024)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range out {
+			out[j] = Dot(q, m[j*100:j*100+100])
+		}
+	}
+}
+
+func TestDotRowsIndependentOfPosition(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, d := range []int{5, 100, 103} {
+		_, q := guarded(r, d, 0)
+		_, m := guarded(r, 7*d, 0)
+		all := make([]float32, 7)
+		DotRows(q, m, all)
+		for i := range 7 {
+			var one [1]float32
+			DotRows(q, m[i*d:i*d+d], one[:])
+			if math.Float32bits(one[0]) != math.Float32bits(all[i]) {
+				t.Fatalf("d=%d row %d: %v alone, %v among 7 rows", d, i, one[0], all[i])
+			}
+		}
+	}
+}

@@ -101,7 +101,16 @@ func (s *Set) Similarity(a, b string) (float32, error) {
 	if !ok {
 		return 0, &UnknownWordError{Word: b}
 	}
-	return vecmath.Dot(s.UnitRow(i), s.UnitRow(j)), nil
+	return cosine(s.UnitRow(i), s.UnitRow(j)), nil
+}
+
+// cosine scores one unit row against a unit query exactly as scan scores
+// rows in bulk (vecmath.DotRows gives a row the same bits wherever it sits),
+// so Similarity, Nearest and Search always agree.
+func cosine(q, row []float32) float32 {
+	var out [1]float32
+	vecmath.DotRows(q, row, out[:])
+	return out[0]
 }
 
 // search is Search for a query already of unit length (or zero).
@@ -205,7 +214,7 @@ func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 	i := lo
 	for ; i < hi && len(h) < k; i++ {
 		off := (i - lo) * dim
-		h = append(h, hit{vecmath.Dot(q, unit[off:off+dim]), i})
+		h = append(h, hit{cosine(q, unit[off:off+dim]), i})
 		siftUp(h, len(h)-1)
 	}
 	if len(h) == 0 {
@@ -214,17 +223,25 @@ func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 	// Rows arrive in increasing order, so a later row with a score equal to
 	// the current worst ranks below it: strictly greater is the test.
 	floor := h[0].score
-	for ; i < hi; i++ {
+	var scores [scanBlock]float32
+	for i < hi {
+		nb := min(scanBlock, hi-i)
 		off := (i - lo) * dim
-		sc := vecmath.Dot(q, unit[off:off+dim])
-		if sc > floor {
-			h[0] = hit{sc, i}
-			siftDown(h, 0)
-			floor = h[0].score
+		vecmath.DotRows(q, unit[off:off+nb*dim], scores[:nb])
+		for j, sc := range scores[:nb] {
+			if sc > floor {
+				h[0] = hit{sc, i + j}
+				siftDown(h, 0)
+				floor = h[0].score
+			}
 		}
+		i += nb
 	}
 	return h
 }
+
+// scanBlock is how many rows scan scores with one DotRows call.
+const scanBlock = 256
 
 func siftUp(h []hit, i int) {
 	for i > 0 {
