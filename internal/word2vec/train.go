@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +116,11 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 		return nil, &MemoryError{What: fmt.Sprintf("training %d words of dimension %d", len(c.words), cfg.Dim), Need: need, Limit: cfg.MemoryLimit}
 	}
 
+	// The counting pass leaves the provisional vocabulary (a map and a
+	// string per distinct word) as garbage. Collect it now so the matrices
+	// reuse that memory instead of raising the peak: training itself
+	// allocates nothing, so no collection would run before the end.
+	runtime.GC()
 	m := newModel(cfg, c)
 	trainStart := time.Now()
 	if err := m.run(ctx, emit); err != nil {
@@ -126,6 +132,7 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 	// normalised copy is made.
 	c.tokens = tokenStore{}
 	m.syn1 = nil
+	runtime.GC() // so the normalised copy reuses the corpus's memory
 	set, err := vectors.New(c.words, cfg.Dim, m.syn0)
 	if err != nil {
 		return nil, fmt.Errorf("building vector set: %w", err)
