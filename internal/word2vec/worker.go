@@ -230,29 +230,38 @@ func (w *worker) skipGramNS() {
 // context word's vector predicts the Huffman path of the centre word.
 func (w *worker) skipGramHS() {
 	d := w.m.dim
-	syn0, syn1 := w.m.syn0, w.m.syn1
-	alpha := w.alpha
+	syn0 := w.m.syn0
 	for pos, word := range w.sen {
 		lo, hi := w.window(pos)
-		points, codes := w.m.tree.path(word)
 		for c := lo; c < hi; c++ {
 			if c == pos {
 				continue
 			}
 			in := syn0[int(w.sen[c])*d : int(w.sen[c])*d+d]
 			clear(w.neu1e)
-			for k, p := range points {
-				out := syn1[int(p)*d : int(p)*d+d]
-				f := vecmath.Dot(in, out)
-				if f <= -maxExp || f >= maxExp {
-					continue
-				}
-				g := gradient(f, 1-float32(codes[k]), alpha)
-				vecmath.Axpy(g, out, w.neu1e)
-				vecmath.Axpy(g, in, out)
-			}
+			w.softmaxPath(in, word)
 			vecmath.Axpy(1, w.neu1e, in)
 		}
+	}
+}
+
+// softmaxPath trains the inner nodes on word's Huffman path to predict the
+// word from the hidden vector in (word2vec.c's hierarchical softmax),
+// adding the gradient for in to w.neu1e. Saturated nodes (|f| >= 6) are
+// skipped, as in word2vec.c.
+func (w *worker) softmaxPath(in []float32, word int32) {
+	d := w.m.dim
+	syn1 := w.m.syn1
+	points, codes := w.m.tree.path(word)
+	for k, p := range points {
+		out := syn1[int(p)*d : int(p)*d+d]
+		f := vecmath.Dot(in, out)
+		if f <= -maxExp || f >= maxExp {
+			continue
+		}
+		g := gradient(f, 1-float32(codes[k]), w.alpha)
+		vecmath.Axpy(g, out, w.neu1e)
+		vecmath.Axpy(g, in, out)
 	}
 }
 
@@ -322,26 +331,13 @@ func (w *worker) cbowNS() {
 
 // cbowHS is CBOW with hierarchical softmax (word2vec.c).
 func (w *worker) cbowHS() {
-	d := w.m.dim
-	syn1 := w.m.syn1
-	alpha := w.alpha
 	for pos, word := range w.sen {
 		lo, hi := w.window(pos)
 		if w.hidden(pos, lo, hi) == 0 {
 			continue
 		}
 		clear(w.neu1e)
-		points, codes := w.m.tree.path(word)
-		for k, p := range points {
-			out := syn1[int(p)*d : int(p)*d+d]
-			f := vecmath.Dot(w.neu1, out)
-			if f <= -maxExp || f >= maxExp {
-				continue
-			}
-			g := gradient(f, 1-float32(codes[k]), alpha)
-			vecmath.Axpy(g, out, w.neu1e)
-			vecmath.Axpy(g, w.neu1, out)
-		}
+		w.softmaxPath(w.neu1, word)
 		w.spread(pos, lo, hi)
 	}
 }
