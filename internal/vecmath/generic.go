@@ -3,9 +3,10 @@
 package vecmath
 
 var (
-	dot     = DotGeneric
-	axpy    = AxpyGeneric
-	dotRows = dotRowsGeneric
+	dot      = DotGeneric
+	axpy     = AxpyGeneric
+	dotRows  = dotRowsGeneric
+	prefetch = func([]float32) {}
 )
 
 // Accelerated reports whether assembly kernels are in use.

@@ -7,9 +7,10 @@ import "golang.org/x/sys/cpu"
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 var (
-	dot     = DotGeneric
-	axpy    = AxpyGeneric
-	dotRows = dotRowsGeneric
+	dot      = DotGeneric
+	axpy     = AxpyGeneric
+	dotRows  = dotRowsGeneric
+	prefetch = func([]float32) {}
 )
 
 func init() {
@@ -17,6 +18,7 @@ func init() {
 		dot = dotAVX2
 		axpy = axpyAVX2
 		dotRows = dotRowsAVX2
+		prefetch = prefetchAVX2
 	}
 }
 
@@ -72,3 +74,8 @@ func dotAVX2(x, y []float32) float32
 //
 //go:noescape
 func axpyAVX2(a float32, x, y []float32)
+
+// prefetchAVX2 issues PREFETCHT0 for every cache line of x.
+//
+//go:noescape
+func prefetchAVX2(x []float32)

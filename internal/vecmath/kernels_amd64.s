@@ -182,3 +182,17 @@ rreduce:
 rdone:
 	VZEROUPPER
 	RET
+
+// func prefetchAVX2(x []float32)
+TEXT ·prefetchAVX2(SB), NOSPLIT, $0-24
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	LEAQ (SI)(CX*4), DX
+pfloop:
+	CMPQ SI, DX
+	JGE  pfdone
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	JMP  pfloop
+pfdone:
+	RET

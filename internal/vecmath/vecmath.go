@@ -76,3 +76,7 @@ func dotRowsGeneric(q, m, out []float32) {
 		out[i] = dot(q, m[i*d:i*d+d])
 	}
 }
+
+// Prefetch asks the CPU to bring x into cache ahead of use (a hint; it
+// reads nothing the caller can observe and never faults).
+func Prefetch(x []float32) { prefetch(x) }

@@ -44,7 +44,8 @@ type worker struct {
 	sen     []int32   // current sentence after subsampling
 	ctx     []int32   // context word ids of the current window
 	targets []int32   // output rows of the current window (target, then negatives)
-	labels  []float32 // 1 for the target, 0 for negatives
+	next    []int32   // the targets of the next position, drawn ahead to prefetch their rows
+	labels  []float32 // labels[i] is 1 for targets[0] (the word), 0 for negatives
 	g       []float32 // gradients, len(ctx) x len(targets)
 	neu     []float32 // per-context accumulated input gradients, len(ctx) x dim
 	neu1    []float32 // CBOW hidden layer
@@ -61,7 +62,8 @@ func newWorker(m *model, id int) *worker {
 		sen:     make([]int32, 0, MaxSentence),
 		ctx:     make([]int32, 0, 2*win),
 		targets: make([]int32, 0, m.cfg.Negative+1),
-		labels:  make([]float32, 0, m.cfg.Negative+1),
+		next:    make([]int32, 0, m.cfg.Negative+1),
+		labels:  labels(m.cfg.Negative + 1),
 		g:       make([]float32, 2*win*(m.cfg.Negative+1)),
 		neu:     make([]float32, 2*win*d),
 		neu1:    make([]float32, d),
@@ -157,18 +159,41 @@ func (w *worker) window(pos int) (lo, hi int) {
 	return lo, hi
 }
 
-// drawTargets fills w.targets with word and up to Negative noise words,
-// skipping draws equal to word as word2vec.c does.
-func (w *worker) drawTargets(word int32) {
-	w.targets = append(w.targets[:0], word)
-	w.labels = append(w.labels[:0], 1)
+// labels returns the label of each target slot: 1 for the word, 0 for
+// the negatives.
+func labels(n int) []float32 {
+	l := make([]float32, n)
+	l[0] = 1
+	return l
+}
+
+// drawTargets sets dst to word and up to Negative noise words, skipping
+// draws equal to word as word2vec.c does.
+func (w *worker) drawTargets(dst []int32, word int32) []int32 {
+	dst = append(dst[:0], word)
 	for d := 0; d < w.m.cfg.Negative; d++ {
-		t := w.m.noise.draw(w.rng.next())
-		if t == word {
-			continue
+		if t := w.m.noise.draw(w.rng.next()); t != word {
+			dst = append(dst, t)
 		}
-		w.targets = append(w.targets, t)
-		w.labels = append(w.labels, 0)
+	}
+	return dst
+}
+
+// advanceTargets makes the targets drawn ahead for pos current, then draws
+// those of pos+1 and prefetches their output rows, which are scattered
+// over the whole output matrix: fetching them while pos trains hides most
+// of the memory latency.
+func (w *worker) advanceTargets(pos int) {
+	if pos == 0 {
+		w.next = w.drawTargets(w.next, w.sen[0])
+	}
+	w.targets, w.next = w.next, w.targets
+	if pos+1 < len(w.sen) {
+		w.next = w.drawTargets(w.next, w.sen[pos+1])
+		d := w.m.dim
+		for _, t := range w.next {
+			vecmath.Prefetch(w.m.syn1[int(t)*d : int(t)*d+d])
+		}
 	}
 }
 
@@ -186,7 +211,8 @@ func (w *worker) skipGramNS() {
 	d := w.m.dim
 	syn0, syn1 := w.m.syn0, w.m.syn1
 	alpha := w.alpha
-	for pos, word := range w.sen {
+	for pos := range w.sen {
+		w.advanceTargets(pos)
 		lo, hi := w.window(pos)
 		w.ctx = w.ctx[:0]
 		for c := lo; c < hi; c++ {
@@ -197,7 +223,6 @@ func (w *worker) skipGramNS() {
 		if len(w.ctx) == 0 {
 			continue
 		}
-		w.drawTargets(word)
 		nt := len(w.targets)
 		for ci, c := range w.ctx {
 			in := syn0[int(c)*d : int(c)*d+d]
@@ -305,13 +330,13 @@ func (w *worker) cbowNS() {
 	d := w.m.dim
 	syn1 := w.m.syn1
 	alpha := w.alpha
-	for pos, word := range w.sen {
+	for pos := range w.sen {
+		w.advanceTargets(pos)
 		lo, hi := w.window(pos)
 		if w.hidden(pos, lo, hi) == 0 {
 			continue
 		}
 		clear(w.neu1e)
-		w.drawTargets(word)
 		for ti, t := range w.targets {
 			out := syn1[int(t)*d : int(t)*d+d]
 			f := vecmath.Dot(w.neu1, out)
