@@ -1,0 +1,69 @@
+package ophicleide
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes: a small set, mapped to HTTP statuses in exactly one place
+// (the HTTP adapter).
+const (
+	ECONFLICT    = "conflict"
+	EINTERNAL    = "internal"
+	EINVALID     = "invalid"
+	ENOTFOUND    = "not_found"
+	EUNAVAILABLE = "unavailable"
+	ETOOLARGE    = "too_large"
+)
+
+// Error is the application error: a code and a message safe to show a
+// user. Field names the request field at fault, when there is one.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+	Err     error // the cause, for logs; never shown to users
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Message, e.Err)
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrLeaseLost is returned to a worker whose lease is no longer current.
+var ErrLeaseLost = &Error{Code: ECONFLICT, Message: "the job's lease was lost (claimed by another worker, or the model was deleted)"}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of the first *Error in err's
+// chain, or a generic message for any other error.
+func ErrorMessage(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,201 @@
+// Package ophicleide holds the domain of the Ophicleide service: models,
+// queries, training jobs and their leases, the one application error type,
+// and the interfaces a store implements. It imports nothing of this module;
+// every adapter (stores, the HTTP API, the worker, the web page) speaks in
+// these terms, and only cmd/ophicleide wires concrete types together.
+package ophicleide
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Status is a model's place in its life.
+type Status string
+
+// Statuses. The 2016 original knew training and ready; its web page prints
+// any status verbatim, so the others are safe for old clients.
+const (
+	StatusQueued   Status = "queued"
+	StatusTraining Status = "training"
+	StatusReady    Status = "ready"
+	StatusFailed   Status = "failed"
+)
+
+// Params are the training parameters of a model. Zero values mean the
+// engine's defaults; the API validates them before a model is stored.
+type Params struct {
+	Model     string  `json:"model,omitempty"` // skipgram | cbow
+	Loss      string  `json:"loss,omitempty"`  // ns | hs
+	Dim       int     `json:"dim,omitempty"`
+	Window    int     `json:"window,omitempty"`
+	Negative  int     `json:"negative,omitempty"`
+	MinCount  int     `json:"minCount,omitempty"`
+	Sample    float64 `json:"sample,omitempty"`
+	Epochs    int     `json:"epochs,omitempty"`
+	Alpha     float64 `json:"alpha,omitempty"`
+	Seed      uint64  `json:"seed,omitempty"`
+	MaxVocab  int     `json:"maxVocab,omitempty"`
+	Tokenizer string  `json:"tokenizer,omitempty"` // unicode | classic | whitespace
+}
+
+// Progress of a model's job.
+type Progress struct {
+	Phase          string  `json:"phase"` // queued, fetching, counting, training, saving
+	Fraction       float64 `json:"fraction"`
+	WordsPerSecond float64 `json:"wordsPerSecond"`
+	EtaSeconds     float64 `json:"etaSeconds"`
+}
+
+// SourceStats describes one input of a trained model.
+type SourceStats struct {
+	URL   string `json:"url"` // or "upload:NAME"
+	Bytes int64  `json:"bytes"`
+	Words int64  `json:"words"`
+}
+
+// Stats describes a trained model.
+type Stats struct {
+	CorpusWords     int64         `json:"corpusWords"`
+	VocabSize       int           `json:"vocabSize"`
+	TrainingSeconds float64       `json:"trainingSeconds"`
+	Sources         []SourceStats `json:"sources,omitempty"`
+}
+
+// Model is a named Word2Vec model trained from URLs and uploads.
+type Model struct {
+	ID       string    `json:"id"` // a UUID string
+	Name     string    `json:"name"`
+	Status   Status    `json:"status"`
+	URLs     []string  `json:"urls"`
+	Uploads  []string  `json:"uploads,omitempty"` // names of uploaded corpus files
+	Callback string    `json:"callback,omitempty"`
+	Params   Params    `json:"params"`
+	Progress *Progress `json:"progress,omitempty"`
+	Stats    *Stats    `json:"stats,omitempty"`
+	Error    string    `json:"error,omitempty"` // why it failed
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Result is one neighbour of a query word.
+type Result struct {
+	Word  string
+	Score float64
+}
+
+// Query is a stored similarity query and its answer.
+type Query struct {
+	ID        string    `json:"id"`
+	Word      string    `json:"word"`
+	ModelID   string    `json:"model"`
+	ModelName string    `json:"modelName"`
+	Results   []Result  `json:"results"`
+	Created   time.Time `json:"created"`
+}
+
+// Lease is a worker's claim on a model's training job. Only the holder of
+// the current lease (same Token) may renew it, report progress, store
+// vectors or end the job: a lease that lapsed and was claimed again has a
+// new Token, which fences the old holder out.
+type Lease struct {
+	ModelID string
+	Owner   string
+	Token   int64 // increases with every claim of the job
+	Attempt int   // 1 for the first claim
+	Expires time.Time
+}
+
+// ModelStore keeps models.
+type ModelStore interface {
+	// CreateModel stores m (with ID, Created and Updated set by the caller)
+	// with status queued, and its uploads, and enqueues its training job,
+	// all or nothing. uploads maps upload names (m.Uploads) to their data.
+	// ECONFLICT if the ID exists.
+	CreateModel(ctx context.Context, m *Model, uploads map[string]io.Reader) error
+	// FindModel returns the model, or ENOTFOUND.
+	FindModel(ctx context.Context, id string) (*Model, error)
+	// ListModels returns every model, newest first.
+	ListModels(ctx context.Context) ([]*Model, error)
+	// DeleteModel removes the model, its job, uploads and vectors, or
+	// returns ENOTFOUND. A worker holding its lease loses it.
+	DeleteModel(ctx context.Context, id string) error
+	// OpenUpload reads an uploaded corpus file of a model.
+	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
+}
+
+// QueryStore keeps queries.
+type QueryStore interface {
+	CreateQuery(ctx context.Context, q *Query) error
+	FindQuery(ctx context.Context, id string) (*Query, error) // ENOTFOUND
+	ListQueries(ctx context.Context) ([]*Query, error)        // newest first
+}
+
+// JobQueue hands training jobs to workers. Every method that takes a
+// *Lease returns an error with code ECONFLICT (ErrLeaseLost) when the
+// lease is no longer the current one.
+type JobQueue interface {
+	// ClaimJob takes the oldest queued job, or one whose lease has lapsed,
+	// for owner until now+d, and marks its model training. It returns
+	// (nil, nil) when there is none. Safe under concurrent callers: a job
+	// is held by one lease at a time.
+	ClaimJob(ctx context.Context, owner string, d time.Duration) (*Lease, error)
+	RenewLease(ctx context.Context, l *Lease, d time.Duration) error
+	UpdateProgress(ctx context.Context, l *Lease, p Progress) error
+	// PutVectors stores the model's vectors, written by write, replacing
+	// any earlier ones. Nothing is visible unless write returns nil.
+	PutVectors(ctx context.Context, l *Lease, write func(io.Writer) error) error
+	// CompleteJob marks the model ready with stats and removes its job;
+	// repeating it with the same lease is a no-op.
+	CompleteJob(ctx context.Context, l *Lease, stats Stats) error
+	// FailJob marks the model failed with a reason a user understands.
+	FailJob(ctx context.Context, l *Lease, reason string) error
+	// ReleaseJob puts the job back in the queue (a worker shutting down).
+	ReleaseJob(ctx context.Context, l *Lease) error
+	// QueueLength counts jobs not yet finished: queued or leased.
+	QueueLength(ctx context.Context) (int, error)
+}
+
+// VectorReader reads stored vectors.
+type VectorReader interface {
+	// OpenVectors reads the vectors of a ready model (the format is the
+	// store's business: the word2vec binary format), or ENOTFOUND.
+	OpenVectors(ctx context.Context, modelID string) (io.ReadCloser, error)
+}
+
+// Store is everything the service keeps. Implementations pass the
+// conformance suite in internal/storetest.
+type Store interface {
+	ModelStore
+	QueryStore
+	JobQueue
+	VectorReader
+	Close() error
+}
+
+// MarshalJSON writes a result as the original's two-element array
+// [score, "word"] (its web page reads result[1] and result[0]).
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal([2]any{r.Score, r.Word})
+}
+
+// UnmarshalJSON reads [score, "word"].
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(b, &pair); err != nil {
+		return err
+	}
+	if len(pair) != 2 {
+		return fmt.Errorf("a result is [score, \"word\"], got %d elements", len(pair))
+	}
+	if err := json.Unmarshal(pair[0], &r.Score); err != nil {
+		return fmt.Errorf("result score: %w", err)
+	}
+	if err := json.Unmarshal(pair[1], &r.Word); err != nil {
+		return fmt.Errorf("result word: %w", err)
+	}
+	return nil
+}
