@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
@@ -92,7 +93,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		cfg.Progress = p.print
 		cfg.ProgressInterval = p.interval
 	}
-	src := newCorpusSource(ctx, e, inputs, tokenize.Options{Mode: mode, Encoding: *encoding})
+	src := corpus.New(ctx, inputSources(e, inputs), tokenize.Options{Mode: mode, Encoding: *encoding})
+	defer src.Close()
 	res, err := word2vec.Train(ctx, cfg, src)
 	if err != nil {
 		return err
