@@ -8,3 +8,5 @@ require (
 	golang.org/x/text v0.44.0
 	gonum.org/v1/gonum v0.17.0
 )
+
+require go.etcd.io/bbolt v1.4.3

@@ -1,0 +1,853 @@
+// Package bolt is the embedded store of Ophicleide: models, queries and the
+// training job queue in one bbolt file, and the large blobs (uploaded
+// corpora, trained vectors) as plain files beside it, all in one data
+// directory that one process owns at a time:
+//
+//	<dir>/ophicleide.db             buckets models, queries, jobs, meta (JSON values)
+//	<dir>/vectors/<modelID>.bin     a model's vectors (word2vec binary format)
+//	<dir>/uploads/<modelID>/<n>     the n-th upload of a model (0-based, as in Model.Uploads)
+//	<dir>/trash/                    files of deleted models, emptied after the commit
+//
+// Every change is one bbolt read-write transaction, which bbolt fsyncs
+// before it returns, so a crash keeps every committed change and none of an
+// uncommitted one. Files are written to a temporary name, fsynced, renamed
+// into place and their directory fsynced inside the transaction that makes
+// a record point at them; files left over by a crash (temporary files,
+// files no record points at) are removed by Open.
+//
+// Jobs are keyed by their model's creation time and ID, so a cursor meets
+// the oldest first; a claim finds and leases a job in one transaction.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ophicleide/ophicleide"
+	bbolt "go.etcd.io/bbolt"
+)
+
+var _ ophicleide.Store = (*Store)(nil)
+
+// DBFile is the name of the database file inside the data directory.
+const DBFile = "ophicleide.db"
+
+// schemaVersion is stored in the meta bucket; Open refuses other versions.
+const schemaVersion = "1"
+
+// openTimeout bounds the wait for the database file's lock: a second
+// process opening the same directory fails after it instead of hanging.
+var openTimeout = time.Second
+
+var (
+	bucketModels  = []byte("models")
+	bucketQueries = []byte("queries")
+	bucketJobs    = []byte("jobs")
+	bucketMeta    = []byte("meta")
+	keyVersion    = []byte("version")
+)
+
+// Store is the embedded store. Create it with Open; it is safe for
+// concurrent use by many goroutines of one process.
+type Store struct {
+	dir string
+	db  *bbolt.DB
+}
+
+// modelRecord is the value of the models bucket.
+type modelRecord struct {
+	Model *ophicleide.Model `json:"model"`
+	// Vectors is the file name under vectors/ once PutVectors committed.
+	Vectors string `json:"vectors,omitempty"`
+	// DoneToken is the token of the lease that completed or failed the
+	// job, so that repeating CompleteJob with it is a no-op.
+	DoneToken int64 `json:"doneToken,omitempty"`
+}
+
+// jobRecord is the value of the jobs bucket.
+type jobRecord struct {
+	ModelID string    `json:"modelId"`
+	Leased  bool      `json:"leased"`
+	Owner   string    `json:"owner,omitempty"`
+	Token   int64     `json:"token"`   // the last token handed out
+	Attempt int       `json:"attempt"` // claims that counted
+	Expires time.Time `json:"expires"`
+}
+
+// Open opens the store in dir, creating the directory and the database if
+// they are missing, and removes files left over by a crash. It fails with
+// EUNAVAILABLE if another process has the directory open.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "vectors"), filepath.Join(dir, "uploads"), filepath.Join(dir, "trash")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("bolt: open: %w", err)
+		}
+	}
+	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, &bbolt.Options{Timeout: openTimeout})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, &ophicleide.Error{
+			Code:    ophicleide.EUNAVAILABLE,
+			Message: fmt.Sprintf("data directory %s is in use by another process", dir),
+			Err:     err,
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", dir, err)
+	}
+	s := &Store{dir: dir, db: db}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketModels, bucketQueries, bucketJobs, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get(keyVersion); {
+		case v == nil:
+			return meta.Put(keyVersion, []byte(schemaVersion))
+		case string(v) != schemaVersion:
+			return fmt.Errorf("schema version %q, this program knows %q", v, schemaVersion)
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.sweep()
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// Close closes the database. Calling it again is a no-op.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("bolt: close: %w", err)
+	}
+	return nil
+}
+
+// sweep removes what a crash may have left: the trash, temporary files,
+// and vectors and uploads that no model record points at.
+func (s *Store) sweep() error {
+	vectors := map[string]bool{}
+	models := map[string]bool{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
+			var r modelRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("model %s: %w", k, err)
+			}
+			models[string(k)] = true
+			if r.Vectors != "" {
+				vectors[r.Vectors] = true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	clean := func(sub string, keep func(name string) bool) error {
+		entries, err := os.ReadDir(filepath.Join(s.dir, sub))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !keep(e.Name()) {
+				if err := os.RemoveAll(filepath.Join(s.dir, sub, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := clean("trash", func(string) bool { return false }); err != nil {
+		return err
+	}
+	if err := clean("vectors", func(name string) bool { return vectors[name] }); err != nil {
+		return err
+	}
+	return clean("uploads", func(name string) bool { return models[name] })
+}
+
+// validID reports whether id may name a model: it becomes a file name.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func notFound(what, id string) error {
+	return ophicleide.Errorf(ophicleide.ENOTFOUND, "%s %q not found", what, id)
+}
+
+// timeKey encodes t so that byte order is time order: seconds with the
+// sign bit flipped, then nanoseconds, both big-endian.
+func timeKey(t time.Time, id string) []byte {
+	k := make([]byte, 12, 12+len(id))
+	binary.BigEndian.PutUint64(k, uint64(t.Unix())^(1<<63))
+	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))
+	return append(k, id...)
+}
+
+func getJSON(b *bbolt.Bucket, key []byte, v any) (bool, error) {
+	data := b.Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bbolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func getModel(tx *bbolt.Tx, id string) (*modelRecord, error) {
+	var r modelRecord
+	ok, err := getJSON(tx.Bucket(bucketModels), []byte(id), &r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, notFound("model", id)
+	}
+	return &r, nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func randomSuffix() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CreateModel stores a copy of m with status queued, its uploads and its
+// job. It returns EINVALID if the ID cannot name a model or uploads does
+// not hold exactly the names in m.Uploads, and ECONFLICT if the ID exists.
+// m and the readers are not kept.
+func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads map[string]io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !validID(m.ID) {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a model ID is 1 to 128 letters, digits, '-' or '_'"}
+	}
+	if err := checkUploads(m.Uploads, uploads); err != nil {
+		return err
+	}
+	model := *m
+	model.Status = ophicleide.StatusQueued
+	rec := modelRecord{Model: &model}
+
+	// Uploads go to a temporary directory first; the transaction that
+	// stores the record renames it into place.
+	var tmp string
+	if len(m.Uploads) > 0 {
+		var err error
+		if tmp, err = s.writeUploads(ctx, m.ID, m.Uploads, uploads); err != nil {
+			return fmt.Errorf("bolt: create model: %w", err)
+		}
+		defer os.RemoveAll(tmp) // a no-op once renamed
+	}
+	final := filepath.Join(s.dir, "uploads", m.ID)
+	renamed := false
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		models := tx.Bucket(bucketModels)
+		if models.Get([]byte(m.ID)) != nil {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q exists", m.ID)
+		}
+		if err := putJSON(models, []byte(m.ID), &rec); err != nil {
+			return err
+		}
+		job := jobRecord{ModelID: m.ID}
+		if err := putJSON(tx.Bucket(bucketJobs), timeKey(m.Created, m.ID), &job); err != nil {
+			return err
+		}
+		if tmp == "" {
+			return nil
+		}
+		// Left over by a crash between a deletion's commit and its cleanup.
+		if err := os.RemoveAll(final); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return err
+		}
+		renamed = true
+		return syncDir(filepath.Dir(final))
+	})
+	if err != nil {
+		if renamed {
+			os.RemoveAll(final) // the commit failed after the rename
+		}
+		return fmt.Errorf("bolt: create model: %w", err)
+	}
+	return nil
+}
+
+func checkUploads(names []string, uploads map[string]io.Reader) error {
+	invalid := func(format string, args ...any) error {
+		e := ophicleide.Errorf(ophicleide.EINVALID, format, args...)
+		e.Field = "uploads"
+		return e
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			return invalid("upload %q is named twice", name)
+		}
+		seen[name] = true
+		if uploads[name] == nil {
+			return invalid("upload %q has no data", name)
+		}
+	}
+	for name := range uploads {
+		if !seen[name] {
+			return invalid("upload %q is not among the model's uploads", name)
+		}
+	}
+	return nil
+}
+
+// writeUploads writes the uploads, fsynced, to a new temporary directory
+// under uploads/ and returns its path.
+func (s *Store) writeUploads(ctx context.Context, id string, names []string, uploads map[string]io.Reader) (string, error) {
+	tmp := filepath.Join(s.dir, "uploads", ".tmp-"+id+"-"+randomSuffix())
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return "", err
+	}
+	for i, name := range names {
+		if err := ctx.Err(); err != nil {
+			os.RemoveAll(tmp)
+			return "", err
+		}
+		if err := writeFile(filepath.Join(tmp, strconv.Itoa(i)), func(w io.Writer) error {
+			_, err := io.Copy(w, uploads[name])
+			return err
+		}); err != nil {
+			os.RemoveAll(tmp)
+			return "", fmt.Errorf("upload %q: %w", name, err)
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// writeFile creates path, fills it with write and fsyncs it.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// FindModel returns the model, or ENOTFOUND.
+func (s *Store) FindModel(ctx context.Context, id string) (*ophicleide.Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var m *ophicleide.Model
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, id)
+		if err == nil {
+			m = r.Model
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: find model: %w", err)
+	}
+	return m, nil
+}
+
+// ListModels returns every model, newest first (ties by descending ID).
+func (s *Store) ListModels(ctx context.Context) ([]*ophicleide.Model, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	models := []*ophicleide.Model{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
+			var r modelRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode model %s: %w", k, err)
+			}
+			models = append(models, r.Model)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: list models: %w", err)
+	}
+	slices.SortFunc(models, func(a, b *ophicleide.Model) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return models, nil
+}
+
+// DeleteModel removes the model, its job, uploads and vectors, or returns
+// ENOTFOUND. The holder of the job's lease loses it.
+func (s *Store) DeleteModel(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The files are moved to the trash inside the transaction, so that a
+	// model created again with the same ID cannot lose its new files, and
+	// removed after the commit.
+	type move struct{ from, to string }
+	var moved []move
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketModels).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketJobs).Delete(timeKey(r.Model.Created, id)); err != nil {
+			return err
+		}
+		for _, from := range []string{filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id)} {
+			to := filepath.Join(s.dir, "trash", id+"-"+randomSuffix())
+			switch err := os.Rename(from, to); {
+			case err == nil:
+				moved = append(moved, move{from, to})
+			case !errors.Is(err, fs.ErrNotExist):
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, m := range moved {
+			os.Rename(m.to, m.from)
+		}
+		return fmt.Errorf("bolt: delete model: %w", err)
+	}
+	for _, m := range moved {
+		if err := os.RemoveAll(m.to); err != nil {
+			return fmt.Errorf("bolt: delete model: %w", err)
+		}
+	}
+	return nil
+}
+
+// OpenUpload reads an uploaded corpus file of a model, or returns
+// ENOTFOUND. The caller closes it.
+func (s *Store) OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := -1
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, modelID)
+		if err != nil {
+			return err
+		}
+		if n = slices.Index(r.Model.Uploads, name); n < 0 {
+			return notFound("upload", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open upload: %w", err)
+	}
+	f, err := os.Open(filepath.Join(s.dir, "uploads", modelID, strconv.Itoa(n)))
+	if errors.Is(err, fs.ErrNotExist) { // deleted meanwhile
+		return nil, fmt.Errorf("bolt: open upload: %w", notFound("upload", name))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open upload: %w", err)
+	}
+	return f, nil
+}
+
+// CreateQuery stores a copy of q, or returns ECONFLICT if its ID exists
+// and EINVALID if it has none.
+func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if q.ID == "" {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a query needs an ID"}
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketQueries)
+		if b.Get([]byte(q.ID)) != nil {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "query %q exists", q.ID)
+		}
+		return putJSON(b, []byte(q.ID), q)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: create query: %w", err)
+	}
+	return nil
+}
+
+// FindQuery returns the query, or ENOTFOUND.
+func (s *Store) FindQuery(ctx context.Context, id string) (*ophicleide.Query, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var q ophicleide.Query
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketQueries), []byte(id), &q)
+		if err == nil && !ok {
+			err = notFound("query", id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: find query: %w", err)
+	}
+	return &q, nil
+}
+
+// ListQueries returns every query, newest first (ties by descending ID).
+func (s *Store) ListQueries(ctx context.Context) ([]*ophicleide.Query, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	queries := []*ophicleide.Query{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketQueries).ForEach(func(k, v []byte) error {
+			var q ophicleide.Query
+			if err := json.Unmarshal(v, &q); err != nil {
+				return fmt.Errorf("decode query %s: %w", k, err)
+			}
+			queries = append(queries, &q)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: list queries: %w", err)
+	}
+	slices.SortFunc(queries, func(a, b *ophicleide.Query) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return queries, nil
+}
+
+// ClaimJob leases the oldest job that is queued or whose lease has
+// expired to owner until now+d (d <= 0 gives a lease that has already
+// expired) and marks its model training. It returns (nil, nil) if there is
+// none.
+func (s *Store) ClaimJob(ctx context.Context, owner string, d time.Duration) (*ophicleide.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var lease *ophicleide.Lease
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		now := time.Now().Round(0)
+		jobs := tx.Bucket(bucketJobs)
+		c := jobs.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var j jobRecord
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("decode job %x: %w", k, err)
+			}
+			if j.Leased && j.Expires.After(now) {
+				continue
+			}
+			r, err := getModel(tx, j.ModelID)
+			if err != nil {
+				return fmt.Errorf("job %x: %w", k, err)
+			}
+			j.Leased, j.Owner, j.Expires = true, owner, now.Add(d)
+			j.Token++
+			j.Attempt++
+			if err := putJSON(jobs, bytes.Clone(k), &j); err != nil {
+				return err
+			}
+			r.Model.Status = ophicleide.StatusTraining
+			r.Model.Updated = now
+			if err := putJSON(tx.Bucket(bucketModels), []byte(j.ModelID), r); err != nil {
+				return err
+			}
+			lease = &ophicleide.Lease{ModelID: j.ModelID, Owner: owner, Token: j.Token, Attempt: j.Attempt, Expires: j.Expires}
+			return nil
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: claim job: %w", err)
+	}
+	return lease, nil
+}
+
+// leased runs fn in a read-write transaction if l is the current lease of
+// its job, and returns ErrLeaseLost otherwise. A lease that has expired
+// but was not claimed again is still current.
+func (s *Store) leased(ctx context.Context, l *ophicleide.Lease, fn func(tx *bbolt.Tx, key []byte, j *jobRecord, r *modelRecord) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		r, j, key, err := current(tx, l)
+		if err != nil {
+			return err
+		}
+		return fn(tx, key, j, r)
+	})
+}
+
+func current(tx *bbolt.Tx, l *ophicleide.Lease) (*modelRecord, *jobRecord, []byte, error) {
+	r, err := getModel(tx, l.ModelID)
+	if ophicleide.ErrorCode(err) == ophicleide.ENOTFOUND {
+		return nil, nil, nil, ophicleide.ErrLeaseLost
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key := timeKey(r.Model.Created, l.ModelID)
+	var j jobRecord
+	ok, err := getJSON(tx.Bucket(bucketJobs), key, &j)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !ok || !j.Leased || j.Token != l.Token {
+		return r, nil, nil, ophicleide.ErrLeaseLost
+	}
+	return r, &j, key, nil
+}
+
+// RenewLease extends the lease to now+d. It does not change l.
+func (s *Store) RenewLease(ctx context.Context, l *ophicleide.Lease, d time.Duration) error {
+	err := s.leased(ctx, l, func(tx *bbolt.Tx, key []byte, j *jobRecord, _ *modelRecord) error {
+		j.Expires = time.Now().Round(0).Add(d)
+		return putJSON(tx.Bucket(bucketJobs), key, j)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: renew lease: %w", err)
+	}
+	return nil
+}
+
+// UpdateProgress sets the model's progress.
+func (s *Store) UpdateProgress(ctx context.Context, l *ophicleide.Lease, p ophicleide.Progress) error {
+	err := s.leased(ctx, l, func(tx *bbolt.Tx, _ []byte, _ *jobRecord, r *modelRecord) error {
+		r.Model.Progress = &p
+		r.Model.Updated = time.Now().Round(0)
+		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: update progress: %w", err)
+	}
+	return nil
+}
+
+// PutVectors writes the vectors with write to a temporary file, fsyncs
+// it, and, if l is still current, renames it over the model's vectors in
+// the transaction that records them. If write fails, the error wraps
+// write's and nothing changes.
+func (s *Store) PutVectors(ctx context.Context, l *ophicleide.Lease, write func(io.Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Fail early, before a long write, if the lease is already lost.
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		_, _, _, err := current(tx, l)
+		return err
+	}); err != nil {
+		return fmt.Errorf("bolt: put vectors: %w", err)
+	}
+	dir := filepath.Join(s.dir, "vectors")
+	tmp := filepath.Join(dir, l.ModelID+".bin."+randomSuffix()+".tmp")
+	defer os.Remove(tmp) // fails harmlessly once renamed
+	if err := writeFile(tmp, write); err != nil {
+		return fmt.Errorf("bolt: put vectors: %w", err)
+	}
+	name := l.ModelID + ".bin"
+	err := s.leased(ctx, l, func(tx *bbolt.Tx, _ []byte, _ *jobRecord, r *modelRecord) error {
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+		r.Vectors = name
+		r.Model.Updated = time.Now().Round(0)
+		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: put vectors: %w", err)
+	}
+	return nil
+}
+
+// finish ends the job of l with the model in status, unless the same
+// lease already ended it that way, which is a no-op.
+func (s *Store) finish(ctx context.Context, l *ophicleide.Lease, status ophicleide.Status, update func(m *ophicleide.Model)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		r, _, key, err := current(tx, l)
+		if errors.Is(err, ophicleide.ErrLeaseLost) && r != nil && r.DoneToken == l.Token && r.Model.Status == status {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketJobs).Delete(key); err != nil {
+			return err
+		}
+		r.Model.Status = status
+		r.Model.Updated = time.Now().Round(0)
+		update(r.Model)
+		r.DoneToken = l.Token
+		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
+	})
+}
+
+// CompleteJob marks the model ready with stats and removes its job.
+// Repeating it with the same lease is a no-op.
+func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, stats ophicleide.Stats) error {
+	err := s.finish(ctx, l, ophicleide.StatusReady, func(m *ophicleide.Model) {
+		m.Stats = &stats
+		m.Error = ""
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: complete job: %w", err)
+	}
+	return nil
+}
+
+// FailJob marks the model failed with reason and removes its job.
+// Repeating it with the same lease is a no-op.
+func (s *Store) FailJob(ctx context.Context, l *ophicleide.Lease, reason string) error {
+	err := s.finish(ctx, l, ophicleide.StatusFailed, func(m *ophicleide.Model) {
+		m.Error = reason
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: fail job: %w", err)
+	}
+	return nil
+}
+
+// ReleaseJob puts the job back in the queue, claimable at once, and the
+// model back to queued. The released claim does not count as an attempt:
+// the next claim has the same Attempt (and a higher Token).
+func (s *Store) ReleaseJob(ctx context.Context, l *ophicleide.Lease) error {
+	err := s.leased(ctx, l, func(tx *bbolt.Tx, key []byte, j *jobRecord, r *modelRecord) error {
+		j.Leased, j.Owner, j.Expires = false, "", time.Time{}
+		j.Attempt--
+		if err := putJSON(tx.Bucket(bucketJobs), key, j); err != nil {
+			return err
+		}
+		r.Model.Status = ophicleide.StatusQueued
+		r.Model.Updated = time.Now().Round(0)
+		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: release job: %w", err)
+	}
+	return nil
+}
+
+// QueueLength counts the jobs not yet finished: queued or leased.
+func (s *Store) QueueLength(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		n = tx.Bucket(bucketJobs).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt: queue length: %w", err)
+	}
+	return n, nil
+}
+
+// OpenVectors reads the vectors of a ready model, or returns ENOTFOUND.
+// The caller closes it.
+func (s *Store) OpenVectors(ctx context.Context, modelID string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var name string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, modelID)
+		if err != nil {
+			return err
+		}
+		if r.Model.Status != ophicleide.StatusReady || r.Vectors == "" {
+			return notFound("vectors of model", modelID)
+		}
+		name = r.Vectors
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open vectors: %w", err)
+	}
+	f, err := os.Open(filepath.Join(s.dir, "vectors", name))
+	if errors.Is(err, fs.ErrNotExist) { // deleted meanwhile
+		return nil, fmt.Errorf("bolt: open vectors: %w", notFound("vectors of model", modelID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open vectors: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,283 @@
+package bolt
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/storetest"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) ophicleide.Store {
+		return open(t, t.TempDir())
+	})
+}
+
+func read(t *testing.T) func(io.ReadCloser, error) string {
+	return func(rc io.ReadCloser, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+}
+
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := t.Context()
+
+	ready, held, expired := storetest.NewModel(0), storetest.NewModel(time.Second), storetest.NewModel(2*time.Second)
+	ready.Uploads = []string{"a.txt"}
+	if err := s.CreateModel(ctx, ready, map[string]io.Reader{"a.txt": strings.NewReader("corpus")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*ophicleide.Model{expired, held} {
+		if err := s.CreateModel(ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := &ophicleide.Query{ID: storetest.NewID(), Word: "darcy", ModelID: ready.ID, Results: []ophicleide.Result{{Word: "bingley", Score: 0.5}}, Created: time.Now()}
+	if err := s.CreateQuery(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || l.ModelID != ready.ID {
+		t.Fatalf("claim: %+v %v", l, err)
+	}
+	if err := s.PutVectors(ctx, l, func(w io.Writer) error { _, err := io.WriteString(w, "vectors"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteJob(ctx, l, ophicleide.Stats{VocabSize: 3}); err != nil {
+		t.Fatal(err)
+	}
+	lHeld, err := s.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || lHeld.ModelID != held.ID {
+		t.Fatalf("claim: %+v %v", lHeld, err)
+	}
+	lExpired, err := s.ClaimJob(ctx, "w", -time.Millisecond)
+	if err != nil || lExpired.ModelID != expired.ID {
+		t.Fatalf("claim: %+v %v", lExpired, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, dir)
+	defer s.Close()
+	m, err := s.FindModel(ctx, ready.ID)
+	if err != nil || m.Status != ophicleide.StatusReady || m.Stats == nil || m.Stats.VocabSize != 3 || m.Name != ready.Name {
+		t.Fatalf("ready model after reopen: %+v %v", m, err)
+	}
+	if got := read(t)(s.OpenVectors(ctx, ready.ID)); got != "vectors" {
+		t.Errorf("vectors after reopen %q", got)
+	}
+	if got := read(t)(s.OpenUpload(ctx, ready.ID, "a.txt")); got != "corpus" {
+		t.Errorf("upload after reopen %q", got)
+	}
+	if got, err := s.FindQuery(ctx, q.ID); err != nil || got.Word != "darcy" || len(got.Results) != 1 {
+		t.Errorf("query after reopen: %+v %v", got, err)
+	}
+	if n, err := s.QueueLength(ctx); err != nil || n != 2 {
+		t.Errorf("QueueLength after reopen = %d, %v; want 2", n, err)
+	}
+	l, err = s.ClaimJob(ctx, "w2", time.Minute)
+	if err != nil || l == nil || l.ModelID != expired.ID || l.Attempt != 2 || l.Token <= lExpired.Token {
+		t.Fatalf("claim after reopen: %+v %v; want the expired job, attempt 2", l, err)
+	}
+	if l, err := s.ClaimJob(ctx, "w2", time.Minute); err != nil || l != nil {
+		t.Fatalf("claim after reopen: %+v %v; the held job is still leased", l, err)
+	}
+	if err := s.UpdateProgress(ctx, lHeld, ophicleide.Progress{Phase: "training"}); err != nil {
+		t.Errorf("a lease held across the reopen: %v", err)
+	}
+}
+
+func TestOpenTwice(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	old := openTimeout
+	openTimeout = 100 * time.Millisecond
+	defer func() { openTimeout = old }()
+	start := time.Now()
+	s2, err := Open(t.Context(), dir)
+	if err == nil {
+		s2.Close()
+		t.Fatal("a second Open of the same directory succeeded")
+	}
+	if ophicleide.ErrorCode(err) != ophicleide.EUNAVAILABLE || !strings.Contains(ophicleide.ErrorMessage(err), "in use") {
+		t.Errorf("second Open: %v (code %s), want EUNAVAILABLE saying the directory is in use", err, ophicleide.ErrorCode(err))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Open took %v", d)
+	}
+}
+
+// TestSweep checks that Open removes what a crash may leave behind and
+// keeps what records point at.
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := t.Context()
+	m := storetest.NewModel(0)
+	m.Uploads = []string{"a.txt"}
+	if err := s.CreateModel(ctx, m, map[string]io.Reader{"a.txt": strings.NewReader("corpus")}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.ClaimJob(ctx, "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutVectors(ctx, l, func(w io.Writer) error { _, err := io.WriteString(w, "v"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	junk := []string{
+		"vectors/" + m.ID + ".bin.0123.tmp",
+		"vectors/orphan.bin",
+		"uploads/.tmp-x-0123/0",
+		"uploads/orphan/0",
+		"trash/deleted-0123/0",
+	}
+	for _, j := range junk {
+		p := filepath.Join(dir, j)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("junk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = open(t, dir)
+	defer s.Close()
+	for _, j := range junk {
+		if _, err := os.Stat(filepath.Join(dir, j)); err == nil {
+			t.Errorf("%s survived Open", j)
+		}
+	}
+	for _, keep := range []string{"vectors/" + m.ID + ".bin", "uploads/" + m.ID + "/0"} {
+		if _, err := os.Stat(filepath.Join(dir, keep)); err != nil {
+			t.Errorf("%s: %v", keep, err)
+		}
+	}
+}
+
+const crashEnv = "OPHICLEIDE_BOLT_CRASH_DIR"
+
+// TestCrash runs a child that creates models, each with an upload, and
+// completes their jobs with vectors in a loop, printing each model's ID
+// once CompleteJob returned, and kills it with SIGKILL. Every model the
+// child reported must be there, ready, with its files.
+func TestCrash(t *testing.T) {
+	if dir := os.Getenv(crashEnv); dir != "" {
+		crashChild(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var committed []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			committed = append(committed, id)
+			if len(committed) == 30 {
+				break
+			}
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	for sc.Scan() { // what the child printed before it died
+		if id, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			committed = append(committed, id)
+		}
+	}
+	cmd.Wait()
+	if len(committed) < 30 {
+		t.Fatalf("the child committed %d models before it stopped", len(committed))
+	}
+
+	s := open(t, dir)
+	defer s.Close()
+	ctx := t.Context()
+	for _, id := range committed {
+		m, err := s.FindModel(ctx, id)
+		if err != nil || m.Status != ophicleide.StatusReady {
+			t.Errorf("model %s after the crash: %+v %v", id, m, err)
+			continue
+		}
+		if got := read(t)(s.OpenVectors(ctx, id)); got != "vectors of "+id {
+			t.Errorf("vectors of %s: %q", id, got)
+		}
+		if got := read(t)(s.OpenUpload(ctx, id, "a.txt")); got != "corpus of "+id {
+			t.Errorf("upload of %s: %q", id, got)
+		}
+	}
+}
+
+func crashChild(dir string) {
+	ctx := context.Background()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	for i := 0; ; i++ {
+		m := storetest.NewModel(time.Duration(i) * time.Millisecond)
+		m.Uploads = []string{"a.txt"}
+		if err := s.CreateModel(ctx, m, map[string]io.Reader{"a.txt": strings.NewReader("corpus of " + m.ID)}); err != nil {
+			fmt.Println("create:", err)
+			os.Exit(1)
+		}
+		l, err := s.ClaimJob(ctx, "child", time.Minute)
+		if err != nil || l == nil {
+			fmt.Println("claim:", l, err)
+			os.Exit(1)
+		}
+		if err := s.PutVectors(ctx, l, func(w io.Writer) error { _, err := io.WriteString(w, "vectors of "+m.ID); return err }); err != nil {
+			fmt.Println("put vectors:", err)
+			os.Exit(1)
+		}
+		if err := s.CompleteJob(ctx, l, ophicleide.Stats{}); err != nil {
+			fmt.Println("complete:", err)
+			os.Exit(1)
+		}
+		fmt.Println("committed", m.ID)
+	}
+}

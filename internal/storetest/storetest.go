@@ -1,0 +1,748 @@
+// Package storetest is the conformance suite of ophicleide.Store: every
+// store (the embedded one, MongoDB) runs Run against a fresh instance and
+// so keeps the contracts written in the domain package — error codes,
+// orderings, round-tripped fields, and the job queue's claims, leases and
+// fencing tokens.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ophicleide/ophicleide"
+)
+
+// Run runs the suite. open returns a fresh, empty store for each subtest;
+// the suite closes it.
+func Run(t *testing.T, open func(t *testing.T) ophicleide.Store) {
+	newStore := func(t *testing.T) ophicleide.Store {
+		t.Helper()
+		s := open(t)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	}
+	t.Run("Models", func(t *testing.T) { testModels(t, newStore) })
+	t.Run("Queries", func(t *testing.T) { testQueries(t, newStore) })
+	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStore) })
+	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
+}
+
+type opener = func(t *testing.T) ophicleide.Store
+
+// base is the creation time of test models: nanoseconds included, so
+// that stores keeping milliseconds are checked for truncation only.
+var base = time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.UTC)
+
+// NewID returns a random UUID string.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// NewModel returns a model with every field the caller sets filled in,
+// created at base+age.
+func NewModel(age time.Duration) *ophicleide.Model {
+	created := base.Add(age)
+	return &ophicleide.Model{
+		ID:       NewID(),
+		Name:     "austen " + created.Format(time.StampMilli),
+		URLs:     []string{"https://www.gutenberg.org/files/1342/1342-0.txt", "https://example.org/b.txt"},
+		Callback: "https://example.org/hook?x=1",
+		Params: ophicleide.Params{
+			Model: "skipgram", Loss: "ns", Dim: 100, Window: 5, Negative: 5, MinCount: 2,
+			Sample: 1e-3, Epochs: 3, Alpha: 0.025, Seed: 1<<63 + 7, MaxVocab: 50000, Tokenizer: "classic",
+		},
+		Created: created,
+		Updated: created.Add(1500 * time.Microsecond),
+	}
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func mustCreate(t *testing.T, s ophicleide.Store, m *ophicleide.Model, uploads map[string]io.Reader) {
+	t.Helper()
+	if err := s.CreateModel(ctx(t), m, uploads); err != nil {
+		t.Fatalf("CreateModel: %v", err)
+	}
+}
+
+func mustFind(t *testing.T, s ophicleide.Store, id string) *ophicleide.Model {
+	t.Helper()
+	m, err := s.FindModel(ctx(t), id)
+	if err != nil {
+		t.Fatalf("FindModel: %v", err)
+	}
+	return m
+}
+
+func mustClaim(t *testing.T, s ophicleide.Store, owner string, d time.Duration) *ophicleide.Lease {
+	t.Helper()
+	l, err := s.ClaimJob(ctx(t), owner, d)
+	if err != nil {
+		t.Fatalf("ClaimJob: %v", err)
+	}
+	if l == nil {
+		t.Fatal("ClaimJob: no job")
+	}
+	return l
+}
+
+func wantNoClaim(t *testing.T, s ophicleide.Store) {
+	t.Helper()
+	l, err := s.ClaimJob(ctx(t), "idle", time.Minute)
+	if err != nil || l != nil {
+		t.Fatalf("ClaimJob = %+v, %v; want nil, nil", l, err)
+	}
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := ophicleide.ErrorCode(err); got != code {
+		t.Errorf("%s: error %v (code %q), want code %q", what, err, got, code)
+	}
+}
+
+func wantLost(t *testing.T, what string, err error) {
+	t.Helper()
+	wantCode(t, what, err, ophicleide.ECONFLICT)
+	if err != nil && !errors.Is(err, ophicleide.ErrLeaseLost) {
+		t.Errorf("%s: %v is not ErrLeaseLost", what, err)
+	}
+}
+
+func wantQueueLength(t *testing.T, s ophicleide.Store, want int) {
+	t.Helper()
+	n, err := s.QueueLength(ctx(t))
+	if err != nil || n != want {
+		t.Fatalf("QueueLength = %d, %v; want %d", n, err, want)
+	}
+}
+
+func wantStatus(t *testing.T, s ophicleide.Store, id string, want ophicleide.Status) *ophicleide.Model {
+	t.Helper()
+	m := mustFind(t, s, id)
+	if m.Status != want {
+		t.Fatalf("status %q, want %q", m.Status, want)
+	}
+	return m
+}
+
+// readAll returns a function that reads and closes what an Open method
+// returned: readAll(t)(s.OpenVectors(ctx, id)).
+func readAll(t *testing.T) func(io.ReadCloser, error) []byte {
+	return func(rc io.ReadCloser, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return b
+	}
+}
+
+// sameTime compares times as a store keeping milliseconds would.
+func sameTime(a, b time.Time) bool {
+	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
+}
+
+// wantModel compares a stored model with the one created, ignoring
+// Updated (the store moves it) unless checkUpdated.
+func wantModel(t *testing.T, got, want *ophicleide.Model, checkUpdated bool) {
+	t.Helper()
+	if !sameTime(got.Created, want.Created) {
+		t.Errorf("Created %v, want %v", got.Created, want.Created)
+	}
+	if checkUpdated && !sameTime(got.Updated, want.Updated) {
+		t.Errorf("Updated %v, want %v", got.Updated, want.Updated)
+	}
+	g, w := *got, *want
+	g.Created, g.Updated, w.Created, w.Updated = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if len(g.URLs) == 0 && len(w.URLs) == 0 {
+		g.URLs, w.URLs = nil, nil
+	}
+	if len(g.Uploads) == 0 && len(w.Uploads) == 0 {
+		g.Uploads, w.Uploads = nil, nil
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("model\n got %+v\nwant %+v", g, w)
+	}
+}
+
+func modelIDs(ms []*ophicleide.Model) []string {
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func testModels(t *testing.T, open opener) {
+	t.Run("CreateFind", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		m.Uploads = []string{"pride.txt", "emma.txt"}
+		uploads := map[string]io.Reader{
+			"pride.txt": strings.NewReader("It is a truth universally acknowledged"),
+			"emma.txt":  strings.NewReader(""),
+		}
+		mustCreate(t, s, m, uploads)
+		want := *m
+		want.Status = ophicleide.StatusQueued
+		wantModel(t, mustFind(t, s, m.ID), &want, true)
+
+		got := readAll(t)(s.OpenUpload(ctx(t), m.ID, "pride.txt"))
+		if string(got) != "It is a truth universally acknowledged" {
+			t.Errorf("upload = %q", got)
+		}
+		if got := readAll(t)(s.OpenUpload(ctx(t), m.ID, "emma.txt")); len(got) != 0 {
+			t.Errorf("empty upload = %q", got)
+		}
+		_, err := s.OpenUpload(ctx(t), m.ID, "persuasion.txt")
+		wantCode(t, "OpenUpload of an unknown name", err, ophicleide.ENOTFOUND)
+	})
+
+	t.Run("NoUploads", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		m.URLs = []string{"https://example.org/only"}
+		mustCreate(t, s, m, nil)
+		want := *m
+		want.Status = ophicleide.StatusQueued
+		wantModel(t, mustFind(t, s, m.ID), &want, true)
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		id := NewID()
+		_, err := s.FindModel(ctx(t), id)
+		wantCode(t, "FindModel", err, ophicleide.ENOTFOUND)
+		wantCode(t, "DeleteModel", s.DeleteModel(ctx(t), id), ophicleide.ENOTFOUND)
+		_, err = s.OpenUpload(ctx(t), id, "a.txt")
+		wantCode(t, "OpenUpload", err, ophicleide.ENOTFOUND)
+		_, err = s.OpenVectors(ctx(t), id)
+		wantCode(t, "OpenVectors", err, ophicleide.ENOTFOUND)
+	})
+
+	t.Run("Conflict", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		m.Uploads = []string{"a.txt"}
+		mustCreate(t, s, m, map[string]io.Reader{"a.txt": strings.NewReader("first")})
+		dup := NewModel(time.Hour)
+		dup.ID, dup.Name, dup.Uploads = m.ID, "second", []string{"a.txt"}
+		err := s.CreateModel(ctx(t), dup, map[string]io.Reader{"a.txt": strings.NewReader("second")})
+		wantCode(t, "CreateModel of an existing ID", err, ophicleide.ECONFLICT)
+		if got := mustFind(t, s, m.ID); got.Name != m.Name {
+			t.Errorf("name %q after a conflicting create, want %q", got.Name, m.Name)
+		}
+		if got := readAll(t)(s.OpenUpload(ctx(t), m.ID, "a.txt")); string(got) != "first" {
+			t.Errorf("upload %q after a conflicting create, want %q", got, "first")
+		}
+		wantQueueLength(t, s, 1)
+	})
+
+	t.Run("UploadsMismatch", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		m.Uploads = []string{"a.txt"}
+		err := s.CreateModel(ctx(t), m, map[string]io.Reader{"b.txt": strings.NewReader("x")})
+		wantCode(t, "CreateModel with uploads not matching Model.Uploads", err, ophicleide.EINVALID)
+		_, err = s.FindModel(ctx(t), m.ID)
+		wantCode(t, "FindModel after a failed create", err, ophicleide.ENOTFOUND)
+		wantQueueLength(t, s, 0)
+	})
+
+	t.Run("ListNewestFirst", func(t *testing.T) {
+		s := open(t)
+		ms, err := s.ListModels(ctx(t))
+		if err != nil || len(ms) != 0 {
+			t.Fatalf("ListModels of an empty store = %v, %v", ms, err)
+		}
+		a, b, c := NewModel(time.Second), NewModel(3*time.Second), NewModel(2*time.Second)
+		for _, m := range []*ophicleide.Model{a, b, c} {
+			mustCreate(t, s, m, nil)
+		}
+		ms, err = s.ListModels(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := modelIDs(ms), []string{b.ID, c.ID, a.ID}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("ListModels = %v, want %v", got, want)
+		}
+		want := *b
+		want.Status = ophicleide.StatusQueued
+		wantModel(t, ms[0], &want, true)
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		s := open(t)
+		keep, del := NewModel(0), NewModel(time.Second)
+		del.Uploads = []string{"a.txt"}
+		mustCreate(t, s, keep, nil)
+		mustCreate(t, s, del, map[string]io.Reader{"a.txt": strings.NewReader("gone")})
+		if err := s.DeleteModel(ctx(t), del.ID); err != nil {
+			t.Fatalf("DeleteModel: %v", err)
+		}
+		_, err := s.FindModel(ctx(t), del.ID)
+		wantCode(t, "FindModel after DeleteModel", err, ophicleide.ENOTFOUND)
+		_, err = s.OpenUpload(ctx(t), del.ID, "a.txt")
+		wantCode(t, "OpenUpload after DeleteModel", err, ophicleide.ENOTFOUND)
+		wantCode(t, "DeleteModel again", s.DeleteModel(ctx(t), del.ID), ophicleide.ENOTFOUND)
+		ms, err := s.ListModels(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := modelIDs(ms); !reflect.DeepEqual(got, []string{keep.ID}) {
+			t.Fatalf("ListModels after DeleteModel = %v, want [%s]", got, keep.ID)
+		}
+		wantQueueLength(t, s, 1)
+		if l := mustClaim(t, s, "w", time.Minute); l.ModelID != keep.ID {
+			t.Fatalf("claimed %s, want %s", l.ModelID, keep.ID)
+		}
+		wantNoClaim(t, s)
+
+		// The ID can be used again, with new uploads.
+		again := NewModel(2 * time.Second)
+		again.ID, again.Uploads = del.ID, []string{"a.txt"}
+		mustCreate(t, s, again, map[string]io.Reader{"a.txt": strings.NewReader("new")})
+		if got := readAll(t)(s.OpenUpload(ctx(t), again.ID, "a.txt")); string(got) != "new" {
+			t.Errorf("upload of a re-created model = %q", got)
+		}
+	})
+}
+
+func testQueries(t *testing.T, open opener) {
+	newQuery := func(age time.Duration) *ophicleide.Query {
+		return &ophicleide.Query{
+			ID: NewID(), Word: "darcy", ModelID: NewID(), ModelName: "austen",
+			Results: []ophicleide.Result{{Word: "bingley", Score: 0.8125}, {Word: "elizabeth", Score: 0.1 + 0.2}},
+			Created: base.Add(age),
+		}
+	}
+	wantQuery := func(t *testing.T, got, want *ophicleide.Query) {
+		t.Helper()
+		if !sameTime(got.Created, want.Created) {
+			t.Errorf("Created %v, want %v", got.Created, want.Created)
+		}
+		g, w := *got, *want
+		g.Created, w.Created = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("query\n got %+v\nwant %+v", g, w)
+		}
+	}
+
+	t.Run("CreateFind", func(t *testing.T) {
+		s := open(t)
+		q := newQuery(0)
+		if err := s.CreateQuery(ctx(t), q); err != nil {
+			t.Fatalf("CreateQuery: %v", err)
+		}
+		got, err := s.FindQuery(ctx(t), q.ID)
+		if err != nil {
+			t.Fatalf("FindQuery: %v", err)
+		}
+		wantQuery(t, got, q)
+		_, err = s.FindQuery(ctx(t), NewID())
+		wantCode(t, "FindQuery of an unknown ID", err, ophicleide.ENOTFOUND)
+		dup := newQuery(time.Second)
+		dup.ID = q.ID
+		wantCode(t, "CreateQuery of an existing ID", s.CreateQuery(ctx(t), dup), ophicleide.ECONFLICT)
+	})
+
+	t.Run("ListNewestFirst", func(t *testing.T) {
+		s := open(t)
+		qs, err := s.ListQueries(ctx(t))
+		if err != nil || len(qs) != 0 {
+			t.Fatalf("ListQueries of an empty store = %v, %v", qs, err)
+		}
+		a, b, c := newQuery(time.Second), newQuery(3*time.Second), newQuery(2*time.Second)
+		for _, q := range []*ophicleide.Query{a, b, c} {
+			if err := s.CreateQuery(ctx(t), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		qs, err = s.ListQueries(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) != 3 {
+			t.Fatalf("ListQueries returned %d queries, want 3", len(qs))
+		}
+		for i, want := range []*ophicleide.Query{b, c, a} {
+			wantQuery(t, qs[i], want)
+		}
+	})
+}
+
+func putVectors(t *testing.T, s ophicleide.Store, l *ophicleide.Lease, data []byte) error {
+	t.Helper()
+	return s.PutVectors(ctx(t), l, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// allLeaseMethods calls every method taking a lease and checks that each
+// reports the lease lost.
+func wantAllLost(t *testing.T, s ophicleide.Store, l *ophicleide.Lease) {
+	t.Helper()
+	wantLost(t, "RenewLease", s.RenewLease(ctx(t), l, time.Minute))
+	wantLost(t, "UpdateProgress", s.UpdateProgress(ctx(t), l, ophicleide.Progress{Phase: "training"}))
+	wantLost(t, "PutVectors", putVectors(t, s, l, []byte("stale")))
+	wantLost(t, "CompleteJob", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+	wantLost(t, "FailJob", s.FailJob(ctx(t), l, "stale"))
+	wantLost(t, "ReleaseJob", s.ReleaseJob(ctx(t), l))
+}
+
+func testJobs(t *testing.T, open opener) {
+	t.Run("Enqueue", func(t *testing.T) {
+		s := open(t)
+		wantQueueLength(t, s, 0)
+		wantNoClaim(t, s)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		wantQueueLength(t, s, 1)
+		wantStatus(t, s, m.ID, ophicleide.StatusQueued)
+	})
+
+	t.Run("Claim", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		before := time.Now()
+		l := mustClaim(t, s, "worker-1", time.Minute)
+		if l.ModelID != m.ID || l.Owner != "worker-1" || l.Attempt != 1 || l.Token <= 0 {
+			t.Errorf("lease %+v, want model %s, owner worker-1, attempt 1, token > 0", l, m.ID)
+		}
+		if l.Expires.Before(before.Add(time.Minute-time.Second)) || l.Expires.After(time.Now().Add(time.Minute+time.Second)) {
+			t.Errorf("lease expires %v, want about a minute from %v", l.Expires, before)
+		}
+		wantStatus(t, s, m.ID, ophicleide.StatusTraining)
+		wantQueueLength(t, s, 1)
+		wantNoClaim(t, s) // held until it expires
+	})
+
+	t.Run("OldestFirst", func(t *testing.T) {
+		s := open(t)
+		a, b, c := NewModel(2*time.Second), NewModel(0), NewModel(time.Second)
+		for _, m := range []*ophicleide.Model{a, b, c} {
+			mustCreate(t, s, m, nil)
+		}
+		for _, want := range []*ophicleide.Model{b, c, a} {
+			if l := mustClaim(t, s, "w", time.Minute); l.ModelID != want.ID {
+				t.Fatalf("claimed %s, want %s", l.ModelID, want.ID)
+			}
+		}
+		wantNoClaim(t, s)
+	})
+
+	t.Run("LeaseExpires", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l1 := mustClaim(t, s, "w1", 50*time.Millisecond)
+		wantNoClaim(t, s)
+		time.Sleep(100 * time.Millisecond) // the one wait on the clock: expiry is about time
+		l2 := mustClaim(t, s, "w2", time.Minute)
+		if l2.ModelID != m.ID || l2.Token <= l1.Token || l2.Attempt != 2 || l2.Owner != "w2" {
+			t.Fatalf("second lease %+v after %+v, want a higher token and attempt 2", l2, l1)
+		}
+	})
+
+	t.Run("Fencing", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l1 := mustClaim(t, s, "w1", -time.Millisecond) // expired at once
+		l2 := mustClaim(t, s, "w2", time.Minute)
+		if l2.ModelID != m.ID || l2.Token <= l1.Token || l2.Attempt != 2 {
+			t.Fatalf("second lease %+v after %+v, want a higher token and attempt 2", l2, l1)
+		}
+		if err := putVectors(t, s, l2, []byte("fresh")); err != nil {
+			t.Fatalf("PutVectors: %v", err)
+		}
+		wantAllLost(t, s, l1)
+		// The stale holder changed nothing.
+		got := wantStatus(t, s, m.ID, ophicleide.StatusTraining)
+		if got.Progress != nil || got.Error != "" {
+			t.Errorf("stale holder changed the model: %+v", got)
+		}
+		wantNoClaim(t, s)
+		if err := s.CompleteJob(ctx(t), l2, ophicleide.Stats{VocabSize: 1}); err != nil {
+			t.Fatalf("CompleteJob: %v", err)
+		}
+		if got := readAll(t)(s.OpenVectors(ctx(t), m.ID)); string(got) != "fresh" {
+			t.Errorf("vectors %q, want the current holder's", got)
+		}
+		wantAllLost(t, s, l1)
+	})
+
+	t.Run("Renew", func(t *testing.T) {
+		s := open(t)
+		mustCreate(t, s, NewModel(0), nil)
+		l := mustClaim(t, s, "w", -time.Millisecond)
+		if err := s.RenewLease(ctx(t), l, time.Minute); err != nil {
+			t.Fatalf("RenewLease: %v", err)
+		}
+		wantNoClaim(t, s)
+		if err := s.UpdateProgress(ctx(t), l, ophicleide.Progress{Phase: "counting"}); err != nil {
+			t.Fatalf("UpdateProgress after RenewLease: %v", err)
+		}
+	})
+
+	t.Run("Progress", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l := mustClaim(t, s, "w", time.Minute)
+		for _, p := range []ophicleide.Progress{
+			{Phase: "fetching"},
+			{Phase: "training", Fraction: 0.375, WordsPerSecond: 812345.5, EtaSeconds: 12.25},
+		} {
+			if err := s.UpdateProgress(ctx(t), l, p); err != nil {
+				t.Fatalf("UpdateProgress: %v", err)
+			}
+			got := wantStatus(t, s, m.ID, ophicleide.StatusTraining)
+			if got.Progress == nil || *got.Progress != p {
+				t.Fatalf("progress %+v, want %+v", got.Progress, p)
+			}
+		}
+	})
+
+	t.Run("Complete", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l := mustClaim(t, s, "w", time.Minute)
+		data := make([]byte, 300_000)
+		rand.Read(data)
+		if err := putVectors(t, s, l, []byte("an earlier attempt")); err != nil {
+			t.Fatalf("PutVectors: %v", err)
+		}
+		if err := putVectors(t, s, l, data); err != nil {
+			t.Fatalf("PutVectors again: %v", err)
+		}
+		stats := ophicleide.Stats{CorpusWords: 124_000, VocabSize: 6_543, TrainingSeconds: 3.5, Sources: []ophicleide.SourceStats{
+			{URL: m.URLs[0], Bytes: 700_000, Words: 120_000},
+			{URL: "upload:emma.txt", Bytes: 20_000, Words: 4_000},
+		}}
+		if err := s.CompleteJob(ctx(t), l, stats); err != nil {
+			t.Fatalf("CompleteJob: %v", err)
+		}
+		got := wantStatus(t, s, m.ID, ophicleide.StatusReady)
+		if got.Stats == nil || !reflect.DeepEqual(*got.Stats, stats) {
+			t.Errorf("stats %+v, want %+v", got.Stats, stats)
+		}
+		if got.Error != "" {
+			t.Errorf("error %q on a ready model", got.Error)
+		}
+		if !bytes.Equal(readAll(t)(s.OpenVectors(ctx(t), m.ID)), data) {
+			t.Error("OpenVectors did not return the bytes written")
+		}
+		wantQueueLength(t, s, 0)
+		wantNoClaim(t, s)
+		if err := s.CompleteJob(ctx(t), l, stats); err != nil {
+			t.Errorf("CompleteJob repeated with the same lease: %v", err)
+		}
+		wantStatus(t, s, m.ID, ophicleide.StatusReady)
+		wantLost(t, "UpdateProgress after CompleteJob", s.UpdateProgress(ctx(t), l, ophicleide.Progress{}))
+	})
+
+	t.Run("Fail", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l := mustClaim(t, s, "w", time.Minute)
+		const reason = "fetching https://example.org/b.txt: 404 Not Found"
+		if err := s.FailJob(ctx(t), l, reason); err != nil {
+			t.Fatalf("FailJob: %v", err)
+		}
+		got := wantStatus(t, s, m.ID, ophicleide.StatusFailed)
+		if got.Error != reason {
+			t.Errorf("error %q, want %q", got.Error, reason)
+		}
+		wantQueueLength(t, s, 0)
+		wantNoClaim(t, s)
+		_, err := s.OpenVectors(ctx(t), m.ID)
+		wantCode(t, "OpenVectors of a failed model", err, ophicleide.ENOTFOUND)
+		wantLost(t, "CompleteJob after FailJob", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+	})
+
+	t.Run("Release", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l1 := mustClaim(t, s, "w1", time.Minute)
+		if err := s.ReleaseJob(ctx(t), l1); err != nil {
+			t.Fatalf("ReleaseJob: %v", err)
+		}
+		wantStatus(t, s, m.ID, ophicleide.StatusQueued)
+		wantQueueLength(t, s, 1)
+		l2 := mustClaim(t, s, "w2", time.Minute)
+		// A release is not a failed attempt.
+		if l2.ModelID != m.ID || l2.Token <= l1.Token || l2.Attempt != 1 {
+			t.Fatalf("lease %+v after releasing %+v, want a higher token and attempt 1", l2, l1)
+		}
+		wantStatus(t, s, m.ID, ophicleide.StatusTraining)
+		wantAllLost(t, s, l1)
+	})
+
+	t.Run("PutVectorsWriteError", func(t *testing.T) {
+		s := open(t)
+		m, n := NewModel(0), NewModel(time.Second)
+		mustCreate(t, s, m, nil)
+		mustCreate(t, s, n, nil)
+		boom := errors.New("disk on fire")
+		failing := func(w io.Writer) error {
+			w.Write([]byte("partial"))
+			return boom
+		}
+
+		// Without earlier vectors: none afterwards.
+		l := mustClaim(t, s, "w", time.Minute)
+		if err := s.PutVectors(ctx(t), l, failing); !errors.Is(err, boom) {
+			t.Fatalf("PutVectors = %v, want an error wrapping the writer's", err)
+		}
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+			t.Fatalf("CompleteJob: %v", err)
+		}
+		_, err := s.OpenVectors(ctx(t), m.ID)
+		wantCode(t, "OpenVectors after a failed write", err, ophicleide.ENOTFOUND)
+
+		// With earlier vectors: those stay.
+		l = mustClaim(t, s, "w", time.Minute)
+		if err := putVectors(t, s, l, []byte("good")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutVectors(ctx(t), l, failing); !errors.Is(err, boom) {
+			t.Fatalf("PutVectors = %v, want an error wrapping the writer's", err)
+		}
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+			t.Fatalf("CompleteJob: %v", err)
+		}
+		if got := readAll(t)(s.OpenVectors(ctx(t), n.ID)); string(got) != "good" {
+			t.Errorf("vectors %q after a failed replacement, want %q", got, "good")
+		}
+	})
+
+	t.Run("DeleteWhileLeased", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l := mustClaim(t, s, "w", time.Minute)
+		if err := putVectors(t, s, l, []byte("vectors")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteModel(ctx(t), m.ID); err != nil {
+			t.Fatalf("DeleteModel: %v", err)
+		}
+		wantAllLost(t, s, l)
+		_, err := s.OpenVectors(ctx(t), m.ID)
+		wantCode(t, "OpenVectors after DeleteModel", err, ophicleide.ENOTFOUND)
+		_, err = s.FindModel(ctx(t), m.ID)
+		wantCode(t, "FindModel after DeleteModel", err, ophicleide.ENOTFOUND)
+		wantQueueLength(t, s, 0)
+		wantNoClaim(t, s)
+	})
+
+	t.Run("DeleteReady", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		l := mustClaim(t, s, "w", time.Minute)
+		if err := putVectors(t, s, l, []byte("vectors")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteModel(ctx(t), m.ID); err != nil {
+			t.Fatalf("DeleteModel: %v", err)
+		}
+		_, err := s.OpenVectors(ctx(t), m.ID)
+		wantCode(t, "OpenVectors after DeleteModel", err, ophicleide.ENOTFOUND)
+		wantLost(t, "CompleteJob repeated after DeleteModel", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+	})
+
+	t.Run("VectorsOnlyWhenReady", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		_, err := s.OpenVectors(ctx(t), m.ID)
+		wantCode(t, "OpenVectors of a queued model", err, ophicleide.ENOTFOUND)
+	})
+}
+
+func testConcurrency(t *testing.T, open opener) {
+	s := open(t)
+	const models, workers = 50, 8
+	for i := range models {
+		mustCreate(t, s, NewModel(time.Duration(i)*time.Millisecond), nil)
+	}
+	var mu sync.Mutex
+	claims := map[string]int{}
+	tokens := map[string]int64{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			owner := fmt.Sprintf("worker-%d", w)
+			for {
+				l, err := s.ClaimJob(t.Context(), owner, time.Minute)
+				if err != nil {
+					t.Errorf("%s: ClaimJob: %v", owner, err)
+					return
+				}
+				if l == nil {
+					return
+				}
+				mu.Lock()
+				claims[l.ModelID]++
+				tokens[l.ModelID] = l.Token
+				mu.Unlock()
+				if err := s.CompleteJob(t.Context(), l, ophicleide.Stats{VocabSize: w}); err != nil {
+					t.Errorf("%s: CompleteJob: %v", owner, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(claims) != models {
+		t.Errorf("%d models claimed, want %d", len(claims), models)
+	}
+	for id, n := range claims {
+		if n != 1 {
+			t.Errorf("model %s claimed %d times", id, n)
+		}
+	}
+	wantQueueLength(t, s, 0)
+	ms, err := s.ListModels(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Status != ophicleide.StatusReady {
+			t.Errorf("model %s is %s after all jobs completed", m.ID, m.Status)
+		}
+	}
+}

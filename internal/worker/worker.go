@@ -1,0 +1,264 @@
+// Package worker runs training jobs: it claims a job from the store with a
+// lease (renewed while it works), reads the model's URLs and uploads,
+// trains, stores the vectors and ends the job as ready or failed with a
+// reason a user understands. Transient network failures are retried by the
+// fetcher it is given; what still fails ends the model as failed. A worker
+// shutting down hands its job back to the queue.
+//
+// It speaks to the store through the domain interfaces and fetches through
+// a function it is given, so it knows nothing of bbolt, MongoDB or HTTP.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/corpus"
+	"github.com/ophicleide/ophicleide/internal/tokenize"
+	"github.com/ophicleide/ophicleide/internal/vectors"
+	"github.com/ophicleide/ophicleide/internal/word2vec"
+)
+
+// FetchFunc opens the body of a URL (internal/fetch in production, which
+// retries transient failures). Its errors should say what went wrong in
+// words a user understands: they become the model's failure reason.
+type FetchFunc func(ctx context.Context, url string) (io.ReadCloser, error)
+
+// Store is what a worker needs of the store.
+type Store interface {
+	ophicleide.JobQueue
+	FindModel(ctx context.Context, id string) (*ophicleide.Model, error)
+	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
+}
+
+// Config tunes a worker; zero fields take the defaults.
+type Config struct {
+	Owner       string        // lease owner name, e.g. host:pid/n
+	Lease       time.Duration // default 30 s; renewed every third of it
+	Poll        time.Duration // idle wait between claims, default 2 s (jittered)
+	Progress    time.Duration // how often progress is stored, default 1 s
+	MaxAttempts int           // attempts of a job with transient failures, default 3
+	Threads     int           // training goroutines, default all cores
+	MemoryLimit int64         // bytes a training run may use; 0 = no limit
+}
+
+// Worker claims and runs jobs. Create one with New.
+type Worker struct {
+	store Store
+	fetch FetchFunc
+	log   *slog.Logger
+	cfg   Config
+	wake  chan struct{}
+}
+
+// New returns a worker.
+func New(store Store, fetch FetchFunc, log *slog.Logger, cfg Config) *Worker {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Progress <= 0 {
+		cfg.Progress = time.Second
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = fmt.Sprintf("worker-%08x", rand.Uint32())
+	}
+	return &Worker{store: store, fetch: fetch, log: log.With("worker", cfg.Owner), cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes an idle worker look for a job now (a model was just created
+// in this process).
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs jobs until ctx ends. A job running then is handed
+// back to the queue, so another worker (or this one after a restart)
+// resumes it. Store errors are logged and retried after a pause.
+func (w *Worker) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		ran, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.log.Error("claiming a job", "err", err)
+		}
+		if ran && err == nil {
+			continue
+		}
+		// Idle: wait with jitter so many workers do not poll in step.
+		wait := w.cfg.Poll/2 + rand.N(w.cfg.Poll)
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// RunOnce claims one job and runs it to its end. It reports whether there
+// was a job.
+func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
+	lease, err := w.store.ClaimJob(ctx, w.cfg.Owner, w.cfg.Lease)
+	if err != nil || lease == nil {
+		return false, err
+	}
+	w.runJob(ctx, lease)
+	return true, nil
+}
+
+// runJob trains the leased model, renewing the lease meanwhile, and ends
+// the job. It never returns an error: every outcome is recorded in the
+// store (or logged when the store itself fails).
+func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) {
+	log := w.log.With("model", lease.ModelID, "attempt", lease.Attempt)
+	jobCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(w.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-jobCtx.Done():
+				return
+			case <-t.C:
+				if err := w.store.RenewLease(jobCtx, lease, w.cfg.Lease); err != nil {
+					if jobCtx.Err() == nil {
+						cancel(err)
+					}
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	stats, err := w.train(jobCtx, lease)
+	cancel(nil)
+	<-renewed
+	// Ending the job must work even when ctx is cancelled (shutdown).
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer endCancel()
+	switch {
+	case err == nil:
+		err = w.store.CompleteJob(endCtx, lease, stats)
+		log.Info("model ready", "words", stats.CorpusWords, "vocabulary", stats.VocabSize, "seconds", time.Since(start).Seconds(), "err", err)
+	case errors.Is(context.Cause(jobCtx), ophicleide.ErrLeaseLost) || ophicleide.ErrorCode(err) == ophicleide.ECONFLICT:
+		log.Info("lease lost (model deleted or job taken over); stopped")
+	case ctx.Err() != nil:
+		err = w.store.ReleaseJob(endCtx, lease)
+		log.Info("shutting down: job handed back to the queue", "err", err)
+	default:
+		reason := userMessage(err)
+		log.Info("model failed", "reason", reason, "err", err)
+		err = w.store.FailJob(endCtx, lease, reason)
+	}
+	if err != nil && !errors.Is(err, ophicleide.ErrLeaseLost) {
+		log.Error("recording the end of a job", "err", err)
+	}
+}
+
+// userMessage is the reason shown with a failed model.
+func userMessage(err error) string {
+	var ce *word2vec.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		return "invalid training parameters: " + ce.Error()
+	case ophicleide.ErrorCode(err) != ophicleide.EINTERNAL:
+		return ophicleide.ErrorMessage(err)
+	}
+	return err.Error()
+}
+
+// train reads the model's inputs and trains it, storing progress and, at
+// the end, the vectors.
+func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide.Stats, error) {
+	m, err := w.store.FindModel(ctx, lease.ModelID)
+	if err != nil {
+		return ophicleide.Stats{}, err
+	}
+	var srcs []corpus.Source
+	for _, u := range m.URLs {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue // the original web page sends one when the box ends with a newline
+		}
+		srcs = append(srcs, corpus.Source{Name: u, Open: func(ctx context.Context) (io.ReadCloser, error) { return w.fetch(ctx, u) }})
+	}
+	for _, name := range m.Uploads {
+		srcs = append(srcs, corpus.Source{Name: "upload:" + name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+			return w.store.OpenUpload(ctx, m.ID, name)
+		}})
+	}
+	if len(srcs) == 0 {
+		return ophicleide.Stats{}, ophicleide.Errorf(ophicleide.EINVALID, "the model has no URLs and no uploaded text")
+	}
+	cfg, err := TrainConfig(m.Params)
+	if err != nil {
+		return ophicleide.Stats{}, err
+	}
+	cfg.Threads, cfg.MemoryLimit = w.cfg.Threads, w.cfg.MemoryLimit
+	cfg.ProgressInterval = w.cfg.Progress
+	cfg.Progress = func(p word2vec.Progress) {
+		phase := string(p.Phase)
+		if p.Phase == word2vec.PhaseCounting && len(m.URLs) > 0 {
+			phase = "fetching"
+		}
+		// Progress is advisory: a failed write is retried at the next tick.
+		_ = w.store.UpdateProgress(ctx, lease, ophicleide.Progress{
+			Phase: phase, Fraction: p.Fraction, WordsPerSecond: p.WordsPerSecond, EtaSeconds: p.ETA.Seconds(),
+		})
+	}
+	tok, err := tokenize.ParseMode(m.Params.Tokenizer)
+	if err != nil {
+		return ophicleide.Stats{}, &ophicleide.Error{Code: ophicleide.EINVALID, Message: err.Error(), Field: "tokenizer"}
+	}
+	w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "fetching"})
+	src := corpus.New(ctx, srcs, tokenize.Options{Mode: tok})
+	defer src.Close()
+	res, err := word2vec.Train(ctx, cfg, src)
+	if err != nil {
+		return ophicleide.Stats{}, err
+	}
+	if err := w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "saving", Fraction: 1}); err != nil {
+		return ophicleide.Stats{}, err
+	}
+	if err := w.store.PutVectors(ctx, lease, func(out io.Writer) error { return vectors.WriteBinary(out, res.Vectors) }); err != nil {
+		return ophicleide.Stats{}, err
+	}
+	st := ophicleide.Stats{CorpusWords: res.Stats.CorpusWords, VocabSize: res.Stats.VocabSize, TrainingSeconds: res.Stats.TrainSeconds}
+	for _, s := range src.Stats() {
+		st.Sources = append(st.Sources, ophicleide.SourceStats{URL: s.Name, Bytes: s.Bytes, Words: s.Words})
+	}
+	return st, nil
+}
+
+// TrainConfig maps a model's parameters to the trainer's configuration
+// and validates them, returning an EINVALID *ophicleide.Error naming the
+// field.
+func TrainConfig(p ophicleide.Params) (word2vec.Config, error) {
+	cfg := word2vec.Config{
+		Arch: word2vec.Arch(p.Model), Loss: word2vec.Loss(p.Loss), Dim: p.Dim, Window: p.Window,
+		Negative: p.Negative, MinCount: p.MinCount, Sample: p.Sample, Epochs: p.Epochs,
+		Alpha: p.Alpha, Seed: p.Seed, MaxVocab: p.MaxVocab,
+	}
+	if err := cfg.Validate(); err != nil {
+		var ce *word2vec.ConfigError
+		if errors.As(err, &ce) {
+			return cfg, &ophicleide.Error{Code: ophicleide.EINVALID, Message: ce.Error(), Field: ce.Field, Err: err}
+		}
+		return cfg, err
+	}
+	return cfg, nil
+}
