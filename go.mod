@@ -10,3 +10,8 @@ require (
 )
 
 require go.etcd.io/bbolt v1.4.3
+
+require (
+	github.com/getkin/kin-openapi v0.153.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+)

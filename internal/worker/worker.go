@@ -21,6 +21,7 @@ import (
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/corpus"
+	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
@@ -204,7 +205,7 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 	if len(srcs) == 0 {
 		return ophicleide.Stats{}, ophicleide.Errorf(ophicleide.EINVALID, "the model has no URLs and no uploaded text")
 	}
-	cfg, err := TrainConfig(m.Params)
+	cfg, tok, err := params.Config(m.Params)
 	if err != nil {
 		return ophicleide.Stats{}, err
 	}
@@ -219,10 +220,6 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 		_ = w.store.UpdateProgress(ctx, lease, ophicleide.Progress{
 			Phase: phase, Fraction: p.Fraction, WordsPerSecond: p.WordsPerSecond, EtaSeconds: p.ETA.Seconds(),
 		})
-	}
-	tok, err := tokenize.ParseMode(m.Params.Tokenizer)
-	if err != nil {
-		return ophicleide.Stats{}, &ophicleide.Error{Code: ophicleide.EINVALID, Message: err.Error(), Field: "tokenizer"}
 	}
 	w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "fetching"})
 	src := corpus.New(ctx, srcs, tokenize.Options{Mode: tok})
@@ -242,23 +239,4 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 		st.Sources = append(st.Sources, ophicleide.SourceStats{URL: s.Name, Bytes: s.Bytes, Words: s.Words})
 	}
 	return st, nil
-}
-
-// TrainConfig maps a model's parameters to the trainer's configuration
-// and validates them, returning an EINVALID *ophicleide.Error naming the
-// field.
-func TrainConfig(p ophicleide.Params) (word2vec.Config, error) {
-	cfg := word2vec.Config{
-		Arch: word2vec.Arch(p.Model), Loss: word2vec.Loss(p.Loss), Dim: p.Dim, Window: p.Window,
-		Negative: p.Negative, MinCount: p.MinCount, Sample: p.Sample, Epochs: p.Epochs,
-		Alpha: p.Alpha, Seed: p.Seed, MaxVocab: p.MaxVocab,
-	}
-	if err := cfg.Validate(); err != nil {
-		var ce *word2vec.ConfigError
-		if errors.As(err, &ce) {
-			return cfg, &ophicleide.Error{Code: ophicleide.EINVALID, Message: ce.Error(), Field: ce.Field, Err: err}
-		}
-		return cfg, err
-	}
-	return cfg, nil
 }

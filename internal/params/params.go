@@ -1,0 +1,44 @@
+// Package params maps a model's training parameters (the domain's
+// ophicleide.Params) to the trainer's configuration and validates them, so
+// the API can refuse bad parameters with a 400 naming the field before a
+// model is stored, and the worker trains with exactly what was accepted.
+package params
+
+import (
+	"errors"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/tokenize"
+	"github.com/ophicleide/ophicleide/internal/word2vec"
+)
+
+// Config returns the trainer configuration for p, or an EINVALID
+// *ophicleide.Error whose Field names the parameter at fault (the JSON
+// name used by the API).
+func Config(p ophicleide.Params) (word2vec.Config, tokenize.Mode, error) {
+	cfg := word2vec.Config{
+		Arch: word2vec.Arch(p.Model), Loss: word2vec.Loss(p.Loss), Dim: p.Dim, Window: p.Window,
+		Negative: p.Negative, MinCount: p.MinCount, Sample: p.Sample, Epochs: p.Epochs,
+		Alpha: p.Alpha, Seed: p.Seed, MaxVocab: p.MaxVocab,
+	}
+	mode, err := tokenize.ParseMode(p.Tokenizer)
+	if err != nil {
+		return cfg, "", &ophicleide.Error{Code: ophicleide.EINVALID, Field: "tokenizer",
+			Message: "invalid tokenizer: " + err.Error(), Err: err}
+	}
+	if err := cfg.Validate(); err != nil {
+		var ce *word2vec.ConfigError
+		if errors.As(err, &ce) {
+			return cfg, "", &ophicleide.Error{Code: ophicleide.EINVALID, Field: jsonNames[ce.Field], Message: ce.Error(), Err: err}
+		}
+		return cfg, "", err
+	}
+	return cfg, mode, nil
+}
+
+// jsonNames maps the trainer's field names to the API's.
+var jsonNames = map[string]string{
+	"model": "model", "loss": "loss", "dim": "dim", "window": "window", "negative": "negative",
+	"min-count": "minCount", "sample": "sample", "epochs": "epochs", "alpha": "alpha",
+	"threads": "threads", "max-vocab": "maxVocab", "memory-limit": "memoryLimit",
+}
