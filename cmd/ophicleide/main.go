@@ -31,6 +31,7 @@ func main() {
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	onListen       func(addr string) // tests: told the address a server listens on
 }
 
 type command struct {
@@ -41,6 +42,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run everything in one process: REST API, training worker, embedded store", runServe},
 		{"train", "train word vectors from text files (or stdin) into a vectors file", runTrain},
 		{"similar", "nearest words to a word in a vectors file", runSimilar},
 		{"analogy", "a is to b as c is to ? (3CosAdd) in a vectors file", runAnalogy},
@@ -70,7 +72,11 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+func runEnv(ctx context.Context, args []string, e *env) int {
+	stdout, stderr := e.stdout, e.stderr
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ophicleide/ophicleide/internal/bolt"
+	"github.com/ophicleide/ophicleide/internal/fetch"
+	ophttp "github.com/ophicleide/ophicleide/internal/http"
+	"github.com/ophicleide/ophicleide/internal/worker"
+)
+
+// envOr returns the first non-empty environment variable of names, or def.
+func envOr(def string, names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+// defaultAddr is REST_ADDR:REST_PORT (the original's names), else
+// 127.0.0.1:8080.
+func defaultAddr() string {
+	host := envOr("127.0.0.1", "REST_ADDR")
+	port := envOr("8080", "REST_PORT")
+	return net.JoinHostPort(host, port)
+}
+
+// runServe runs the REST API, in-process training workers and the
+// embedded store: everything in one process.
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "[--addr HOST:PORT] [--data-dir DIR] [--workers N] [--allow-private-urls]")
+	addr := fs.String("addr", defaultAddr(), "listen address (env REST_ADDR, REST_PORT)")
+	dataDir := fs.String("data-dir", envOr("./ophicleide-data", "OPH_DATA_DIR", "OPHICLEIDE_DATA_DIR"), "directory of the embedded store (env OPH_DATA_DIR)")
+	workers := fs.Int("workers", 1, "in-process training workers (0: none)")
+	allowPrivate := fs.Bool("allow-private-urls", os.Getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
+	threads := fs.Int("threads", 0, "training goroutines per worker (0: all cores)")
+	cacheMB := fs.Int64("cache-mb", 1024, "memory for loaded models, MiB")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *workers < 0 {
+		return usagef("--workers must be 0 or more")
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log.Info("starting", "version", version, "addr", *addr, "data_dir", *dataDir, "workers", *workers,
+		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB)
+
+	store, err := bolt.Open(ctx, *dataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	f := fetch.New(fetch.Options{AllowPrivate: *allowPrivate, UserAgent: "ophicleide/" + version})
+	fetchFn := func(ctx context.Context, url string) (io.ReadCloser, error) {
+		b, err := f.Fetch(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var ws []*worker.Worker
+	var wg sync.WaitGroup
+	host, _ := os.Hostname()
+	for i := range *workers {
+		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads})
+		ws = append(ws, w)
+		wg.Go(func() { w.Run(workCtx) })
+	}
+	wake := func() {
+		for _, w := range ws {
+			w.Wake()
+		}
+	}
+	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "url", "http://"+ln.Addr().String())
+	if e.onListen != nil {
+		e.onListen(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		stopWork()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: stop accepting, let requests finish, hand running
+	// jobs back to the queue.
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopWork()
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// startServer runs "ophicleide serve" in-process on a free port with a
+// temporary data directory and returns its base URL.
+func startServer(t *testing.T, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	logs := &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, onListen: func(a string) { addr <- a }}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--threads", "1"}, extra...)
+	done := make(chan int, 1)
+	go func() { done <- runEnv(ctx, args, e) }()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, logs.b.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d after shutdown: %s", code, logs.b.String())
+		}
+	})
+	return base
+}
+
+func call(t *testing.T, method, url, body string, out any) (int, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, url, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
+
+type errorsBody struct {
+	Errors []struct {
+		Status  int    `json:"status"`
+		Title   string `json:"title"`
+		Details string `json:"details"`
+		Field   string `json:"field"`
+	} `json:"errors"`
+}
+
+func books(t *testing.T) *httptest.Server {
+	book, err := os.ReadFile("../../testdata/pride-and-prejudice_1342-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/austen.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(book)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestServeTrainAndQueryEndToEnd(t *testing.T) {
+	base := startServer(t, "--allow-private-urls")
+	src := books(t)
+
+	var m struct {
+		ID, Name, Status string
+		URLs             []string
+	}
+	code, hdr := call(t, "POST", base+"/models", `{"name": "austen", "urls": ["`+src.URL+`/austen.txt", ""]}`, &m)
+	if code != 201 || hdr.Get("Location") != "/models/"+m.ID || m.Status != "queued" || len(m.URLs) != 1 {
+		t.Fatalf("create: %d %v %+v", code, hdr, m)
+	}
+	var got struct {
+		Model struct {
+			Status, Error string
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for got.Model.Status != "ready" {
+		if time.Now().After(deadline) || got.Model.Status == "failed" {
+			t.Fatalf("model did not become ready: %+v", got.Model)
+		}
+		time.Sleep(100 * time.Millisecond) // a client polls, as the original web page did
+		if code, _ := call(t, "GET", base+"/models/"+m.ID, "", &got); code != 200 {
+			t.Fatalf("get model: %d", code)
+		}
+	}
+
+	var q struct {
+		Query struct {
+			ID, Word, Model, ModelName string
+			Results                    [][2]any
+		}
+	}
+	code, hdr = call(t, "POST", base+"/api/queries", `{"model": "`+m.ID+`", "word": "darcy", "count": 10}`, &q)
+	if code != 201 || hdr.Get("Location") != "/queries/"+q.Query.ID || len(q.Query.Results) != 10 || q.Query.ModelName != "austen" {
+		t.Fatalf("query: %d %+v", code, q)
+	}
+	var words []string
+	for _, r := range q.Query.Results {
+		if _, ok := r[0].(float64); !ok {
+			t.Fatalf("result %v is not [score, word]", r)
+		}
+		words = append(words, r[1].(string))
+	}
+	if j := " " + strings.Join(words, " ") + " "; !strings.Contains(j, " bingley ") && !strings.Contains(j, " wickham ") {
+		t.Fatalf("darcy's neighbours lack bingley and wickham: %v", words)
+	}
+	var list struct{ Queries []struct{ ID string } }
+	if code, _ := call(t, "GET", base+"/queries", "", &list); code != 200 || len(list.Queries) != 1 || list.Queries[0].ID != q.Query.ID {
+		t.Fatalf("queries: %d %+v", code, list)
+	}
+	var root struct {
+		Name string
+		Info struct {
+			TrainingQueueLen int `json:"training_queue_len"`
+		}
+	}
+	if code, _ := call(t, "GET", base+"/", "", &root); code != 200 || root.Name != "ophicleide" || root.Info.TrainingQueueLen != 0 {
+		t.Fatalf("root: %d %+v", code, root)
+	}
+
+	// Errors, each with its status and a readable message.
+	var eb errorsBody
+	if code, _ := call(t, "POST", base+"/queries", `{"model": "`+m.ID+`", "word": "zzzqqq"}`, &eb); code != 400 || !strings.Contains(eb.Errors[0].Details, `"zzzqqq" is not in the vocabulary`) {
+		t.Fatalf("unknown word: %d %+v", code, eb)
+	}
+	if code, _ := call(t, "DELETE", base+"/models/"+m.ID, "", nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, _ := call(t, "POST", base+"/queries", `{"model": "`+m.ID+`", "word": "darcy"}`, &eb); code != 404 {
+		t.Fatalf("query on a deleted model: %d", code)
+	}
+}
+
+func TestServeBadRequests(t *testing.T) {
+	base := startServer(t)
+	cases := []struct {
+		method, path, body string
+		status             int
+		want, field        string
+	}{
+		{"GET", "/models/not-a-uuid", "", 404, "not found", ""},
+		{"GET", "/models/6ba7b810-9dad-11d1-80b4-00c04fd430c8", "", 404, "not found", ""},
+		{"DELETE", "/models/6ba7b810-9dad-11d1-80b4-00c04fd430c8", "", 404, "not found", ""},
+		{"GET", "/queries/42", "", 404, "not found", ""},
+		{"POST", "/models", `{"name": "x", "urls": [`, 400, "not valid JSON", ""},
+		{"POST", "/models", ``, 400, "empty", ""},
+		{"POST", "/models", `{"urls": ["http://example.org/a.txt"]}`, 400, "name is required", "name"},
+		{"POST", "/models", `{"name": "x", "urls": "http://example.org/a.txt"}`, 400, "must be of type", "urls"},
+		{"POST", "/models", `{"name": "x", "urls": ["", " "]}`, 400, "at least one URL", "urls"},
+		{"POST", "/models", `{"name": "x", "urls": ["ftp://example.org/a"]}`, 400, "not an http or https URL", "urls"},
+		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "params": {"dim": 0.5}}`, 400, "must be of type", "params.dim"},
+		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "params": {"dim": 99999}}`, 400, "dim", "dim"},
+		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "colour": "red"}`, 400, "colour", ""},
+		{"POST", "/queries", `{"word": "x"}`, 400, "model", "model"},
+		{"POST", "/queries", `{"model": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "word": "x"}`, 404, "not found", ""},
+		{"POST", "/queries", `{"model": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "word": "x", "count": 1000}`, 400, "count", "count"},
+	}
+	for _, c := range cases {
+		var eb errorsBody
+		code, hdr := call(t, c.method, base+c.path, c.body, &eb)
+		if code != c.status || len(eb.Errors) != 1 || eb.Errors[0].Status != c.status || !strings.Contains(eb.Errors[0].Details, c.want) || eb.Errors[0].Field != c.field {
+			t.Errorf("%s %s %s: %d %+v; want %d with %q (field %q)", c.method, c.path, c.body, code, eb, c.status, c.want, c.field)
+		}
+		if ct := hdr.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: content type %q", c.method, c.path, ct)
+		}
+	}
+	// The server keeps serving.
+	if code, _ := call(t, "GET", base+"/healthz", "", nil); code != 200 {
+		t.Fatalf("healthz after bad requests: %d", code)
+	}
+}

@@ -1,0 +1,389 @@
+// Package http is the REST API of Ophicleide: the original 2016 training
+// server's endpoints and wire format (PRODUCT.md), served at the root and
+// under /api/, plus health probes. Errors are *ophicleide.Error values
+// mapped to HTTP statuses in exactly one table (errorStatus); anything
+// else is a 500 with a generic message, its detail logged.
+//
+// It speaks to the store in domain terms and loads vectors through a
+// modelcache; training happens elsewhere (internal/worker).
+package http
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/modelcache"
+	"github.com/ophicleide/ophicleide/internal/params"
+	"github.com/ophicleide/ophicleide/internal/vectors"
+)
+
+// Limits on requests.
+const (
+	maxJSONBody  = 1 << 20
+	maxNameLen   = 200
+	maxURLs      = 100
+	defaultCount = 5
+	maxCount     = 100
+)
+
+// Server serves the API. Create one with NewServer.
+type Server struct {
+	store   ophicleide.Store
+	cache   *modelcache.Cache
+	log     *slog.Logger
+	version string
+	wake    func()
+	mux     *http.ServeMux
+}
+
+// NewServer returns the API over store. wake, if not nil, is called after a
+// model is created (in-process workers look for the job at once).
+func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, version string, wake func()) *Server {
+	s := &Server{store: store, log: log, version: version, wake: wake}
+	s.cache = modelcache.New(cacheBytes, s.loadVectors)
+	api := http.NewServeMux()
+	api.HandleFunc("GET /{$}", s.root)
+	api.HandleFunc("GET /models", s.listModels)
+	api.HandleFunc("POST /models", s.createModel)
+	api.HandleFunc("GET /models/{id}", s.getModel)
+	api.HandleFunc("DELETE /models/{id}", s.deleteModel)
+	api.HandleFunc("GET /queries", s.listQueries)
+	api.HandleFunc("POST /queries", s.createQuery)
+	api.HandleFunc("GET /queries/{id}", s.getQuery)
+	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	api.HandleFunc("GET /readyz", s.ready)
+	s.mux = http.NewServeMux()
+	s.mux.Handle("/api/", http.StripPrefix("/api", api))
+	s.mux.Handle("/", api)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) loadVectors(ctx context.Context, id string) (*vectors.Set, error) {
+	rc, err := s.store.OpenVectors(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return vectors.ReadBinary(bufio.NewReaderSize(rc, 1<<20))
+}
+
+// errorStatus is the one table from error codes to HTTP statuses.
+var errorStatus = map[string]int{
+	ophicleide.EINVALID:     http.StatusBadRequest,
+	ophicleide.ENOTFOUND:    http.StatusNotFound,
+	ophicleide.ECONFLICT:    http.StatusConflict,
+	ophicleide.ETOOLARGE:    http.StatusRequestEntityTooLarge,
+	ophicleide.EUNAVAILABLE: http.StatusServiceUnavailable,
+	ophicleide.EINTERNAL:    http.StatusInternalServerError,
+}
+
+// apiError is one element of the original's error body.
+type apiError struct {
+	Status  int    `json:"status"`
+	Title   string `json:"title"`
+	Details string `json:"details"`
+	Field   string `json:"field,omitempty"`
+}
+
+// fail writes err as {"errors": [...]}; internal errors are logged and
+// shown as a generic message.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := ophicleide.ErrorCode(err)
+	status := errorStatus[code]
+	if code == ophicleide.EINTERNAL {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var field string
+	var e *ophicleide.Error
+	if errors.As(err, &e) {
+		field = e.Field
+	}
+	s.json(w, status, map[string][]apiError{"errors": {{Status: status, Title: http.StatusText(status), Details: ophicleide.ErrorMessage(err), Field: field}}})
+}
+
+func (s *Server) json(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.log.Debug("writing response", "err", err)
+	}
+}
+
+// decode reads a JSON body strictly: one object, known fields only.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return ophicleide.Errorf(ophicleide.ETOOLARGE, "the request body is larger than %d bytes", maxJSONBody)
+		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+			return ophicleide.Errorf(ophicleide.EINVALID, "the request body is not valid JSON: %v", err)
+		case errors.As(err, &te):
+			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: te.Field,
+				Message: fmt.Sprintf("field %q must be of type %s", te.Field, te.Type)}
+		case errors.Is(err, io.EOF):
+			return ophicleide.Errorf(ophicleide.EINVALID, "the request body is empty; send a JSON object")
+		}
+		return ophicleide.Errorf(ophicleide.EINVALID, "invalid request body: %v", err)
+	}
+	if dec.More() {
+		return ophicleide.Errorf(ophicleide.EINVALID, "the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// pathID returns the {id} of the path; ids that are not UUIDs cannot
+// exist, so they are a plain 404.
+func pathID(r *http.Request, what string) (string, error) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return "", ophicleide.Errorf(ophicleide.ENOTFOUND, "%s %q not found", what, id)
+	}
+	return id, nil
+}
+
+func (s *Server) root(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, homePage)
+		return
+	}
+	n, err := s.store.QueueLength(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.json(w, http.StatusOK, map[string]any{"name": "ophicleide", "version": s.version, "info": map[string]int{"training_queue_len": n}})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.store.QueueLength(r.Context()); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.store.ListModels(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ms == nil {
+		ms = []*ophicleide.Model{}
+	}
+	s.json(w, http.StatusOK, map[string]any{"models": ms})
+}
+
+type createModelRequest struct {
+	Name     string            `json:"name"`
+	URLs     []string          `json:"urls"`
+	Callback string            `json:"callback"`
+	Params   ophicleide.Params `json:"params"`
+}
+
+func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
+	var req createModelRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, err := newModel(req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.CreateModel(r.Context(), m, nil); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.wake != nil {
+		s.wake()
+	}
+	w.Header().Set("Location", "/models/"+m.ID)
+	s.json(w, http.StatusCreated, m)
+}
+
+// newModel validates a request and builds the model to store.
+func newModel(req createModelRequest) (*ophicleide.Model, error) {
+	name := strings.TrimSpace(req.Name)
+	switch {
+	case name == "":
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: "name is required"}
+	case len(name) > maxNameLen:
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", maxNameLen)}
+	case len(req.URLs) > maxURLs:
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: fmt.Sprintf("at most %d URLs per model", maxURLs)}
+	}
+	var urls []string
+	for _, u := range req.URLs {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue // the original web page sends one when the URL box ends with a newline
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: fmt.Sprintf("%q is not an http or https URL", u)}
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: "give at least one URL of plain text to train on"}
+	}
+	if _, _, err := params.Config(req.Params); err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	return &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusQueued, URLs: urls,
+		Callback: req.Callback, Params: req.Params, Created: now, Updated: now}, nil
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "model")
+	if err == nil {
+		var m *ophicleide.Model
+		if m, err = s.store.FindModel(r.Context(), id); err == nil {
+			s.json(w, http.StatusOK, map[string]any{"model": m})
+			return
+		}
+	}
+	s.fail(w, r, err)
+}
+
+func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "model")
+	if err == nil {
+		err = s.store.DeleteModel(r.Context(), id)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.cache.Remove(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listQueries(w http.ResponseWriter, r *http.Request) {
+	qs, err := s.store.ListQueries(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if qs == nil {
+		qs = []*ophicleide.Query{}
+	}
+	s.json(w, http.StatusOK, map[string]any{"queries": qs})
+}
+
+type createQueryRequest struct {
+	Model string `json:"model"`
+	Word  string `json:"word"`
+	Count *int   `json:"count"`
+}
+
+func (s *Server) createQuery(w http.ResponseWriter, r *http.Request) {
+	var req createQueryRequest
+	if err := decode(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q, err := s.query(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/queries/"+q.ID)
+	s.json(w, http.StatusCreated, map[string]any{"query": q})
+}
+
+// query answers and stores a query. The model's state is read from the
+// store every time, so a model deleted by another replica is never served
+// from the cache.
+func (s *Server) query(ctx context.Context, req createQueryRequest) (*ophicleide.Query, error) {
+	count := defaultCount
+	if req.Count != nil {
+		count = *req.Count
+	}
+	word := strings.TrimSpace(req.Word)
+	switch {
+	case req.Model == "":
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "model", Message: "model (a model id) is required"}
+	case word == "":
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "word", Message: "word is required"}
+	case count < 1 || count > maxCount:
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "count", Message: fmt.Sprintf("count must be between 1 and %d", maxCount)}
+	}
+	if _, err := uuid.Parse(req.Model); err != nil {
+		return nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "model %q not found", req.Model)
+	}
+	m, err := s.store.FindModel(ctx, req.Model)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != ophicleide.StatusReady {
+		return nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "model %q is not ready (status %s)", m.Name, m.Status)
+	}
+	set, err := s.cache.Get(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := set.Nearest(word, count)
+	var uw *vectors.UnknownWordError
+	if errors.As(err, &uw) {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "word",
+			Message: fmt.Sprintf("the word %q is not in the vocabulary of model %q", word, m.Name)}
+	} else if err != nil {
+		return nil, err
+	}
+	q := &ophicleide.Query{ID: uuid.NewString(), Word: word, ModelID: m.ID, ModelName: m.Name,
+		Results: make([]ophicleide.Result, len(ns)), Created: time.Now().UTC()}
+	for i, n := range ns {
+		q.Results[i] = ophicleide.Result{Word: n.Word, Score: float64(n.Score)}
+	}
+	if err := s.store.CreateQuery(ctx, q); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "query")
+	if err == nil {
+		var q *ophicleide.Query
+		if q, err = s.store.FindQuery(r.Context(), id); err == nil {
+			s.json(w, http.StatusOK, map[string]any{"query": q})
+			return
+		}
+	}
+	s.fail(w, r, err)
+}
+
+// homePage is the placeholder page browsers get at / until the web page
+// (issue 4) lands.
+const homePage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Ophicleide</title></head>
+<body><h1>Ophicleide</h1>
+<p>Word2Vec models from text on the web. The web page is coming; meanwhile use the REST API
+(<code>GET /models</code>, <code>POST /models</code>, <code>POST /queries</code>) or the
+<code>ophicleide</code> command line.</p></body></html>
+`
