@@ -30,27 +30,37 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 // temporary data directory and returns its base URL.
 func startServer(t *testing.T, extra ...string) string {
 	t.Helper()
+	base, stop := startServerIn(t, t.TempDir(), extra...)
+	t.Cleanup(stop)
+	return base
+}
+
+// startServerIn runs "ophicleide serve" on dir; stop shuts it down
+// gracefully (as SIGTERM does) and waits for it.
+func startServerIn(t *testing.T, dir string, extra ...string) (base string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	logs := &syncBuffer{}
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, onListen: func(a string) { addr <- a }}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--threads", "1"}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--threads", "1"}, extra...)
 	done := make(chan int, 1)
 	go func() { done <- runEnv(ctx, args, e) }()
-	var base string
 	select {
 	case a := <-addr:
 		base = "http://" + a
 	case code := <-done:
 		t.Fatalf("serve exited %d: %s", code, logs.b.String())
 	}
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d after shutdown: %s", code, logs.b.String())
-		}
-	})
-	return base
+	var once sync.Once
+	return base, func() {
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("serve exited %d after shutdown: %s", code, logs.b.String())
+			}
+		})
+	}
 }
 
 func call(t *testing.T, method, url, body string, out any) (int, http.Header) {
@@ -86,13 +96,16 @@ type errorsBody struct {
 }
 
 func books(t *testing.T) *httptest.Server {
-	book, err := os.ReadFile("../../testdata/pride-and-prejudice_1342-0.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := map[string]string{"/austen.txt": "pride-and-prejudice_1342-0.txt", "/alice.txt": "alice-in-wonderland_11-0.txt"}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/austen.txt" {
+		name, ok := files[r.URL.Path]
+		if !ok {
 			http.NotFound(w, r)
+			return
+		}
+		book, err := os.ReadFile("../../testdata/" + name)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -215,4 +228,60 @@ func TestServeBadRequests(t *testing.T) {
 	if code, _ := call(t, "GET", base+"/healthz", "", nil); code != 200 {
 		t.Fatalf("healthz after bad requests: %d", code)
 	}
+}
+
+// TestRestartResumesJob stops the server while a model trains and starts
+// it again on the same data directory: the job is handed back at shutdown
+// and completes after the restart.
+func TestRestartResumesJob(t *testing.T) {
+	dir := t.TempDir()
+	src := books(t)
+	base, stop := startServerIn(t, dir, "--allow-private-urls")
+	defer stop()
+	var m struct{ ID string }
+	body := `{"name": "long", "urls": ["` + src.URL + `/alice.txt"], "params": {"epochs": 60, "dim": 20}}`
+	if code, _ := call(t, "POST", base+"/models", body, &m); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	waitStatus := func(base string, want ...string) string {
+		var got struct {
+			Model struct {
+				Status, Error string
+				Progress      *struct{ Phase string }
+			}
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for time.Now().Before(deadline) {
+			call(t, "GET", base+"/models/"+m.ID, "", &got)
+			st := got.Model.Status
+			if got.Model.Progress != nil && st == "training" {
+				st += "/" + got.Model.Progress.Phase
+			}
+			for _, w := range want {
+				if st == w {
+					return st
+				}
+			}
+			if got.Model.Status == "failed" {
+				t.Fatalf("model failed: %s", got.Model.Error)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("model never reached %v (last %+v)", want, got.Model)
+		return ""
+	}
+	waitStatus(base, "training/training")
+	stop()
+
+	base, stop2 := startServerIn(t, dir, "--allow-private-urls", "--workers", "0")
+	var got struct{ Model struct{ Status string } }
+	call(t, "GET", base+"/models/"+m.ID, "", &got)
+	if got.Model.Status != "queued" {
+		t.Fatalf("after a graceful stop the job should be queued again, status %q", got.Model.Status)
+	}
+	stop2()
+
+	base, stop3 := startServerIn(t, dir, "--allow-private-urls")
+	defer stop3()
+	waitStatus(base, "ready")
 }
