@@ -213,6 +213,8 @@ func TestServeBadRequests(t *testing.T) {
 		{"POST", "/queries", `{"word": "x"}`, 400, "model", "model"},
 		{"POST", "/queries", `{"model": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "word": "x"}`, 404, "not found", ""},
 		{"POST", "/queries", `{"model": "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "word": "x", "count": 1000}`, 400, "count", "count"},
+		{"GET", "/no/such/thing", "", 404, "no such resource", ""},
+		{"PUT", "/models", `{}`, 405, "PUT is not allowed", ""},
 	}
 	for _, c := range cases {
 		var eb errorsBody

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/http/openapi"
 	"github.com/ophicleide/ophicleide/internal/modelcache"
 	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/vectors"
@@ -64,14 +65,54 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api.HandleFunc("GET /queries/{id}", s.getQuery)
 	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	api.HandleFunc("GET /readyz", s.ready)
+	api.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openapi.Spec)
+	})
+	routes := s.withJSONErrors(api)
 	s.mux = http.NewServeMux()
-	s.mux.Handle("/api/", http.StripPrefix("/api", api))
-	s.mux.Handle("/", api)
+	s.mux.Handle("/api/", http.StripPrefix("/api", routes))
+	s.mux.Handle("/", routes)
 	return s
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// withJSONErrors gives requests no route of mux matches the API's JSON
+// error body (404, or 405 with an Allow header) instead of the router's
+// plain text.
+func (s *Server) withJSONErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			allow := probe.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			s.fail(w, r, &ophicleide.Error{Code: methodNotAllowed, Message: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)})
+			return
+		}
+		s.fail(w, r, ophicleide.Errorf(ophicleide.ENOTFOUND, "no such resource: %s", r.URL.Path))
+	})
+}
+
+// methodNotAllowed is an HTTP-only code: the router, not the domain, says it.
+const methodNotAllowed = "method_not_allowed"
+
+// statusRecorder captures what the router would answer.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
 func (s *Server) loadVectors(ctx context.Context, id string) (*vectors.Set, error) {
 	rc, err := s.store.OpenVectors(ctx, id)
@@ -90,6 +131,7 @@ var errorStatus = map[string]int{
 	ophicleide.ETOOLARGE:    http.StatusRequestEntityTooLarge,
 	ophicleide.EUNAVAILABLE: http.StatusServiceUnavailable,
 	ophicleide.EINTERNAL:    http.StatusInternalServerError,
+	methodNotAllowed:        http.StatusMethodNotAllowed,
 }
 
 // apiError is one element of the original's error body.
@@ -104,7 +146,10 @@ type apiError struct {
 // shown as a generic message.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := ophicleide.ErrorCode(err)
-	status := errorStatus[code]
+	status, ok := errorStatus[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
 	if code == ophicleide.EINTERNAL {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
