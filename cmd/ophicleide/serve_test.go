@@ -317,7 +317,9 @@ func TestRestartResumesJob(t *testing.T) {
 	stop()
 
 	base, stop2 := startServerIn(t, dir, "--allow-private-urls", "--workers", "0")
-	var got struct{ Model struct{ Status, Error string } }
+	var got struct {
+		Model struct{ Status, Error string }
+	}
 	call(t, "GET", base+"/models/"+m.ID, "", &got)
 	if got.Model.Status != "queued" {
 		t.Fatalf("after a graceful stop the job should be queued again, status %q", got.Model.Status)
