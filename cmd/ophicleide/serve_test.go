@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/ophicleide/ophicleide/internal/http/openapi"
+	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log writes.
@@ -226,8 +227,61 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 		t.Fatalf("root: %d %+v", code, root)
 	}
 
+	// The read-only endpoints.
+	var sim struct {
+		Word    string
+		Results [][2]any
+	}
+	if code, _ := call(t, "GET", base+"/models/"+m.ID+"/similar?word=elizabeth&count=3", "", &sim); code != 200 || len(sim.Results) != 3 {
+		t.Fatalf("similar: %d %+v", code, sim)
+	}
+	var an struct {
+		Positive, Negative []string
+		Results            [][2]any
+	}
+	if code, _ := call(t, "GET", base+"/models/"+m.ID+"/analogy?positive=she,mr&negative=he", "", &an); code != 200 || len(an.Results) != 5 || len(an.Negative) != 1 {
+		t.Fatalf("analogy: %d %+v", code, an)
+	}
+	var sm struct{ Similarity float64 }
+	if code, _ := call(t, "GET", base+"/models/"+m.ID+"/similarity?a=darcy&b=bingley", "", &sm); code != 200 || sm.Similarity <= 0 || sm.Similarity > 1 {
+		t.Fatalf("similarity: %d %+v", code, sm)
+	}
+	var vec struct{ Vector []float64 }
+	if code, _ := call(t, "GET", base+"/models/"+m.ID+"/vectors/darcy", "", &vec); code != 200 || len(vec.Vector) != 100 {
+		t.Fatalf("vector: %d %d values", code, len(vec.Vector))
+	}
+	for _, format := range []string{"binary", "text"} {
+		resp, err := http.Get(base + "/models/" + m.ID + "/export?format=" + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := vectors.Read(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || set.Len() < 1000 {
+			t.Fatalf("export %s: %d %v", format, resp.StatusCode, err)
+		}
+	}
+
 	// Errors, each with its status and a readable message.
 	var eb errorsBody
+	for _, c := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/similar?word=zzzqqq", 400, `"zzzqqq" is not in the vocabulary`},
+		{"/similar", 400, `"word" is required`},
+		{"/similar?word=darcy&count=0", 400, "count must be"},
+		{"/analogy?negative=he", 400, "positive word"},
+		{"/analogy?positive=she,zzzqqq", 400, `"zzzqqq" is not in the vocabulary`},
+		{"/similarity?a=darcy", 400, `"b" is required`},
+		{"/vectors/zzzqqq", 400, "not in the vocabulary"},
+		{"/export?format=hdf5", 400, "binary or text"},
+	} {
+		if code, _ := call(t, "GET", base+"/models/"+m.ID+c.path, "", &eb); code != c.status || !strings.Contains(eb.Errors[0].Details, c.want) {
+			t.Errorf("GET %s: %d %+v; want %d with %q", c.path, code, eb, c.status, c.want)
+		}
+	}
 	if code, _ := call(t, "POST", base+"/queries", `{"model": "`+m.ID+`", "word": "zzzqqq"}`, &eb); code != 400 || !strings.Contains(eb.Errors[0].Details, `"zzzqqq" is not in the vocabulary`) {
 		t.Fatalf("unknown word: %d %+v", code, eb)
 	}

@@ -60,6 +60,11 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api.HandleFunc("POST /models", s.createModel)
 	api.HandleFunc("GET /models/{id}", s.getModel)
 	api.HandleFunc("DELETE /models/{id}", s.deleteModel)
+	api.HandleFunc("GET /models/{id}/similar", s.similar)
+	api.HandleFunc("GET /models/{id}/analogy", s.analogy)
+	api.HandleFunc("GET /models/{id}/similarity", s.similarity)
+	api.HandleFunc("GET /models/{id}/vectors/{word}", s.vector)
+	api.HandleFunc("GET /models/{id}/export", s.export)
 	api.HandleFunc("GET /queries", s.listQueries)
 	api.HandleFunc("POST /queries", s.createQuery)
 	api.HandleFunc("GET /queries/{id}", s.getQuery)
@@ -378,33 +383,16 @@ func (s *Server) query(ctx context.Context, req createQueryRequest) (*ophicleide
 	case count < 1 || count > maxCount:
 		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "count", Message: fmt.Sprintf("count must be between 1 and %d", maxCount)}
 	}
-	if _, err := uuid.Parse(req.Model); err != nil {
-		return nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "model %q not found", req.Model)
-	}
-	m, err := s.store.FindModel(ctx, req.Model)
-	if err != nil {
-		return nil, err
-	}
-	if m.Status != ophicleide.StatusReady {
-		return nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "model %q is not ready (status %s)", m.Name, m.Status)
-	}
-	set, err := s.cache.Get(ctx, m.ID)
+	m, set, err := s.readyModel(ctx, req.Model)
 	if err != nil {
 		return nil, err
 	}
 	ns, err := set.Nearest(word, count)
-	var uw *vectors.UnknownWordError
-	if errors.As(err, &uw) {
-		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "word",
-			Message: fmt.Sprintf("the word %q is not in the vocabulary of model %q", word, m.Name)}
-	} else if err != nil {
-		return nil, err
+	if err != nil {
+		return nil, wordError(m, "word", err)
 	}
 	q := &ophicleide.Query{ID: uuid.NewString(), Word: word, ModelID: m.ID, ModelName: m.Name,
-		Results: make([]ophicleide.Result, len(ns)), Created: time.Now().UTC()}
-	for i, n := range ns {
-		q.Results[i] = ophicleide.Result{Word: n.Word, Score: float64(n.Score)}
-	}
+		Results: results(ns), Created: time.Now().UTC()}
 	if err := s.store.CreateQuery(ctx, q); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,225 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/vectors"
+)
+
+// readyModel returns a ready model and its vectors. The state is read from
+// the store first, so a model deleted elsewhere is never served from the
+// cache.
+func (s *Server) readyModel(ctx context.Context, id string) (*ophicleide.Model, *vectors.Set, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "model %q not found", id)
+	}
+	m, err := s.store.FindModel(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Status != ophicleide.StatusReady {
+		return nil, nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "model %q is not ready (status %s)", m.Name, m.Status)
+	}
+	set, err := s.cache.Get(ctx, m.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, set, nil
+}
+
+// wordError turns an unknown word into a 400 naming it and the model.
+func wordError(m *ophicleide.Model, field string, err error) error {
+	var uw *vectors.UnknownWordError
+	if errors.As(err, &uw) {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field,
+			Message: fmt.Sprintf("the word %q is not in the vocabulary of model %q", uw.Word, m.Name)}
+	}
+	if errors.Is(err, vectors.ErrInvalid) {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field, Message: err.Error()}
+	}
+	return err
+}
+
+// countParam reads ?count= (default 5, 1..100).
+func countParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("count")
+	if v == "" {
+		return defaultCount, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxCount {
+		return 0, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "count", Message: fmt.Sprintf("count must be a whole number between 1 and %d", maxCount)}
+	}
+	return n, nil
+}
+
+func results(ns []vectors.Neighbor) []ophicleide.Result {
+	out := make([]ophicleide.Result, len(ns))
+	for i, n := range ns {
+		out[i] = ophicleide.Result{Word: n.Word, Score: float64(n.Score)}
+	}
+	return out
+}
+
+func required(r *http.Request, name string) (string, error) {
+	v := strings.TrimSpace(r.URL.Query().Get(name))
+	if v == "" {
+		return "", &ophicleide.Error{Code: ophicleide.EINVALID, Field: name, Message: fmt.Sprintf("the query parameter %q is required", name)}
+	}
+	return v, nil
+}
+
+func (s *Server) similar(w http.ResponseWriter, r *http.Request) {
+	word, err := required(r, "word")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	count, err := countParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ns, err := set.Nearest(word, count)
+	if err != nil {
+		s.fail(w, r, wordError(m, "word", err))
+		return
+	}
+	s.json(w, http.StatusOK, map[string]any{"word": word, "results": results(ns)})
+}
+
+func splitList(v string) []string {
+	out := []string{}
+	for _, w := range strings.Split(v, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func (s *Server) analogy(w http.ResponseWriter, r *http.Request) {
+	pos := splitList(r.URL.Query().Get("positive"))
+	neg := splitList(r.URL.Query().Get("negative"))
+	if len(pos) == 0 {
+		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "positive", Message: "give at least one positive word (for example positive=king,woman&negative=man)"})
+		return
+	}
+	count, err := countParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ns, err := set.Analogy(pos, neg, count)
+	if err != nil {
+		s.fail(w, r, wordError(m, "positive", err))
+		return
+	}
+	s.json(w, http.StatusOK, map[string]any{"positive": pos, "negative": neg, "results": results(ns)})
+}
+
+func (s *Server) similarity(w http.ResponseWriter, r *http.Request) {
+	a, err := required(r, "a")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	b, err := required(r, "b")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sim, err := set.Similarity(a, b)
+	if err != nil {
+		s.fail(w, r, wordError(m, "a", err))
+		return
+	}
+	s.json(w, http.StatusOK, map[string]any{"a": a, "b": b, "similarity": sim})
+}
+
+func (s *Server) vector(w http.ResponseWriter, r *http.Request) {
+	word := r.PathValue("word")
+	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := set.Vector(word)
+	if err != nil {
+		s.fail(w, r, wordError(m, "word", err))
+		return
+	}
+	s.json(w, http.StatusOK, map[string]any{"word": word, "vector": v})
+}
+
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	f := vectors.Binary
+	if v := r.URL.Query().Get("format"); v != "" {
+		var err error
+		if f, err = vectors.ParseFormat(v); err != nil {
+			s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "format", Message: "format must be binary or text"})
+			return
+		}
+	}
+	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ext, ctype := "bin", "application/octet-stream"
+	if f == vectors.Text {
+		ext, ctype = "txt", "text/plain; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeName(m.Name)+"."+ext))
+	bw := bufio.NewWriterSize(w, 1<<20)
+	err = vectors.Write(bw, set, f)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		// The status is sent; a broken download is the client's to see.
+		s.log.Info("export interrupted", "model", m.ID, "err", err)
+	}
+}
+
+// safeName keeps letters, digits, '-' and '_' of a model name for a file name.
+func safeName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "vectors"
+	}
+	return b.String()
+}
