@@ -192,3 +192,20 @@ func TestTrainErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainFromURL(t *testing.T) {
+	src := books(t)
+	out := filepath.Join(t.TempDir(), "v.bin")
+	code, _, stderr := ophicleide(t, "", "train", "--input", src.URL+"/alice.txt", "--output", out, "--epochs", "1", "--threads", "1", "--quiet")
+	if code != 1 || !strings.Contains(stderr, "private address") {
+		t.Fatalf("a loopback URL without --allow-private-urls: %d %s", code, stderr)
+	}
+	code, _, stderr = ophicleide(t, "", "train", "--input", src.URL+"/alice.txt", "--output", out, "--epochs", "1", "--threads", "1", "--allow-private-urls")
+	if code != 0 || !strings.Contains(stderr, "words in vocabulary") {
+		t.Fatalf("train from URL: %d %s", code, stderr)
+	}
+	code, _, stderr = ophicleide(t, "", "train", "--input", src.URL+"/missing.txt", "--output", out, "--allow-private-urls")
+	if code != 1 || !strings.Contains(stderr, "404") {
+		t.Fatalf("404 URL: %d %s", code, stderr)
+	}
+}

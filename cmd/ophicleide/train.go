@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ophicleide/ophicleide/internal/corpus"
+	"github.com/ophicleide/ophicleide/internal/fetch"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
@@ -24,7 +25,8 @@ import (
 func runTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "train", "--input PATH [--input PATH...] --output PATH [flags]")
 	var inputs listFlag
-	fs.Var(&inputs, "input", "text to train on: a file, `PATH`.gz, or - for stdin (repeatable)")
+	fs.Var(&inputs, "input", "text to train on: a file, `PATH`.gz, an http(s) URL, or - for stdin (repeatable)")
+	allowPrivate := fs.Bool("allow-private-urls", false, "let --input URLs reach loopback/private/link-local addresses")
 	output := fs.String("output", "", "where to write the vectors (- for stdout)")
 	format := fs.String("format", "binary", "output format: text or binary (word2vec.c / gensim formats)")
 	model := fs.String("model", "skipgram", "architecture: skipgram or cbow")
@@ -93,7 +95,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		cfg.Progress = p.print
 		cfg.ProgressInterval = p.interval
 	}
-	src := corpus.New(ctx, inputSources(e, inputs), tokenize.Options{Mode: mode, Encoding: *encoding})
+	f := fetch.New(fetch.Options{AllowPrivate: *allowPrivate, UserAgent: "ophicleide/" + version})
+	src := corpus.New(ctx, inputSources(e, inputs, f), tokenize.Options{Mode: mode, Encoding: *encoding})
 	defer src.Close()
 	res, err := word2vec.Train(ctx, cfg, src)
 	if err != nil {
