@@ -36,13 +36,32 @@ func defaultAddr() string {
 	return net.JoinHostPort(host, port)
 }
 
-// runServe runs the REST API, in-process training workers and the
-// embedded store: everything in one process.
+// Roles of the server binary.
+const (
+	roleServe  = "serve"  // REST API + workers + store: everything in one process
+	roleAPI    = "api"    // REST API, with --workers in-process workers (default 0)
+	roleWorker = "worker" // training workers only; /healthz and /readyz on --addr
+)
+
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "[--addr HOST:PORT] [--data-dir DIR] [--workers N] [--allow-private-urls]")
+	return runRole(ctx, e, roleServe, args)
+}
+func runAPI(ctx context.Context, e *env, args []string) error { return runRole(ctx, e, roleAPI, args) }
+func runWorker(ctx context.Context, e *env, args []string) error {
+	return runRole(ctx, e, roleWorker, args)
+}
+
+// runRole runs one role: the REST API and/or training workers over the
+// embedded store.
+func runRole(ctx context.Context, e *env, role string, args []string) error {
+	defWorkers := 1
+	if role == roleAPI {
+		defWorkers = 0
+	}
+	fs := newFlags(e, role, "[--addr HOST:PORT] [--data-dir DIR] [--workers N] [--allow-private-urls]")
 	addr := fs.String("addr", defaultAddr(), "listen address (env REST_ADDR, REST_PORT)")
 	dataDir := fs.String("data-dir", envOr("./ophicleide-data", "OPH_DATA_DIR", "OPHICLEIDE_DATA_DIR"), "directory of the embedded store (env OPH_DATA_DIR)")
-	workers := fs.Int("workers", 1, "in-process training workers (0: none)")
+	workers := fs.Int("workers", defWorkers, "in-process training workers (0: none)")
 	allowPrivate := fs.Bool("allow-private-urls", os.Getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
 	threads := fs.Int("threads", 0, "training goroutines per worker (0: all cores)")
 	cacheMB := fs.Int64("cache-mb", 1024, "memory for loaded models, MiB")
@@ -53,7 +72,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return usagef("--workers must be 0 or more")
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	log.Info("starting", "version", version, "addr", *addr, "data_dir", *dataDir, "workers", *workers,
+	if role == roleWorker && *workers < 1 {
+		return usagef("the worker role needs --workers 1 or more")
+	}
+	log.Info("starting", "role", role, "version", version, "addr", *addr, "data_dir", *dataDir, "workers", *workers,
 		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB)
 
 	store, err := bolt.Open(ctx, *dataDir)
@@ -85,7 +107,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			w.Wake()
 		}
 	}
-	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
+	var handler http.Handler = ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
+	if role == roleWorker {
+		handler = ophttp.HealthHandler(store)
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -95,7 +120,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if e.onListen != nil {
 		e.onListen(ln.Addr().String())
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -35,6 +35,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startServer runs "ophicleide serve" in-process on a free port with a
 // temporary data directory and returns its base URL.
 func startServer(t *testing.T, extra ...string) string {
@@ -48,28 +54,35 @@ func startServer(t *testing.T, extra ...string) string {
 // gracefully (as SIGTERM does) and waits for it.
 func startServerIn(t *testing.T, dir string, extra ...string) (base string, stop func()) {
 	t.Helper()
+	base, stop, _ = startRoleIn(t, "serve", dir, extra...)
+	return base, stop
+}
+
+// startRoleIn runs one role of the server binary on dir.
+func startRoleIn(t *testing.T, role, dir string, extra ...string) (base string, stop func(), logs *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
-	logs := &syncBuffer{}
+	logs = &syncBuffer{}
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs, onListen: func(a string) { addr <- a }}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--threads", "1"}, extra...)
+	args := append([]string{role, "--addr", "127.0.0.1:0", "--data-dir", dir, "--threads", "1"}, extra...)
 	done := make(chan int, 1)
 	go func() { done <- runEnv(ctx, args, e) }()
 	select {
 	case a := <-addr:
 		base = "http://" + a
 	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, logs.b.String())
+		t.Fatalf("serve exited %d: %s", code, logs.String())
 	}
 	var once sync.Once
 	return base, func() {
 		once.Do(func() {
 			cancel()
 			if code := <-done; code != 0 {
-				t.Errorf("serve exited %d after shutdown: %s", code, logs.b.String())
+				t.Errorf("serve exited %d after shutdown: %s", code, logs.String())
 			}
 		})
-	}
+	}, logs
 }
 
 // specRouter finds the OpenAPI operation of a request.
@@ -392,5 +405,53 @@ func TestRestartResumesJob(t *testing.T) {
 	}
 	if n := requests.Load(); n != 2 {
 		t.Fatalf("%d downloads, want 2 (the interrupted one and the resumed one)", n)
+	}
+}
+
+// TestRoles runs the api role (no workers: the model stays queued), then
+// the worker role on the same data directory (it trains the model).
+func TestRoles(t *testing.T) {
+	dir := t.TempDir()
+	src := books(t)
+	base, stop, _ := startRoleIn(t, "api", dir, "--allow-private-urls")
+	var m struct{ ID string }
+	if code, _ := call(t, "POST", base+"/models", `{"name": "alice", "urls": ["`+src.URL+`/alice.txt"], "params": {"minCount": 2}}`, &m); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	var root struct {
+		Info struct {
+			TrainingQueueLen int `json:"training_queue_len"`
+		}
+	}
+	if call(t, "GET", base+"/", "", &root); root.Info.TrainingQueueLen != 1 {
+		t.Fatalf("api role without workers: queue length %d, want 1", root.Info.TrainingQueueLen)
+	}
+	stop()
+
+	wbase, wstop, wlogs := startRoleIn(t, "worker", dir, "--allow-private-urls")
+	resp, err := http.Get(wbase + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("worker healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, _ = http.Get(wbase + "/models")
+	if resp.StatusCode != 404 {
+		t.Fatalf("the worker role serves the API: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+	// The worker claims the job at start; its log says when the model is ready.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(wlogs.String(), "model ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker role did not train the model: %s", wlogs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wstop()
+	base, stop = startServerIn(t, dir, "--workers", "0")
+	defer stop()
+	var got struct{ Model struct{ Status string } }
+	if call(t, "GET", base+"/models/"+m.ID, "", &got); got.Model.Status != "ready" {
+		t.Fatalf("after the worker role: %+v", got.Model)
 	}
 }

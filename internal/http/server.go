@@ -68,8 +68,8 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api.HandleFunc("GET /queries", s.listQueries)
 	api.HandleFunc("POST /queries", s.createQuery)
 	api.HandleFunc("GET /queries/{id}", s.getQuery)
-	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	api.HandleFunc("GET /readyz", s.ready)
+	api.HandleFunc("GET /healthz", healthz)
+	api.HandleFunc("GET /readyz", readyz(store))
 	api.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapi.Spec)
@@ -225,12 +225,26 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, map[string]any{"name": "ophicleide", "version": s.version, "info": map[string]int{"training_queue_len": n}})
 }
 
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.store.QueueLength(r.Context()); err != nil {
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-		return
+func healthz(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }
+
+// readyz answers 503 while the store does not answer.
+func readyz(store ophicleide.JobQueue) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := store.QueueLength(r.Context()); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
 	}
-	io.WriteString(w, "ok\n")
+}
+
+// HealthHandler serves only /healthz and /readyz, for processes without
+// the API (the worker role).
+func HealthHandler(store ophicleide.JobQueue) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", readyz(store))
+	return mux
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
