@@ -342,9 +342,25 @@ func TestServeBadRequests(t *testing.T) {
 			t.Errorf("%s %s: content type %q", c.method, c.path, ct)
 		}
 	}
-	// The server keeps serving.
+	// The server keeps serving, and counted what it answered.
 	if code, _ := call(t, "GET", base+"/healthz", "", nil); code != 200 {
 		t.Fatalf("healthz after bad requests: %d", code)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`ophicleide_http_requests_total{method="POST",route="POST /models",status="400"} 9`,
+		`ophicleide_http_requests_total{method="GET",route="GET /models/{id}",status="404"} 2`,
+		`ophicleide_models{status="queued"} 0`,
+		`ophicleide_http_request_duration_seconds_bucket{method="GET",route="GET /healthz"`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

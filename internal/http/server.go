@@ -47,12 +47,13 @@ type Server struct {
 	version string
 	wake    func()
 	mux     *http.ServeMux
+	metrics *metrics
 }
 
 // NewServer returns the API over store. wake, if not nil, is called after a
 // model is created (in-process workers look for the job at once).
 func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, version string, wake func()) *Server {
-	s := &Server{store: store, log: log, version: version, wake: wake}
+	s := &Server{store: store, log: log, version: version, wake: wake, metrics: newMetrics(store)}
 	s.cache = modelcache.New(cacheBytes, s.loadVectors)
 	api := http.NewServeMux()
 	api.HandleFunc("GET /{$}", s.root)
@@ -70,6 +71,7 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api.HandleFunc("GET /queries/{id}", s.getQuery)
 	api.HandleFunc("GET /healthz", healthz)
 	api.HandleFunc("GET /readyz", readyz(store))
+	api.Handle("GET /metrics", s.metrics.handler())
 	api.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapi.Spec)
@@ -88,10 +90,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // error body (404, or 405 with an Allow header) instead of the router's
 // plain text.
 func (s *Server) withJSONErrors(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		w := &statusWriter{ResponseWriter: rw}
+		defer func() { s.metrics.observe(r, w.status, time.Since(start)) }()
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
-			mux.ServeHTTP(w, r) // (sets the path values, which Handler does not)
+			mux.ServeHTTP(w, r) // (sets the path values and r.Pattern, which Handler does not)
 			return
 		}
 		probe := &statusRecorder{header: http.Header{}}
