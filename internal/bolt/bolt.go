@@ -111,6 +111,9 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", dir, err)
 	}
+	// Queries are written with Batch; a short delay keeps their latency low
+	// while concurrent ones still share a commit.
+	db.MaxBatchDelay = time.Millisecond
 	s := &Store{dir: dir, db: db}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketModels, bucketQueries, bucketJobs, bucketMeta} {
@@ -528,7 +531,10 @@ func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
 	if q.ID == "" {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a query needs an ID"}
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	// Batch: concurrent queries share one commit (one fsync) instead of
+	// queueing for one each. The function may run more than once; it is
+	// idempotent within a transaction.
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketQueries)
 		if b.Get([]byte(q.ID)) != nil {
 			return ophicleide.Errorf(ophicleide.ECONFLICT, "query %q exists", q.ID)
@@ -765,6 +771,7 @@ func (s *Store) finish(ctx context.Context, l *ophicleide.Lease, status ophiclei
 func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, stats ophicleide.Stats) error {
 	err := s.finish(ctx, l, ophicleide.StatusReady, func(m *ophicleide.Model) {
 		m.Stats = &stats
+		m.Progress = nil // finished: progress no longer means anything
 		m.Error = ""
 	})
 	if err != nil {

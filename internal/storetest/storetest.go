@@ -536,6 +536,9 @@ func testJobs(t *testing.T, open opener) {
 		l := mustClaim(t, s, "w", time.Minute)
 		data := make([]byte, 300_000)
 		rand.Read(data)
+		if err := s.UpdateProgress(ctx(t), l, ophicleide.Progress{Phase: "saving", Fraction: 1}); err != nil {
+			t.Fatalf("UpdateProgress: %v", err)
+		}
 		if err := putVectors(t, s, l, []byte("an earlier attempt")); err != nil {
 			t.Fatalf("PutVectors: %v", err)
 		}
@@ -552,6 +555,9 @@ func testJobs(t *testing.T, open opener) {
 		got := wantStatus(t, s, m.ID, ophicleide.StatusReady)
 		if got.Stats == nil || !reflect.DeepEqual(*got.Stats, stats) {
 			t.Errorf("stats %+v, want %+v", got.Stats, stats)
+		}
+		if got.Progress != nil {
+			t.Errorf("a ready model still shows progress %+v", got.Progress)
 		}
 		if got.Error != "" {
 			t.Errorf("error %q on a ready model", got.Error)
