@@ -65,6 +65,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	allowPrivate := fs.Bool("allow-private-urls", os.Getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
 	threads := fs.Int("threads", 0, "training goroutines per worker (0: all cores)")
 	cacheMB := fs.Int64("cache-mb", 1024, "memory for loaded models, MiB")
+	fetchMB := fs.Int64("max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 		return usagef("the worker role needs --workers 1 or more")
 	}
 	log.Info("starting", "role", role, "version", version, "addr", *addr, "data_dir", *dataDir, "workers", *workers,
-		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB)
+		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB)
 
 	store, err := bolt.Open(ctx, *dataDir)
 	if err != nil {
@@ -84,7 +85,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	}
 	defer store.Close()
 
-	f := fetch.New(fetch.Options{AllowPrivate: *allowPrivate, UserAgent: "ophicleide/" + version})
+	f := fetch.New(fetch.Options{AllowPrivate: *allowPrivate, UserAgent: "ophicleide/" + version, MaxBytes: *fetchMB << 20})
 	fetchFn := func(ctx context.Context, url string) (io.ReadCloser, error) {
 		b, err := f.Fetch(ctx, url)
 		if err != nil {

@@ -471,3 +471,51 @@ func TestRoles(t *testing.T) {
 		t.Fatalf("after the worker role: %+v", got.Model)
 	}
 }
+
+// TestModelFailures: inputs that cannot train end the model as failed with
+// a reason a user understands, and the server keeps serving.
+func TestModelFailures(t *testing.T) {
+	src := books(t)
+	rare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == "/big.txt" {
+			w.Write(bytes.Repeat([]byte("many words again and again "), 100_000)) // 2.7 MB
+			return
+		}
+		io.WriteString(w, "only a handful of words here")
+	}))
+	defer rare.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+
+	strict := startServer(t) // private addresses refused
+	lenient := startServer(t, "--allow-private-urls", "--max-url-mb", "1")
+	for _, c := range []struct {
+		base, url, want string
+	}{
+		{strict, src.URL + "/austen.txt", "private address"},
+		{lenient, src.URL + "/missing.txt", "404"},
+		{lenient, closed.URL + "/x.txt", "connect"},
+		{lenient, rare.URL + "/big.txt", "larger than"},
+		{lenient, rare.URL + "/rare.txt", "min count"},
+	} {
+		var m struct{ ID string }
+		if code, _ := call(t, "POST", c.base+"/models", `{"name": "x", "urls": ["`+c.url+`"]}`, &m); code != 201 {
+			t.Fatalf("create: %d", code)
+		}
+		var got struct {
+			Model struct{ Status, Error string }
+		}
+		deadline := time.Now().Add(time.Minute)
+		for got.Model.Status != "failed" {
+			if time.Now().After(deadline) || got.Model.Status == "ready" {
+				t.Fatalf("%s: model %+v, want failed with %q", c.url, got.Model, c.want)
+			}
+			time.Sleep(20 * time.Millisecond)
+			call(t, "GET", c.base+"/models/"+m.ID, "", &got)
+		}
+		if !strings.Contains(got.Model.Error, c.want) {
+			t.Errorf("%s: failure reason %q, want it to mention %q", c.url, got.Model.Error, c.want)
+		}
+	}
+}
