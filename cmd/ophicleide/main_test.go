@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// ophicleide runs the command in-process and returns its exit status and
+// runCLI runs the command in-process and returns its exit status and
 // output.
-func ophicleide(t *testing.T, stdin string, args ...string) (int, string, string) {
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
@@ -33,7 +33,7 @@ func trainAusten(t *testing.T) string {
 	}
 	out := filepath.Join(dir, "austen.bin")
 	stats := filepath.Join(dir, "stats.json")
-	code, _, stderr := ophicleide(t, "", "train", "--input", "../../testdata/pride-and-prejudice_1342-0.txt",
+	code, _, stderr := runCLI(t, "", "train", "--input", "../../testdata/pride-and-prejudice_1342-0.txt",
 		"--output", out, "--threads", "1", "--seed", "7", "--epochs", "5", "--stats-json", stats)
 	if code != 0 {
 		t.Fatalf("train exited %d: %s", code, stderr)
@@ -50,7 +50,7 @@ func trainAusten(t *testing.T) string {
 
 func TestTrainAndQueryAusten(t *testing.T) {
 	model := trainAusten(t)
-	code, out, stderr := ophicleide(t, "", "similar", "--model", model, "elizabeth", "--count", "10")
+	code, out, stderr := runCLI(t, "", "similar", "--model", model, "elizabeth", "--count", "10")
 	if code != 0 {
 		t.Fatalf("similar: %d %s", code, stderr)
 	}
@@ -60,11 +60,11 @@ func TestTrainAndQueryAusten(t *testing.T) {
 	if strings.Contains(out, " elizabeth ") {
 		t.Fatalf("the query word is among its neighbours:\n%s", out)
 	}
-	code, out, _ = ophicleide(t, "", "similarity", "--model", model, "darcy", "bingley")
+	code, out, _ = runCLI(t, "", "similarity", "--model", model, "darcy", "bingley")
 	if code != 0 || !strings.HasPrefix(out, "0.") {
 		t.Fatalf("similarity: %d %q", code, out)
 	}
-	code, out, _ = ophicleide(t, "", "analogy", "--model", model, "--positive", "she,mr", "--negative", "he", "--count", "3")
+	code, out, _ = runCLI(t, "", "analogy", "--model", model, "--positive", "she,mr", "--negative", "he", "--count", "3")
 	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 3 {
 		t.Fatalf("analogy: %d %q", code, out)
 	}
@@ -72,7 +72,7 @@ func TestTrainAndQueryAusten(t *testing.T) {
 
 func TestUnknownWord(t *testing.T) {
 	model := trainAusten(t)
-	code, _, stderr := ophicleide(t, "", "similar", "--model", model, "Darcy")
+	code, _, stderr := runCLI(t, "", "similar", "--model", model, "Darcy")
 	if code != 1 || !strings.Contains(stderr, `"Darcy" is not in the vocabulary`) || !strings.Contains(stderr, `did you mean "darcy"`) {
 		t.Fatalf("got %d %q", code, stderr)
 	}
@@ -83,10 +83,10 @@ func TestConvertRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	txt := filepath.Join(dir, "v.txt")
 	bin := filepath.Join(dir, "v.bin")
-	if code, _, stderr := ophicleide(t, "", "convert", "--input", model, "--output", txt); code != 0 {
+	if code, _, stderr := runCLI(t, "", "convert", "--input", model, "--output", txt); code != 0 {
 		t.Fatalf("convert to text: %s", stderr)
 	}
-	if code, _, stderr := ophicleide(t, "", "convert", "--input", txt, "--output", bin, "--format", "binary"); code != 0 {
+	if code, _, stderr := runCLI(t, "", "convert", "--input", txt, "--output", bin, "--format", "binary"); code != 0 {
 		t.Fatalf("convert to binary: %s", stderr)
 	}
 	a, _ := os.ReadFile(model)
@@ -102,7 +102,7 @@ func TestConvertRoundTrip(t *testing.T) {
 
 func TestEval(t *testing.T) {
 	model := trainAusten(t)
-	code, out, stderr := ophicleide(t, "", "eval", "--model", model,
+	code, out, stderr := runCLI(t, "", "eval", "--model", model,
 		"--analogies", "../../testdata/eval/questions-words.txt",
 		"--similarity", "../../testdata/eval/wordsim353.tsv", "--similarity", "../../testdata/eval/simlex999.txt")
 	if code != 0 {
@@ -120,7 +120,7 @@ func TestTrainFromStdinGzipAndTokenizers(t *testing.T) {
 	text := strings.Repeat("the cat sat on the mat. the dog sat on the log.\n", 50)
 	out := filepath.Join(dir, "v.txt")
 	for _, tok := range []string{"unicode", "classic", "whitespace"} {
-		code, _, stderr := ophicleide(t, text, "train", "--input", "-", "--output", out, "--format", "text",
+		code, _, stderr := runCLI(t, text, "train", "--input", "-", "--output", out, "--format", "text",
 			"--tokenizer", tok, "--dim", "10", "--epochs", "1", "--threads", "1", "--quiet")
 		if code != 0 {
 			t.Fatalf("%s: %s", tok, stderr)
@@ -144,7 +144,7 @@ func TestTrainFromStdinGzipAndTokenizers(t *testing.T) {
 	zw.Write([]byte(text))
 	zw.Close()
 	f.Close()
-	code, _, stderr := ophicleide(t, "", "train", "--input", gz, "--input", gz, "--output", out, "--format", "text",
+	code, _, stderr := runCLI(t, "", "train", "--input", gz, "--input", gz, "--output", out, "--format", "text",
 		"--dim", "10", "--epochs", "1", "--threads", "1")
 	if code != 0 || !strings.Contains(stderr, "done: 1200 corpus words") {
 		t.Fatalf("two gzip inputs: %d %s", code, stderr)
@@ -177,7 +177,7 @@ func TestTrainErrors(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 	}
 	for _, c := range cases {
-		code, _, stderr := ophicleide(t, "", c.args...)
+		code, _, stderr := runCLI(t, "", c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.want)
 		}
@@ -196,15 +196,15 @@ func TestTrainErrors(t *testing.T) {
 func TestTrainFromURL(t *testing.T) {
 	src := books(t)
 	out := filepath.Join(t.TempDir(), "v.bin")
-	code, _, stderr := ophicleide(t, "", "train", "--input", src.URL+"/alice.txt", "--output", out, "--epochs", "1", "--threads", "1", "--quiet")
+	code, _, stderr := runCLI(t, "", "train", "--input", src.URL+"/alice.txt", "--output", out, "--epochs", "1", "--threads", "1", "--quiet")
 	if code != 1 || !strings.Contains(stderr, "private address") {
 		t.Fatalf("a loopback URL without --allow-private-urls: %d %s", code, stderr)
 	}
-	code, _, stderr = ophicleide(t, "", "train", "--input", src.URL+"/alice.txt", "--output", out, "--epochs", "1", "--threads", "1", "--allow-private-urls")
+	code, _, stderr = runCLI(t, "", "train", "--input", src.URL+"/alice.txt", "--output", out, "--epochs", "1", "--threads", "1", "--allow-private-urls")
 	if code != 0 || !strings.Contains(stderr, "words in vocabulary") {
 		t.Fatalf("train from URL: %d %s", code, stderr)
 	}
-	code, _, stderr = ophicleide(t, "", "train", "--input", src.URL+"/missing.txt", "--output", out, "--allow-private-urls")
+	code, _, stderr = runCLI(t, "", "train", "--input", src.URL+"/missing.txt", "--output", out, "--allow-private-urls")
 	if code != 1 || !strings.Contains(stderr, "404") {
 		t.Fatalf("404 URL: %d %s", code, stderr)
 	}

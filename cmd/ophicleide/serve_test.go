@@ -519,3 +519,55 @@ func TestModelFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCommands drives a real server with "ophicleide models ..." and
+// "ophicleide query ...".
+func TestClientCommands(t *testing.T) {
+	base := startServer(t, "--allow-private-urls")
+	src := books(t)
+	code, out, stderr := runCLI(t, "", "models", "create", "--server", base, "--name", "austen", "--url", src.URL+"/austen.txt", "--json")
+	if code != 0 {
+		t.Fatalf("models create: %d %s", code, stderr)
+	}
+	var m struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &m); err != nil || m.ID == "" {
+		t.Fatalf("models create --json: %q %v", out, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, out, _ = runCLI(t, "", "models", "get", "austen", "--server", base)
+		if strings.Contains(out, " ready ") {
+			break
+		}
+		if time.Now().After(deadline) || strings.Contains(out, "failed") {
+			t.Fatalf("models get: %s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, out, _ = runCLI(t, "", "models", "list", "--server", base); code != 0 || !strings.Contains(out, "austen") || !strings.HasPrefix(out, "ID ") {
+		t.Fatalf("models list: %d %q", code, out)
+	}
+	code, out, stderr = runCLI(t, "", "query", "austen", "Darcy", "--count", "10", "--server", base)
+	if code != 0 || (!strings.Contains(out, "bingley") && !strings.Contains(out, "wickham")) {
+		t.Fatalf("query: %d %q %s", code, out, stderr)
+	}
+	if code, _, stderr = runCLI(t, "", "query", "austen", "zzzqqq", "--server", base); code != 1 || !strings.Contains(stderr, "not in the vocabulary") || !strings.Contains(stderr, "HTTP 400") {
+		t.Fatalf("unknown word: %d %s", code, stderr)
+	}
+	exported := t.TempDir() + "/austen.txt"
+	if code, _, stderr = runCLI(t, "", "models", "export", "austen", "--format", "text", "--output", exported, "--server", base); code != 0 {
+		t.Fatalf("export: %d %s", code, stderr)
+	}
+	if code, out, _ = runCLI(t, "", "similar", "--model", exported, "elizabeth"); code != 0 || out == "" {
+		t.Fatalf("the exported file does not load: %d", code)
+	}
+	if code, _, stderr = runCLI(t, "", "models", "delete", "austen", "--server", base); code != 0 {
+		t.Fatalf("delete: %d %s", code, stderr)
+	}
+	if code, _, stderr = runCLI(t, "", "models", "get", "austen", "--server", base); code != 1 || !strings.Contains(stderr, "no model") {
+		t.Fatalf("get after delete: %d %s", code, stderr)
+	}
+	if code, _, stderr = runCLI(t, "", "models", "list", "--server", "http://127.0.0.1:1"); code != 1 || !strings.Contains(stderr, "cannot reach the server") {
+		t.Fatalf("server down: %d %s", code, stderr)
+	}
+}

@@ -1,0 +1,147 @@
+// Package client talks to a running Ophicleide server over its REST API,
+// for the client commands of cmd/ophicleide. Errors from the server come
+// back as *ophicleide.Error with the server's message.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ophicleide/ophicleide"
+)
+
+// Client is safe for concurrent use.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// New returns a client of the server at base (e.g. http://127.0.0.1:8080).
+func New(base string) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
+}
+
+// codes maps statuses back to the domain's error codes.
+var codes = map[int]string{
+	http.StatusBadRequest: ophicleide.EINVALID, http.StatusNotFound: ophicleide.ENOTFOUND,
+	http.StatusConflict: ophicleide.ECONFLICT, http.StatusRequestEntityTooLarge: ophicleide.ETOOLARGE,
+	http.StatusServiceUnavailable: ophicleide.EUNAVAILABLE,
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &ophicleide.Error{Code: ophicleide.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach the server at %s (is it running? set --server or OPHICLEIDE_SERVER)", c.base), Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		var eb struct {
+			Errors []struct {
+				Details string `json:"details"`
+				Field   string `json:"field"`
+			} `json:"errors"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		msg := strings.TrimSpace(string(b))
+		field := ""
+		if json.Unmarshal(b, &eb) == nil && len(eb.Errors) > 0 {
+			msg, field = eb.Errors[0].Details, eb.Errors[0].Field
+		}
+		code, ok := codes[resp.StatusCode]
+		if !ok {
+			code = ophicleide.EINTERNAL
+		}
+		return &ophicleide.Error{Code: code, Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode), Field: field}
+	}
+	if out == nil {
+		return nil
+	}
+	if w, ok := out.(io.Writer); ok {
+		_, err := io.Copy(w, resp.Body)
+		return err
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Models lists the models, newest first.
+func (c *Client) Models(ctx context.Context) ([]*ophicleide.Model, error) {
+	var out struct{ Models []*ophicleide.Model }
+	return out.Models, c.do(ctx, http.MethodGet, "/models", nil, &out)
+}
+
+// Model returns one model.
+func (c *Client) Model(ctx context.Context, id string) (*ophicleide.Model, error) {
+	var out struct{ Model *ophicleide.Model }
+	return out.Model, c.do(ctx, http.MethodGet, "/models/"+url.PathEscape(id), nil, &out)
+}
+
+// CreateModel asks the server to train a model.
+func (c *Client) CreateModel(ctx context.Context, name string, urls []string, p ophicleide.Params) (*ophicleide.Model, error) {
+	var m ophicleide.Model
+	in := map[string]any{"name": name, "urls": urls, "params": p}
+	return &m, c.do(ctx, http.MethodPost, "/models", in, &m)
+}
+
+// DeleteModel deletes a model.
+func (c *Client) DeleteModel(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/models/"+url.PathEscape(id), nil, nil)
+}
+
+// Export writes the model's vectors in format (binary or text) to w.
+func (c *Client) Export(ctx context.Context, id, format string, w io.Writer) error {
+	return c.do(ctx, http.MethodGet, "/models/"+url.PathEscape(id)+"/export?format="+url.QueryEscape(format), nil, w)
+}
+
+// Query asks for the count nearest words to word in a model, stored as a
+// query.
+func (c *Client) Query(ctx context.Context, modelID, word string, count int) (*ophicleide.Query, error) {
+	var out struct{ Query *ophicleide.Query }
+	in := map[string]any{"model": modelID, "word": word, "count": count}
+	return out.Query, c.do(ctx, http.MethodPost, "/queries", in, &out)
+}
+
+// Resolve turns a model id or a unique model name into an id.
+func (c *Client) Resolve(ctx context.Context, idOrName string) (string, error) {
+	ms, err := c.Models(ctx)
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, m := range ms {
+		if m.ID == idOrName {
+			return m.ID, nil
+		}
+		if m.Name == idOrName {
+			found = append(found, m.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", ophicleide.Errorf(ophicleide.ENOTFOUND, "no model with id or name %q", idOrName)
+	case 1:
+		return found[0], nil
+	}
+	return "", ophicleide.Errorf(ophicleide.EINVALID, "%d models are named %q; give an id", len(found), idOrName)
+}
