@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
@@ -569,5 +570,72 @@ func TestClientCommands(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, "", "models", "list", "--server", "http://127.0.0.1:1"); code != 1 || !strings.Contains(stderr, "cannot reach the server") {
 		t.Fatalf("server down: %d %s", code, stderr)
+	}
+}
+
+// TestUploadTrainsModel posts a text file as multipart/form-data instead of
+// URLs; the model trains from the stored upload.
+func TestUploadTrainsModel(t *testing.T) {
+	base := startServer(t)
+	book, err := os.ReadFile("../../testdata/alice-in-wonderland_11-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("name", "alice upload")
+	mw.WriteField("urls", "\n")
+	mw.WriteField("params", `{"minCount": 2}`)
+	fw, _ := mw.CreateFormFile("files", "alice.txt")
+	fw.Write(book)
+	mw.Close()
+	resp, err := http.Post(base+"/models", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	checkAgainstSpec(t, "POST", base+"/models", resp.StatusCode, resp.Header, b)
+	var m struct {
+		ID      string
+		Uploads []string
+	}
+	if err := json.Unmarshal(b, &m); err != nil || resp.StatusCode != 201 || len(m.Uploads) != 1 || m.Uploads[0] != "alice" {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	var got struct {
+		Model struct {
+			Status, Error string
+			Stats         *struct{ Sources []struct{ URL string } }
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for got.Model.Status != "ready" {
+		if time.Now().After(deadline) || got.Model.Status == "failed" {
+			t.Fatalf("uploaded model: %+v", got.Model)
+		}
+		time.Sleep(20 * time.Millisecond)
+		call(t, "GET", base+"/models/"+m.ID, "", &got)
+	}
+	if s := got.Model.Stats.Sources; len(s) != 1 || s[0].URL != "upload:alice" {
+		t.Fatalf("sources %+v", s)
+	}
+	var q struct{ Query struct{ Results [][2]any } }
+	if code, _ := call(t, "POST", base+"/queries", `{"model": "`+m.ID+`", "word": "alice"}`, &q); code != 201 || len(q.Query.Results) != 5 {
+		t.Fatalf("query on the uploaded model: %d %+v", code, q)
+	}
+
+	// A form with neither URLs nor files is refused.
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	mw.WriteField("name", "empty")
+	mw.Close()
+	resp, err = http.Post(base+"/models", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("empty form: %d", resp.StatusCode)
 	}
 }

@@ -269,11 +269,25 @@ type createModelRequest struct {
 	URLs     []string          `json:"urls"`
 	Callback string            `json:"callback"`
 	Params   ophicleide.Params `json:"params"`
+	uploads  []string          // names of uploaded files (multipart only)
 }
 
 func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
 	var req createModelRequest
-	if err := decode(r, &req); err != nil {
+	var uploads map[string]io.Reader
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		form, err := parseModelForm(w, r, &req)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		defer form.RemoveAll()
+		if uploads, err = openUploads(form, &req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		defer closeAll(uploads)
+	} else if err := decode(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -282,7 +296,7 @@ func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.store.CreateModel(r.Context(), m, nil); err != nil {
+	if err := s.store.CreateModel(r.Context(), m, uploads); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -316,15 +330,18 @@ func newModel(req createModelRequest) (*ophicleide.Model, error) {
 		}
 		urls = append(urls, u)
 	}
-	if len(urls) == 0 {
-		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: "give at least one URL of plain text to train on"}
+	if len(urls) == 0 && len(req.uploads) == 0 {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: "give at least one URL of plain text to train on, or upload a text file"}
 	}
 	if _, _, err := params.Config(req.Params); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
+	if urls == nil {
+		urls = []string{}
+	}
 	return &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusQueued, URLs: urls,
-		Callback: req.Callback, Params: req.Params, Created: now, Updated: now}, nil
+		Uploads: req.uploads, Callback: req.Callback, Params: req.Params, Created: now, Updated: now}, nil
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
