@@ -65,6 +65,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	allowPrivate := fs.Bool("allow-private-urls", os.Getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
 	threads := fs.Int("threads", 0, "training goroutines per worker (0: all cores)")
 	cacheMB := fs.Int64("cache-mb", 1024, "memory for loaded models, MiB")
+	lease := fs.Duration("lease", 30*time.Second, "how long a worker's claim on a job lasts without renewal (a crashed worker's job is taken up after this)")
 	fetchMB := fs.Int64("max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -77,7 +78,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 		return usagef("the worker role needs --workers 1 or more")
 	}
 	log.Info("starting", "role", role, "version", version, "addr", *addr, "data_dir", *dataDir, "workers", *workers,
-		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB)
+		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB, "lease", *lease)
 
 	store, err := bolt.Open(ctx, *dataDir)
 	if err != nil {
@@ -99,7 +100,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	var wg sync.WaitGroup
 	host, _ := os.Hostname()
 	for i := range *workers {
-		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads})
+		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease})
 		ws = append(ws, w)
 		wg.Go(func() { w.Run(workCtx) })
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startBinary runs the built binary's serve role and returns its base URL.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--threads", "1"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return cmd, m[1]
+		}
+	}
+	t.Fatalf("the server did not start: %v", sc.Err())
+	return nil, ""
+}
+
+// TestKilledServerResumes kills the real binary with SIGKILL while a job
+// runs (its download hangs half-way); a new process on the same data
+// directory takes the job up once the dead worker's lease lapses, and the
+// model becomes ready.
+func TestKilledServerResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "ophicleide")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	book, err := os.ReadFile("../../testdata/alice-in-wonderland_11-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	hanging := make(chan struct{})
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if requests.Add(1) == 1 {
+			w.Write(book[:len(book)/2])
+			w.(http.Flusher).Flush()
+			close(hanging)
+			<-r.Context().Done()
+			return
+		}
+		w.Write(book)
+	}))
+	defer src.Close()
+
+	dir := t.TempDir()
+	args := []string{"--data-dir", dir, "--allow-private-urls", "--lease", "1s"}
+	cmd, base := startBinary(t, bin, args...)
+	var m struct{ ID string }
+	if code, _ := call(t, "POST", base+"/models", `{"name": "alice", "urls": ["`+src.URL+`/alice.txt"], "params": {"minCount": 2}}`, &m); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	<-hanging
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	_, base = startBinary(t, bin, args...)
+	var got struct {
+		Model struct{ Status, Error string }
+	}
+	deadline := time.Now().Add(time.Minute)
+	for got.Model.Status != "ready" {
+		if time.Now().After(deadline) || got.Model.Status == "failed" {
+			t.Fatalf("after SIGKILL and restart: %+v", got.Model)
+		}
+		time.Sleep(50 * time.Millisecond)
+		call(t, "GET", base+"/models/"+m.ID, "", &got)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("%d downloads, want 2", n)
+	}
+}
