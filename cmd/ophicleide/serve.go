@@ -100,7 +100,10 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	var wg sync.WaitGroup
 	host, _ := os.Hostname()
 	for i := range *workers {
-		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease})
+		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease,
+			Notify: func(ctx context.Context, url string, body []byte) error {
+				return f.Post(ctx, url, "application/json", body)
+			}})
 		ws = append(ws, w)
 		wg.Go(func() { w.Run(workCtx) })
 	}

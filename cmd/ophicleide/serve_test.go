@@ -187,7 +187,13 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 		ID, Name, Status string
 		URLs             []string
 	}
-	code, hdr := call(t, "POST", base+"/models", `{"name": "austen", "urls": ["`+src.URL+`/austen.txt", ""]}`, &m)
+	hook := make(chan []byte, 1)
+	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hook <- b
+	}))
+	defer hookSrv.Close()
+	code, hdr := call(t, "POST", base+"/models", `{"name": "austen", "urls": ["`+src.URL+`/austen.txt", ""], "callback": "`+hookSrv.URL+`/done"}`, &m)
 	if code != 201 || hdr.Get("Location") != "/models/"+m.ID || m.Status != "queued" || len(m.URLs) != 1 {
 		t.Fatalf("create: %d %v %+v", code, hdr, m)
 	}
@@ -207,6 +213,14 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 		}
 	}
 
+	select { // the original's callback, as a webhook
+	case b := <-hook:
+		if !strings.Contains(string(b), `"status":"ready"`) || !strings.Contains(string(b), m.ID) {
+			t.Fatalf("callback body %s", b)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the callback was not called")
+	}
 	var q struct {
 		Query struct {
 			ID, Word, Model, ModelName string

@@ -11,6 +11,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,13 @@ type Store interface {
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
 }
 
+// NotifyFunc posts a JSON body to a model's callback URL (the original's
+// "callback": a webhook told when the model is ready or failed).
+type NotifyFunc func(ctx context.Context, url string, body []byte) error
+
 // Config tunes a worker; zero fields take the defaults.
 type Config struct {
+	Notify      NotifyFunc    // when set, models with a callback get {"model": ...} when they end
 	Owner       string        // lease owner name, e.g. host:pid/n
 	Lease       time.Duration // default 30 s; renewed every third of it
 	Poll        time.Duration // idle wait between claims, default 2 s (jittered)
@@ -167,7 +173,26 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) {
 	}
 	if err != nil && !errors.Is(err, ophicleide.ErrLeaseLost) {
 		log.Error("recording the end of a job", "err", err)
+		return
 	}
+	w.notify(endCtx, log, lease.ModelID)
+}
+
+// notify calls the model's callback, if it has one and the model ended.
+// A failing webhook is logged; it changes nothing about the model.
+func (w *Worker) notify(ctx context.Context, log *slog.Logger, id string) {
+	if w.cfg.Notify == nil {
+		return
+	}
+	m, err := w.store.FindModel(ctx, id)
+	if err != nil || m.Callback == "" || (m.Status != ophicleide.StatusReady && m.Status != ophicleide.StatusFailed) {
+		return
+	}
+	body, err := json.Marshal(map[string]any{"model": m})
+	if err == nil {
+		err = w.cfg.Notify(ctx, m.Callback, body)
+	}
+	log.Info("callback", "url", m.Callback, "status", m.Status, "err", err)
 }
 
 // userMessage is the reason shown with a failed model.
