@@ -74,6 +74,13 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 		return usagef("--workers must be 0 or more")
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	for _, name := range []string{"MONGO", "OPH_MONGO_URL"} {
+		if os.Getenv(name) != "" {
+			// Accepting the name and silently using another store would
+			// lose an operator's data where they do not expect it.
+			return fmt.Errorf("%s is set, but this version has only the embedded store (MongoDB support is coming); unset it to use --data-dir", name)
+		}
+	}
 	if role == roleWorker && *workers < 1 {
 		return usagef("the worker role needs --workers 1 or more")
 	}
