@@ -278,6 +278,15 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 	if code, _ := call(t, "GET", base+"/models/"+m.ID+"/vectors/darcy", "", &vec); code != 200 || len(vec.Vector) != 100 {
 		t.Fatalf("vector: %d %d values", code, len(vec.Vector))
 	}
+	var ws struct {
+		Words []struct {
+			Word string
+			Rank int
+		}
+	}
+	if code, _ := call(t, "GET", base+"/models/"+m.ID+"/words?prefix=eli&limit=3", "", &ws); code != 200 || len(ws.Words) == 0 || ws.Words[0].Word != "elizabeth" {
+		t.Fatalf("words: %d %+v", code, ws)
+	}
 	for _, format := range []string{"binary", "text"} {
 		resp, err := http.Get(base + "/models/" + m.ID + "/export?format=" + format)
 		if err != nil {
@@ -305,6 +314,7 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 		{"/similarity?a=darcy", 400, `"b" is required`},
 		{"/vectors/zzzqqq", 400, "not in the vocabulary"},
 		{"/export?format=hdf5", 400, "binary or text"},
+		{"/words?limit=0", 400, "limit must be"},
 	} {
 		if code, _ := call(t, "GET", base+"/models/"+m.ID+c.path, "", &eb); code != c.status || !strings.Contains(eb.Errors[0].Details, c.want) {
 			t.Errorf("GET %s: %d %+v; want %d with %q", c.path, code, eb, c.status, c.want)

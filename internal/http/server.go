@@ -66,6 +66,7 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api.HandleFunc("GET /models/{id}/similarity", s.similarity)
 	api.HandleFunc("GET /models/{id}/vectors/{word}", s.vector)
 	api.HandleFunc("GET /models/{id}/export", s.export)
+	api.HandleFunc("GET /models/{id}/words", s.words)
 	api.HandleFunc("GET /queries", s.listQueries)
 	api.HandleFunc("POST /queries", s.createQuery)
 	api.HandleFunc("GET /queries/{id}", s.getQuery)

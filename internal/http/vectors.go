@@ -223,3 +223,40 @@ func safeName(name string) string {
 	}
 	return b.String()
 }
+
+// maxWords limits GET /models/{id}/words.
+const maxWords = 1000
+
+func (s *Server) words(w http.ResponseWriter, r *http.Request) {
+	prefix := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("prefix")))
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxWords {
+			s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "limit", Message: fmt.Sprintf("limit must be a whole number between 1 and %d", maxWords)})
+			return
+		}
+		limit = n
+	}
+	_, set, err := s.readyModel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	type word struct {
+		Word string `json:"word"`
+		Rank int    `json:"rank"`
+	}
+	out := []word{}
+	// Rows are in descending frequency, so the first matches are the most
+	// frequent ones.
+	for i, wd := range set.Words() {
+		if strings.HasPrefix(wd, prefix) {
+			out = append(out, word{wd, i + 1})
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	s.json(w, http.StatusOK, map[string]any{"words": out})
+}
