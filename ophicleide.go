@@ -125,6 +125,10 @@ type ModelStore interface {
 	DeleteModel(ctx context.Context, id string) error
 	// OpenUpload reads an uploaded corpus file of a model.
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
+	// ImportModel stores m as a ready model (no job) with the vectors that
+	// write writes (word2vec binary), all or nothing: nothing is stored
+	// when write fails. ECONFLICT if the ID exists.
+	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
 }
 
 // QueryStore keeps queries.

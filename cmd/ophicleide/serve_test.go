@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -292,11 +293,36 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		set, err := vectors.Read(resp.Body)
+		data, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		set, err := vectors.Read(bytes.NewReader(data))
 		if err != nil || resp.StatusCode != 200 || set.Len() < 1000 {
 			t.Fatalf("export %s: %d %v", format, resp.StatusCode, err)
 		}
+		// Import the exported file as a new model, which answers the same.
+		resp, err = http.Post(base+"/models/import?name=imported-"+format, "application/octet-stream", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		checkAgainstSpec(t, "POST", base+"/models/import", resp.StatusCode, resp.Header, b)
+		var im struct{ ID, Status string }
+		if json.Unmarshal(b, &im); resp.StatusCode != 201 || im.Status != "ready" {
+			t.Fatalf("import %s: %d %s", format, resp.StatusCode, b)
+		}
+		var iq struct{ Query struct{ Results [][2]any } }
+		if code, _ := call(t, "POST", base+"/queries", `{"model": "`+im.ID+`", "word": "darcy", "count": 10}`, &iq); code != 201 || fmt.Sprint(iq.Query.Results) != fmt.Sprint(q.Query.Results) {
+			t.Fatalf("imported %s model answers differently: %d\n%v\n%v", format, code, iq.Query.Results, q.Query.Results)
+		}
+	}
+	resp, err := http.Post(base+"/models/import?name=junk", "application/octet-stream", strings.NewReader("this is not a vectors file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("importing junk: %d", resp.StatusCode)
 	}
 
 	// Errors, each with its status and a readable message.

@@ -331,6 +331,46 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 	return nil
 }
 
+// ImportModel stores a copy of m as a ready model with the vectors write
+// writes, and no job. The vectors file is written and synced before the
+// transaction that records it; a crash in between leaves a file no record
+// points at, which Open removes.
+func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func(io.Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !validID(m.ID) {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a model ID is 1 to 128 letters, digits, '-' or '_'"}
+	}
+	dir := filepath.Join(s.dir, "vectors")
+	tmp := filepath.Join(dir, m.ID+".bin."+randomSuffix()+".tmp")
+	defer os.Remove(tmp) // fails harmlessly once renamed
+	if err := writeFile(tmp, write); err != nil {
+		return fmt.Errorf("bolt: import model: %w", err)
+	}
+	name := m.ID + ".bin"
+	model := *m
+	model.Status = ophicleide.StatusReady
+	rec := modelRecord{Model: &model, Vectors: name}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		models := tx.Bucket(bucketModels)
+		if models.Get([]byte(m.ID)) != nil {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q exists", m.ID)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+		return putJSON(models, []byte(m.ID), &rec)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: import model: %w", err)
+	}
+	return nil
+}
+
 func checkUploads(names []string, uploads map[string]io.Reader) error {
 	invalid := func(format string, args ...any) error {
 		e := ophicleide.Errorf(ophicleide.EINVALID, format, args...)

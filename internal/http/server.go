@@ -59,6 +59,7 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api.HandleFunc("GET /{$}", s.root)
 	api.HandleFunc("GET /models", s.listModels)
 	api.HandleFunc("POST /models", s.createModel)
+	api.HandleFunc("POST /models/import", s.importModel)
 	api.HandleFunc("GET /models/{id}", s.getModel)
 	api.HandleFunc("DELETE /models/{id}", s.deleteModel)
 	api.HandleFunc("GET /models/{id}/similar", s.similar)

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +10,12 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
 // MaxUploadBytes limits a multipart POST /models (all files together).
@@ -76,4 +81,71 @@ func closeAll(rs map[string]io.Reader) {
 			c.Close()
 		}
 	}
+}
+
+// MaxImportBytes limits POST /models/import.
+const MaxImportBytes = 1 << 30
+
+// importModel creates a ready model from a word2vec file (text or binary,
+// detected): multipart with a "file" part and a "name" field, or the raw
+// file as the body with ?name=.
+func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes)
+	name := strings.TrimSpace(r.URL.Query().Get("name"))
+	var src io.Reader = r.Body
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			s.fail(w, r, ophicleide.Errorf(ophicleide.EINVALID, "the multipart form cannot be read: %v", err))
+			return
+		}
+		// Fields before the file part; the file is read as it streams.
+		for src = nil; src == nil; {
+			p, err := mr.NextPart()
+			if err != nil {
+				s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the form has no \"file\" part holding a word2vec vectors file"})
+				return
+			}
+			switch p.FormName() {
+			case "name":
+				b, _ := io.ReadAll(io.LimitReader(p, 1000))
+				name = strings.TrimSpace(string(b))
+			case "file":
+				src = p
+			}
+		}
+	}
+	if name == "" {
+		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: "name is required (a form field, or ?name= with a raw body)"})
+		return
+	}
+	if len(name) > maxNameLen {
+		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", maxNameLen)})
+		return
+	}
+	set, err := vectors.Read(bufio.NewReaderSize(src, 1<<20))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(w, r, ophicleide.Errorf(ophicleide.ETOOLARGE, "the vectors file is larger than %d MiB", MaxImportBytes>>20))
+			return
+		}
+		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + err.Error()})
+		return
+	}
+	now := time.Now().UTC()
+	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusReady, URLs: []string{},
+		Params: ophicleide.Params{Dim: set.Dim()}, Stats: &ophicleide.Stats{VocabSize: set.Len()}, Created: now, Updated: now}
+	if err := s.store.ImportModel(r.Context(), m, func(out io.Writer) error {
+		bw := bufio.NewWriterSize(out, 1<<20)
+		if err := vectors.WriteBinary(bw, set); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/models/"+m.ID)
+	s.json(w, http.StatusCreated, m)
 }

@@ -529,6 +529,39 @@ func testJobs(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("Import", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		m.URLs = []string{}
+		write := func(w io.Writer) error { _, err := w.Write([]byte("imported vectors")); return err }
+		if err := s.ImportModel(ctx(t), m, write); err != nil {
+			t.Fatalf("ImportModel: %v", err)
+		}
+		wantStatus(t, s, m.ID, ophicleide.StatusReady)
+		if got := readAll(t)(s.OpenVectors(ctx(t), m.ID)); string(got) != "imported vectors" {
+			t.Errorf("vectors %q", got)
+		}
+		if n, err := s.QueueLength(ctx(t)); err != nil || n != 0 {
+			t.Errorf("an imported model queued a job: %d %v", n, err)
+		}
+		if err := s.ImportModel(ctx(t), m, write); ophicleide.ErrorCode(err) != ophicleide.ECONFLICT {
+			t.Errorf("importing an existing id: %v, want ECONFLICT", err)
+		}
+		failed := NewModel(1)
+		if err := s.ImportModel(ctx(t), failed, func(io.Writer) error { return errors.New("disk full") }); err == nil {
+			t.Fatal("a failing write was accepted")
+		}
+		if _, err := s.FindModel(ctx(t), failed.ID); ophicleide.ErrorCode(err) != ophicleide.ENOTFOUND {
+			t.Errorf("a failed import left a model: %v", err)
+		}
+		if err := s.DeleteModel(ctx(t), m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OpenVectors(ctx(t), m.ID); ophicleide.ErrorCode(err) != ophicleide.ENOTFOUND {
+			t.Errorf("vectors of a deleted imported model: %v", err)
+		}
+	})
+
 	t.Run("Complete", func(t *testing.T) {
 		s := open(t)
 		m := NewModel(0)
