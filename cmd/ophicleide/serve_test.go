@@ -99,6 +99,13 @@ var specRouter = sync.OnceValues(func() (routers.Router, error) {
 // checkAgainstSpec validates a real response against the OpenAPI document:
 // the document is the source of truth and must not drift from the server.
 func checkAgainstSpec(t *testing.T, method, url string, status int, header http.Header, body []byte) {
+	checkExchange(t, false, method, url, "", nil, status, header, body)
+}
+
+// checkExchange validates a response against the OpenAPI document and, when
+// the server accepted the request (2xx), the request too: what the server
+// accepts must be documented.
+func checkExchange(t *testing.T, checkRequest bool, method, url, reqType string, reqBody []byte, status int, header http.Header, body []byte) {
 	t.Helper()
 	router, err := specRouter()
 	if err != nil {
@@ -109,11 +116,22 @@ func checkAgainstSpec(t *testing.T, method, url string, status int, header http.
 		t.Fatal(err)
 	}
 	// The document's server is "/", and everything is also under /api/.
-	req, _ := http.NewRequest(method, strings.TrimPrefix(u.RequestURI(), "/api"), nil)
+	req, _ := http.NewRequest(method, strings.TrimPrefix(u.RequestURI(), "/api"), bytes.NewReader(reqBody))
+	if reqType != "" {
+		req.Header.Set("Content-Type", reqType)
+	}
 	route, params, err := router.FindRoute(req)
 	if err != nil {
 		t.Errorf("%s %s is not in the OpenAPI document: %v", method, url, err)
 		return
+	}
+	if checkRequest && status >= 200 && status < 300 {
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("%s %s was accepted (%d) but the OpenAPI document refuses it: %v\nrequest: %s", method, url, status, err, reqBody)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
 	err = openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
@@ -141,7 +159,11 @@ func call(t *testing.T, method, url, body string, out any) (int, http.Header) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusMethodNotAllowed && !strings.Contains(url, "/no/such/") {
-		checkAgainstSpec(t, method, url, resp.StatusCode, resp.Header, b)
+		ct := ""
+		if body != "" {
+			ct = "application/json"
+		}
+		checkExchange(t, true, method, url, ct, []byte(body), resp.StatusCode, resp.Header, b)
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
