@@ -2,13 +2,9 @@ package main
 
 import (
 	"bufio"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -53,24 +49,7 @@ func TestKilledServerResumes(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	book, err := os.ReadFile("../../testdata/alice-in-wonderland_11-0.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int32
-	hanging := make(chan struct{})
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		if requests.Add(1) == 1 {
-			w.Write(book[:len(book)/2])
-			w.(http.Flusher).Flush()
-			close(hanging)
-			<-r.Context().Done()
-			return
-		}
-		w.Write(book)
-	}))
-	defer src.Close()
+	src, hanging, requests := hangingBook(t)
 
 	dir := t.TempDir()
 	args := []string{"--data-dir", dir, "--allow-private-urls", "--lease", "1s"}

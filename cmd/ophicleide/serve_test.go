@@ -443,25 +443,7 @@ func TestServeBadRequests(t *testing.T) {
 // after the restart.
 func TestRestartResumesJob(t *testing.T) {
 	dir := t.TempDir()
-	book, err := os.ReadFile("../../testdata/alice-in-wonderland_11-0.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int32
-	hanging := make(chan struct{})
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if requests.Add(1) == 1 {
-			w.Write(book[:len(book)/2])
-			w.(http.Flusher).Flush()
-			close(hanging)
-			<-r.Context().Done() // until the worker gives up: the server is stopping
-			return
-		}
-		w.Write(book)
-	}))
-	defer src.Close()
-
+	src, hanging, requests := hangingBook(t)
 	base, stop := startServerIn(t, dir, "--allow-private-urls")
 	defer stop()
 	var m struct{ ID string }
@@ -710,4 +692,30 @@ func TestUploadTrainsModel(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("empty form: %d", resp.StatusCode)
 	}
+}
+
+// hangingBook serves Alice at /alice.txt; the first request sends half the
+// book and then hangs until the client goes away (closing hanging when it
+// starts to hang); later requests get the whole book.
+func hangingBook(t *testing.T) (srv *httptest.Server, hanging <-chan struct{}, requests *atomic.Int32) {
+	t.Helper()
+	book, err := os.ReadFile("../../testdata/alice-in-wonderland_11-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests = new(atomic.Int32)
+	hang := make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if requests.Add(1) == 1 {
+			w.Write(book[:len(book)/2])
+			w.(http.Flusher).Flush()
+			close(hang)
+			<-r.Context().Done()
+			return
+		}
+		w.Write(book)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, hang, requests
 }
