@@ -343,7 +343,8 @@ func newModel(req createModelRequest) (*ophicleide.Model, error) {
 		urls = []string{}
 	}
 	return &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusQueued, URLs: urls,
-		Uploads: req.uploads, Callback: req.Callback, Params: req.Params, Created: now, Updated: now}, nil
+		Uploads: req.uploads, Callback: req.Callback, Params: req.Params, Progress: &ophicleide.Progress{Phase: "queued"},
+		Created: now, Updated: now}, nil
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {

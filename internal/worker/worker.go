@@ -236,20 +236,31 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 	}
 	cfg.Threads, cfg.MemoryLimit = w.cfg.Threads, w.cfg.MemoryLimit
 	cfg.ProgressInterval = w.cfg.Progress
+	// A lost lease seen when storing progress (the model was deleted, or
+	// another worker took the job over) stops training within a progress
+	// interval rather than at the next renewal.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	cfg.Progress = func(p word2vec.Progress) {
 		phase := string(p.Phase)
 		if p.Phase == word2vec.PhaseCounting && len(m.URLs) > 0 {
 			phase = "fetching"
 		}
 		// Progress is advisory: a failed write is retried at the next tick.
-		_ = w.store.UpdateProgress(ctx, lease, ophicleide.Progress{
+		err := w.store.UpdateProgress(ctx, lease, ophicleide.Progress{
 			Phase: phase, Fraction: p.Fraction, WordsPerSecond: p.WordsPerSecond, EtaSeconds: p.ETA.Seconds(),
 		})
+		if errors.Is(err, ophicleide.ErrLeaseLost) {
+			stop(err)
+		}
 	}
 	w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "fetching"})
 	src := corpus.New(ctx, srcs, tokenize.Options{Mode: tok})
 	defer src.Close()
 	res, err := word2vec.Train(ctx, cfg, src)
+	if cause := context.Cause(ctx); errors.Is(cause, ophicleide.ErrLeaseLost) {
+		return ophicleide.Stats{}, cause
+	}
 	if err != nil {
 		return ophicleide.Stats{}, err
 	}

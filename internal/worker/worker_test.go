@@ -74,9 +74,14 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) model(t *testing.T, urls ...string) string {
 	t.Helper()
+	return f.modelWith(t, ophicleide.Params{Epochs: 3, Dim: 50}, urls...)
+}
+
+func (f *fixture) modelWith(t *testing.T, p ophicleide.Params, urls ...string) string {
+	t.Helper()
 	now := time.Now()
 	m := &ophicleide.Model{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", now.UnixNano()%1e12), Name: "m", URLs: urls,
-		Status: ophicleide.StatusQueued, Params: ophicleide.Params{Epochs: 3, Dim: 50}, Created: now, Updated: now}
+		Status: ophicleide.StatusQueued, Params: p, Created: now, Updated: now}
 	if err := f.store.CreateModel(context.Background(), m, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -185,5 +190,40 @@ func TestShutdownHandsJobBack(t *testing.T) {
 	m, _ = f.store.FindModel(context.Background(), id)
 	if m.Status != ophicleide.StatusReady {
 		t.Fatalf("resumed job: status %s (%s)", m.Status, m.Error)
+	}
+}
+
+// deletingStore deletes the model as soon as training starts.
+type deletingStore struct {
+	*bolt.Store
+	once sync.Once
+}
+
+func (s *deletingStore) UpdateProgress(ctx context.Context, l *ophicleide.Lease, p ophicleide.Progress) error {
+	if p.Phase == "training" {
+		s.once.Do(func() { s.Store.DeleteModel(ctx, l.ModelID) })
+	}
+	return s.Store.UpdateProgress(ctx, l, p)
+}
+
+func TestDeletedModelStopsTraining(t *testing.T) {
+	f := newFixture(t)
+	// 2,000 epochs take minutes, and the lease is renewed only every 20
+	// minutes: only a prompt stop ends this test in time.
+	id := f.modelWith(t, ophicleide.Params{Epochs: 2000, Dim: 20}, f.srv.URL+"/austen.txt")
+	st := &deletingStore{Store: f.store}
+	w := New(st, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "a", Threads: 1, Progress: 10 * time.Millisecond, Lease: time.Hour})
+	done := make(chan struct{})
+	go func() {
+		w.RunOnce(context.Background())
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("training went on after the model was deleted")
+	}
+	if _, err := f.store.FindModel(context.Background(), id); ophicleide.ErrorCode(err) != ophicleide.ENOTFOUND {
+		t.Fatalf("deleted model: %v", err)
 	}
 }
