@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ func loadVectors(path string) (*vectors.Set, error) {
 		return nil, err
 	}
 	defer f.Close()
-	s, err := vectors.Read(bufio.NewReaderSize(f, 1<<20))
+	s, err := vectors.Read(f) // a file: its size lets the reader allocate once
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

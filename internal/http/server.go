@@ -9,7 +9,6 @@
 package http
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,7 +131,7 @@ func (s *Server) loadVectors(ctx context.Context, id string) (*vectors.Set, erro
 		return nil, err
 	}
 	defer rc.Close()
-	return vectors.ReadBinary(bufio.NewReaderSize(rc, 1<<20))
+	return vectors.ReadBinary(rc) // a file: its size lets the reader allocate once
 }
 
 // errorStatus is the one table from error codes to HTTP statuses.

@@ -66,17 +66,18 @@ func WriteBinary(w io.Writer, s *Set) error {
 // or data after the last row. Memory grows with the rows actually read,
 // whatever COUNT says. An error from r is returned in a *ParseError too.
 func ReadBinary(r io.Reader) (*Set, error) {
+	size := inputSize(r)
 	lr := newLineReader(r)
 	h, _, err := readHeader(lr, Binary)
 	if err != nil {
 		return nil, err
 	}
-	return readBinaryBody(lr.br, h)
+	return readBinaryBody(lr.br, h, size)
 }
 
 // readBinaryBody reads the rows after the header.
-func readBinaryBody(br *bufio.Reader, h header) (*Set, error) {
-	b := newBuilder(h.count, h.dim)
+func readBinaryBody(br *bufio.Reader, h header, size int64) (*Set, error) {
+	b := newBuilder(h.count, h.dim, size, 4)
 	raw := make([]byte, 4*h.dim)
 	var wordBuf []byte
 	fail := func(err error) (*Set, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -132,22 +133,33 @@ func Write(w io.Writer, s *Set, f Format) error {
 // conceivable for DIM 1 or 2) would be read as text. Errors and ownership
 // are as for ReadText and ReadBinary.
 func Read(r io.Reader) (*Set, error) {
+	size := inputSize(r)
 	lr := newLineReader(r)
 	h, first, err := readHeader(lr, "")
 	if err != nil {
 		return nil, err
 	}
 	if h.headerless {
-		return readTextBody(lr, h, first)
+		return readTextBody(lr, h, first, -1)
 	}
 	p, err := lr.br.Peek(bufSize)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, &ParseError{Line: lr.line + 1, Row: 1, Err: err}
 	}
 	if detect(p, err == io.EOF, h.count, h.dim) == Binary {
-		return readBinaryBody(lr.br, h)
+		return readBinaryBody(lr.br, h, size)
 	}
-	return readTextBody(lr, h, nil)
+	return readTextBody(lr, h, nil, size)
+}
+
+// inputSize is the size of r when it is a file (it has Stat), else -1.
+func inputSize(r io.Reader) int64 {
+	if f, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return -1
 }
 
 // detect decides between text and binary from the bytes p that follow the
@@ -280,13 +292,20 @@ type builder struct {
 	rows  int // rows read, duplicates included
 }
 
-func newBuilder(count, dim int) *builder {
+// newBuilder prepares for count rows of dim values. The header's count is
+// trusted for the allocation only when the input's size (inputSize, -1
+// when unknown) can hold that many values at minBytes bytes each: a file
+// whose header lies cannot make the reader allocate more than it holds.
+func newBuilder(count, dim int, inputSize int64, minBytes int) *builder {
 	limit := MaxValues
 	if count >= 0 {
 		limit = count * dim
 	}
 	n := min(limit, max(preallocVals, dim))
 	words := min(n/dim, preallocWords)
+	if count > 0 && inputSize > 0 && int64(limit)*int64(minBytes) <= inputSize {
+		n, words = limit, count
+	}
 	return &builder{
 		dim:   dim,
 		limit: limit,

@@ -76,13 +76,13 @@ func ReadText(r io.Reader) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readTextBody(lr, h, first)
+	return readTextBody(lr, h, first, inputSize(r))
 }
 
 // readTextBody reads the rows after the header. first, if not nil, is the
 // first row, already read (a file without header).
-func readTextBody(lr *lineReader, h header, first []byte) (*Set, error) {
-	b := newBuilder(h.count, h.dim)
+func readTextBody(lr *lineReader, h header, first []byte, size int64) (*Set, error) {
+	b := newBuilder(h.count, h.dim, size, 2)
 	fail := func(err error) (*Set, error) {
 		return nil, &ParseError{Format: Text, Line: lr.line, Row: b.rows + 1, Err: err}
 	}
