@@ -186,13 +186,20 @@ func answer(ctx context.Context, s *vectors.Set, n int, qs []question) ([]int, e
 	if len(qs) == 0 {
 		return pred, nil
 	}
+	unit := s.UnitMatrix(n) // the rows answers are chosen from
 	rows := make([][]float32, n)
 	for i := range rows {
-		rows[i] = s.UnitRow(i)
+		rows[i] = unit[i*dim : (i+1)*dim]
+	}
+	unitRow := func(i int) []float32 {
+		if i < n {
+			return rows[i]
+		}
+		return s.UnitRow(i)
 	}
 	queries := make([]float32, len(qs)*dim)
 	for j, q := range qs {
-		query(queries[j*dim:(j+1)*dim], s.UnitRow(q.a), s.UnitRow(q.b), s.UnitRow(q.c))
+		query(queries[j*dim:(j+1)*dim], unitRow(q.a), unitRow(q.b), unitRow(q.c))
 	}
 
 	blocks := (len(qs) + answerBlock - 1) / answerBlock

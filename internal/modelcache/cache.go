@@ -51,11 +51,11 @@ func New(maxBytes int64, load Loader) *Cache {
 		entries: map[string]*entry{}, loading: map[string]*call{}}
 }
 
-// Size estimates the memory a set holds: raw and unit-normalised matrices
-// and the words.
+// Size estimates the memory a set holds: the matrix, the norms and the
+// words with their index.
 func Size(s *vectors.Set) int64 {
 	n := int64(s.Len())
-	return 2*n*int64(s.Dim())*4 + n*48
+	return n*int64(s.Dim())*4 + n*52
 }
 
 // Get returns the model's vectors, loading them on first use. Concurrent

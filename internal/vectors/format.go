@@ -347,7 +347,7 @@ func (b *builder) add(word []byte) {
 
 func (b *builder) set() *Set {
 	s := &Set{words: b.words, dim: b.dim, vecs: b.vecs, index: b.index}
-	s.unit = normalize(b.vecs, b.dim)
+	s.invNorm = inverseNorms(b.vecs, b.dim)
 	return s
 }
 

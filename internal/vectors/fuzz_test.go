@@ -65,9 +65,9 @@ func checkRead(t *testing.T, data []byte, s *Set, err error) {
 		return
 	}
 	if s.Dim() < 1 || s.Dim() > MaxDim || len(s.vecs) != s.Len()*s.Dim() ||
-		len(s.unit) != len(s.vecs) || len(s.index) != s.Len() || s.Len() > len(data) {
-		t.Fatalf("inconsistent set: %d words, dim %d, %d values, %d unit, %d index, from %d bytes",
-			s.Len(), s.Dim(), len(s.vecs), len(s.unit), len(s.index), len(data))
+		len(s.invNorm) != s.Len() || len(s.index) != s.Len() || s.Len() > len(data) {
+		t.Fatalf("inconsistent set: %d words, dim %d, %d values, %d norms, %d index, from %d bytes",
+			s.Len(), s.Dim(), len(s.vecs), len(s.invNorm), len(s.index), len(data))
 	}
 	for i, w := range s.words {
 		if w == "" || hasSpace(w) || len(w) > MaxWordLen || s.index[w] != i {

@@ -101,12 +101,17 @@ func (s *Set) Similarity(a, b string) (float32, error) {
 	if !ok {
 		return 0, &UnknownWordError{Word: b}
 	}
-	return cosine(s.UnitRow(i), s.UnitRow(j)), nil
+	return s.score(s.UnitRow(i), j), nil
 }
 
-// cosine scores one unit row against a unit query exactly as scan scores
-// rows in bulk (vecmath.DotRows gives a row the same bits wherever it sits),
-// so Similarity, Nearest and Search always agree.
+// score is the cosine of row i with a unit query, computed exactly as scan
+// scores rows in bulk, so Similarity, Nearest and Search always agree.
+func (s *Set) score(q []float32, i int) float32 {
+	return cosine(q, s.Row(i)) * s.invNorm[i]
+}
+
+// cosine is the dot product of q and row with the kernel scan uses in bulk
+// (vecmath.DotRows gives a row the same bits wherever it sits).
 func cosine(q, row []float32) float32 {
 	var out [1]float32
 	vecmath.DotRows(q, row, out[:])
@@ -206,7 +211,7 @@ func sortHits(h []hit) []hit {
 // at h[0]), reusing h's storage.
 func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 	dim := s.dim
-	unit := s.unit[lo*dim : hi*dim]
+	raw := s.vecs[lo*dim : hi*dim]
 	h = h[:0]
 	if cap(h) < k {
 		h = make([]hit, 0, k)
@@ -214,7 +219,7 @@ func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 	i := lo
 	for ; i < hi && len(h) < k; i++ {
 		off := (i - lo) * dim
-		h = append(h, hit{cosine(q, unit[off:off+dim]), i})
+		h = append(h, hit{cosine(q, raw[off:off+dim]) * s.invNorm[i], i})
 		siftUp(h, len(h)-1)
 	}
 	if len(h) == 0 {
@@ -227,8 +232,10 @@ func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 	for i < hi {
 		nb := min(scanBlock, hi-i)
 		off := (i - lo) * dim
-		vecmath.DotRows(q, unit[off:off+nb*dim], scores[:nb])
+		vecmath.DotRows(q, raw[off:off+nb*dim], scores[:nb])
+		inv := s.invNorm[i : i+nb]
 		for j, sc := range scores[:nb] {
+			sc *= inv[j]
 			if sc > floor {
 				h[0] = hit{sc, i + j}
 				siftDown(h, 0)

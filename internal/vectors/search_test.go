@@ -56,7 +56,7 @@ func naiveUnitSearch(s *Set, q []float32, n, restrict int, exclude []int) []Neig
 		if slices.Contains(exclude, i) {
 			continue
 		}
-		all = append(all, scored{i, cosine(q, s.UnitRow(i))})
+		all = append(all, scored{i, s.score(q, i)})
 	}
 	slices.SortStableFunc(all, func(a, b scored) int {
 		switch {

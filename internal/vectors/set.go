@@ -1,7 +1,7 @@
 // Package vectors owns a trained set of word vectors: the words (in
 // descending corpus frequency, as word2vec.c and gensim write them), their
-// float32 vectors in one flat row-major matrix, a unit-normalised copy for
-// cosine search, exact nearest-neighbour queries (nearest words, analogies,
+// float32 vectors in one flat row-major matrix, the inverse norm of each
+// row for cosine search, exact nearest-neighbour queries (nearest words, analogies,
 // similarity) and the word2vec text and binary file formats.
 //
 // Search scans every row with vecmath.Dot, keeping the best n in a bounded
@@ -19,6 +19,8 @@ package vectors
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ophicleide/ophicleide/internal/vecmath"
 )
 
 // Set is an immutable set of word vectors. Build one with New; the zero
@@ -27,8 +29,11 @@ type Set struct {
 	words []string
 	dim   int
 	vecs  []float32 // len(words)*dim, row-major, as trained
-	unit  []float32 // vecs with every row scaled to unit length (zero rows stay zero)
-	index map[string]int
+	// invNorm[i] is 1/|row i| (0 for a zero row): cosine scores are raw
+	// dot products scaled by it, as gensim does with its norms, so a set
+	// holds one matrix, not a normalised copy too.
+	invNorm []float32
+	index   map[string]int
 }
 
 // Neighbor is one result of a similarity search.
@@ -76,7 +81,7 @@ func New(words []string, dim int, vecs []float32) (*Set, error) {
 		index[w] = i
 	}
 	s := &Set{words: words, dim: dim, vecs: vecs, index: index}
-	s.unit = normalize(vecs, dim)
+	s.invNorm = inverseNorms(vecs, dim)
 	return s, nil
 }
 
@@ -101,8 +106,22 @@ func (s *Set) Index(word string) (int, bool) {
 // Row returns the raw (as trained) vector at row i. The caller must not modify it.
 func (s *Set) Row(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
 
-// UnitRow returns the unit-normalised vector at row i. The caller must not modify it.
-func (s *Set) UnitRow(i int) []float32 { return s.unit[i*s.dim : (i+1)*s.dim] }
+// UnitRow returns a new unit-length copy of the vector at row i (zero
+// rows stay zero). The caller owns it.
+func (s *Set) UnitRow(i int) []float32 {
+	u := make([]float32, s.dim)
+	copy(u, s.Row(i))
+	vecmath.Scale(s.invNorm[i], u)
+	return u
+}
+
+// UnitMatrix returns a new row-major copy of the first rows rows, each
+// scaled to unit length, for batch work such as evaluation. rows is capped
+// at Len.
+func (s *Set) UnitMatrix(rows int) []float32 {
+	rows = min(rows, len(s.words))
+	return normalize(s.vecs[:rows*s.dim], s.dim)
+}
 
 // Vector returns the raw vector of word, or an *UnknownWordError.
 func (s *Set) Vector(word string) ([]float32, error) {

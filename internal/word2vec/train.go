@@ -61,11 +61,11 @@ type Result struct {
 
 // EstimateMemory returns the bytes training needs for a vocabulary of
 // vocab words, beyond the stored corpus: the input and output matrices,
-// the normalised copy the result carries, and the sampling tables.
+// and the sampling tables.
 func EstimateMemory(cfg Config, vocab int) int64 {
 	cfg = cfg.withDefaults()
 	v, d := int64(vocab), int64(cfg.Dim)
-	m := 3 * v * d * 4        // input, output and unit-normalised matrices
+	m := 2 * v * d * 4        // input and output matrices
 	m += v * (16 + 8 + 4 + 8) // strings, counts, subsampling, alias table
 	if cfg.Loss == HierarchicalSoftmax {
 		m += v * 40 * 5 // Huffman paths, 5 bytes per step, ~40 deep at most
@@ -128,11 +128,8 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 	}
 	trainSeconds := time.Since(trainStart).Seconds()
 
-	// The corpus is no longer needed; let the collector have it before the
-	// normalised copy is made.
-	c.tokens = tokenStore{}
+	c.tokens = tokenStore{} // no longer needed
 	m.syn1 = nil
-	runtime.GC() // so the normalised copy reuses the corpus's memory
 	set, err := vectors.New(c.words, cfg.Dim, m.syn0)
 	if err != nil {
 		return nil, fmt.Errorf("building vector set: %w", err)
