@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // startBinary runs the built binary's serve role and returns its base URL.
@@ -63,17 +62,7 @@ func TestKilledServerResumes(t *testing.T) {
 	cmd.Wait()
 
 	_, base = startBinary(t, bin, args...)
-	var got struct {
-		Model struct{ Status, Error string }
-	}
-	deadline := time.Now().Add(time.Minute)
-	for got.Model.Status != "ready" {
-		if time.Now().After(deadline) || got.Model.Status == "failed" {
-			t.Fatalf("after SIGKILL and restart: %+v", got.Model)
-		}
-		time.Sleep(50 * time.Millisecond)
-		call(t, "GET", base+"/models/"+m.ID, "", &got)
-	}
+	waitModel(t, base, m.ID, "ready")
 	if n := requests.Load(); n != 2 {
 		t.Fatalf("%d downloads, want 2", n)
 	}

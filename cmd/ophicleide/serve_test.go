@@ -87,6 +87,34 @@ func startRoleIn(t *testing.T, role, dir string, extra ...string) (base string, 
 	}, logs
 }
 
+// modelState is what the tests read of a model.
+type modelState struct {
+	Status, Error string
+	Stats         *struct{ Sources []struct{ URL string } }
+}
+
+// waitModel polls the model, as a client does, until it reaches status
+// want ("ready" or "failed"); reaching the other end state, or two minutes
+// passing, fails the test.
+func waitModel(t *testing.T, base, id, want string) modelState {
+	t.Helper()
+	var got struct{ Model modelState }
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if code, _ := call(t, "GET", base+"/models/"+id, "", &got); code != 200 {
+			t.Fatalf("get model: %d", code)
+		}
+		st := got.Model.Status
+		switch {
+		case st == want:
+			return got.Model
+		case st == "ready" || st == "failed" || time.Now().After(deadline):
+			t.Fatalf("model %s: %+v, want status %s", id, got.Model, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // specRouter finds the OpenAPI operation of a request.
 var specRouter = sync.OnceValues(func() (routers.Router, error) {
 	doc, err := openapi.Load(context.Background())
@@ -220,21 +248,7 @@ func TestServeTrainAndQueryEndToEnd(t *testing.T) {
 	if code != 201 || hdr.Get("Location") != "/models/"+m.ID || m.Status != "queued" || len(m.URLs) != 1 {
 		t.Fatalf("create: %d %v %+v", code, hdr, m)
 	}
-	var got struct {
-		Model struct {
-			Status, Error string
-		}
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for got.Model.Status != "ready" {
-		if time.Now().After(deadline) || got.Model.Status == "failed" {
-			t.Fatalf("model did not become ready: %+v", got.Model)
-		}
-		time.Sleep(100 * time.Millisecond) // a client polls, as the original web page did
-		if code, _ := call(t, "GET", base+"/models/"+m.ID, "", &got); code != 200 {
-			t.Fatalf("get model: %d", code)
-		}
-	}
+	waitModel(t, base, m.ID, "ready")
 
 	select { // the original's callback, as a webhook
 	case b := <-hook:
@@ -466,14 +480,7 @@ func TestRestartResumesJob(t *testing.T) {
 
 	base, stop3 := startServerIn(t, dir, "--allow-private-urls")
 	defer stop3()
-	deadline := time.Now().Add(2 * time.Minute)
-	for got.Model.Status != "ready" {
-		if time.Now().After(deadline) || got.Model.Status == "failed" {
-			t.Fatalf("resumed model: %+v", got.Model)
-		}
-		time.Sleep(50 * time.Millisecond)
-		call(t, "GET", base+"/models/"+m.ID, "", &got)
-	}
+	waitModel(t, base, m.ID, "ready")
 	if n := requests.Load(); n != 2 {
 		t.Fatalf("%d downloads, want 2 (the interrupted one and the resumed one)", n)
 	}
@@ -558,19 +565,9 @@ func TestModelFailures(t *testing.T) {
 		if code, _ := call(t, "POST", c.base+"/models", `{"name": "x", "urls": ["`+c.url+`"]}`, &m); code != 201 {
 			t.Fatalf("create: %d", code)
 		}
-		var got struct {
-			Model struct{ Status, Error string }
-		}
-		deadline := time.Now().Add(time.Minute)
-		for got.Model.Status != "failed" {
-			if time.Now().After(deadline) || got.Model.Status == "ready" {
-				t.Fatalf("%s: model %+v, want failed with %q", c.url, got.Model, c.want)
-			}
-			time.Sleep(20 * time.Millisecond)
-			call(t, "GET", c.base+"/models/"+m.ID, "", &got)
-		}
-		if !strings.Contains(got.Model.Error, c.want) {
-			t.Errorf("%s: failure reason %q, want it to mention %q", c.url, got.Model.Error, c.want)
+		got := waitModel(t, c.base, m.ID, "failed")
+		if !strings.Contains(got.Error, c.want) {
+			t.Errorf("%s: failure reason %q, want it to mention %q", c.url, got.Error, c.want)
 		}
 	}
 }
@@ -657,21 +654,8 @@ func TestUploadTrainsModel(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil || resp.StatusCode != 201 || len(m.Uploads) != 1 || m.Uploads[0] != "alice" {
 		t.Fatalf("upload: %d %s", resp.StatusCode, b)
 	}
-	var got struct {
-		Model struct {
-			Status, Error string
-			Stats         *struct{ Sources []struct{ URL string } }
-		}
-	}
-	deadline := time.Now().Add(time.Minute)
-	for got.Model.Status != "ready" {
-		if time.Now().After(deadline) || got.Model.Status == "failed" {
-			t.Fatalf("uploaded model: %+v", got.Model)
-		}
-		time.Sleep(20 * time.Millisecond)
-		call(t, "GET", base+"/models/"+m.ID, "", &got)
-	}
-	if s := got.Model.Stats.Sources; len(s) != 1 || s[0].URL != "upload:alice" {
+	got := waitModel(t, base, m.ID, "ready")
+	if s := got.Stats.Sources; len(s) != 1 || s[0].URL != "upload:alice" {
 		t.Fatalf("sources %+v", s)
 	}
 	var q struct{ Query struct{ Results [][2]any } }
