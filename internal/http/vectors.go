@@ -15,6 +15,16 @@ import (
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
+// handle adapts a handler that returns its error: the error is written
+// with fail.
+func (s *Server) handle(f func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
 // readyModel returns a ready model and its vectors. The state is read from
 // the store first, so a model deleted elsewhere is never served from the
 // cache.
@@ -78,28 +88,25 @@ func required(r *http.Request, name string) (string, error) {
 	return v, nil
 }
 
-func (s *Server) similar(w http.ResponseWriter, r *http.Request) {
+func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	word, err := required(r, "word")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	count, err := countParam(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ns, err := set.Nearest(word, count)
 	if err != nil {
-		s.fail(w, r, wordError(m, "word", err))
-		return
+		return wordError(m, "word", err)
 	}
 	s.json(w, http.StatusOK, map[string]any{"word": word, "results": results(ns)})
+	return nil
 }
 
 func splitList(v string) []string {
@@ -112,68 +119,61 @@ func splitList(v string) []string {
 	return out
 }
 
-func (s *Server) analogy(w http.ResponseWriter, r *http.Request) {
+func (s *Server) analogy(w http.ResponseWriter, r *http.Request) error {
 	pos := splitList(r.URL.Query().Get("positive"))
 	neg := splitList(r.URL.Query().Get("negative"))
 	if len(pos) == 0 {
-		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "positive", Message: "give at least one positive word (for example positive=king,woman&negative=man)"})
-		return
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "positive", Message: "give at least one positive word (for example positive=king,woman&negative=man)"}
 	}
 	count, err := countParam(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ns, err := set.Analogy(pos, neg, count)
 	if err != nil {
-		s.fail(w, r, wordError(m, "positive", err))
-		return
+		return wordError(m, "positive", err)
 	}
 	s.json(w, http.StatusOK, map[string]any{"positive": pos, "negative": neg, "results": results(ns)})
+	return nil
 }
 
-func (s *Server) similarity(w http.ResponseWriter, r *http.Request) {
+func (s *Server) similarity(w http.ResponseWriter, r *http.Request) error {
 	a, err := required(r, "a")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	b, err := required(r, "b")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	sim, err := set.Similarity(a, b)
 	if err != nil {
-		s.fail(w, r, wordError(m, "a", err))
-		return
+		return wordError(m, "a", err)
 	}
 	s.json(w, http.StatusOK, map[string]any{"a": a, "b": b, "similarity": sim})
+	return nil
 }
 
-func (s *Server) vector(w http.ResponseWriter, r *http.Request) {
+func (s *Server) vector(w http.ResponseWriter, r *http.Request) error {
 	word := r.PathValue("word")
 	m, set, err := s.readyModel(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	v, err := set.Vector(word)
 	if err != nil {
-		s.fail(w, r, wordError(m, "word", err))
-		return
+		return wordError(m, "word", err)
 	}
 	s.json(w, http.StatusOK, map[string]any{"word": word, "vector": v})
+	return nil
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
@@ -227,21 +227,19 @@ func safeName(name string) string {
 // maxWords limits GET /models/{id}/words.
 const maxWords = 1000
 
-func (s *Server) words(w http.ResponseWriter, r *http.Request) {
+func (s *Server) words(w http.ResponseWriter, r *http.Request) error {
 	prefix := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("prefix")))
 	limit := 20
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxWords {
-			s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "limit", Message: fmt.Sprintf("limit must be a whole number between 1 and %d", maxWords)})
-			return
+			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "limit", Message: fmt.Sprintf("limit must be a whole number between 1 and %d", maxWords)}
 		}
 		limit = n
 	}
 	_, set, err := s.readyModel(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	type word struct {
 		Word string `json:"word"`
@@ -259,4 +257,5 @@ func (s *Server) words(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.json(w, http.StatusOK, map[string]any{"words": out})
+	return nil
 }
