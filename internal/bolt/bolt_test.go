@@ -15,6 +15,7 @@ import (
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/storetest"
+	bbolt "go.etcd.io/bbolt"
 )
 
 func open(t *testing.T, dir string) *Store {
@@ -248,6 +249,50 @@ func TestCrash(t *testing.T) {
 		if got := read(t)(s.OpenUpload(ctx, id, "a.txt")); got != "corpus of "+id {
 			t.Errorf("upload of %s: %q", id, got)
 		}
+		// The query history is not fsynced, but a killed process loses
+		// none of it.
+		if q, err := s.FindQuery(ctx, "q-"+id); err != nil || q.ModelID != id {
+			t.Errorf("query of %s after the crash: %+v %v", id, q, err)
+		}
+	}
+}
+
+// TestQueriesMovedFromMainDatabase opens a data directory written by an
+// earlier version, whose queries lived in ophicleide.db.
+func TestQueriesMovedFromMainDatabase(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	s.Close()
+	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for i := range 3 {
+			q := ophicleide.Query{ID: fmt.Sprintf("old-%d", i), Word: "w", ModelID: "m", Created: time.Unix(int64(i), 0).UTC()}
+			if err := putJSON(tx.Bucket(bucketQueries), []byte(q.ID), &q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second open finds nothing left to move
+		s = open(t, dir)
+		qs, err := s.ListQueries(t.Context())
+		if err != nil || len(qs) != 3 || qs[0].ID != "old-2" {
+			t.Fatalf("queries after the move: %v %v", qs, err)
+		}
+		s.db.View(func(tx *bbolt.Tx) error {
+			if n := tx.Bucket(bucketQueries).Stats().KeyN; n != 0 {
+				t.Errorf("%d queries left in %s", n, DBFile)
+			}
+			return nil
+		})
+		s.Close()
 	}
 }
 
@@ -276,6 +321,10 @@ func crashChild(dir string) {
 		}
 		if err := s.CompleteJob(ctx, l, ophicleide.Stats{}); err != nil {
 			fmt.Println("complete:", err)
+			os.Exit(1)
+		}
+		if err := s.CreateQuery(ctx, &ophicleide.Query{ID: "q-" + m.ID, ModelID: m.ID, Word: "w"}); err != nil {
+			fmt.Println("query:", err)
 			os.Exit(1)
 		}
 		fmt.Println("committed", m.ID)

@@ -51,11 +51,11 @@ func New(maxBytes int64, load Loader) *Cache {
 		entries: map[string]*entry{}, loading: map[string]*call{}}
 }
 
-// Size estimates the memory a set holds: the matrix, the norms and the
-// words with their index.
+// Size estimates the memory a set holds: the matrix, the norms, the
+// words with their index and the int8 images search builds.
 func Size(s *vectors.Set) int64 {
 	n := int64(s.Len())
-	return n*int64(s.Dim())*4 + n*52
+	return n*int64(s.Dim())*4 + n*52 + s.SearchIndexBytes()
 }
 
 // Get returns the model's vectors, loading them on first use. Concurrent

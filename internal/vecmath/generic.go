@@ -3,10 +3,11 @@
 package vecmath
 
 var (
-	dot      = DotGeneric
-	axpy     = AxpyGeneric
-	dotRows  = dotRowsGeneric
-	prefetch = func([]float32) {}
+	dot         = DotGeneric
+	axpy        = AxpyGeneric
+	dotRows     = dotRowsGeneric
+	dotRowsInt8 = dotRowsInt8Generic
+	prefetch    = func([]float32) {}
 )
 
 // Accelerated reports whether assembly kernels are in use.

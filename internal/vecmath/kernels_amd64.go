@@ -7,10 +7,11 @@ import "golang.org/x/sys/cpu"
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 var (
-	dot      = DotGeneric
-	axpy     = AxpyGeneric
-	dotRows  = dotRowsGeneric
-	prefetch = func([]float32) {}
+	dot         = DotGeneric
+	axpy        = AxpyGeneric
+	dotRows     = dotRowsGeneric
+	dotRowsInt8 = dotRowsInt8Generic
+	prefetch    = func([]float32) {}
 )
 
 func init() {
@@ -18,6 +19,7 @@ func init() {
 		dot = dotAVX2
 		axpy = axpyAVX2
 		dotRows = dotRowsAVX2
+		dotRowsInt8 = dotRowsInt8AVX2
 		prefetch = prefetchAVX2
 	}
 }
@@ -79,3 +81,26 @@ func axpyAVX2(a float32, x, y []float32)
 //
 //go:noescape
 func prefetchAVX2(x []float32)
+
+// dotRowsInt8AVX2 runs the four-row integer kernel over whole groups of
+// four rows and the reference over the rest.
+func dotRowsInt8AVX2(q []int16, m []int8, scale, out []float32) {
+	d := len(q)
+	n4 := len(out) &^ 3
+	if n4 > 0 {
+		dotRowsInt8x4AVX2(q, m[:n4*d], scale[:n4], out[:n4])
+	}
+	if n4 < len(out) {
+		dotRowsInt8Generic(q, m[n4*d:], scale[n4:], out[n4:])
+	}
+}
+
+// dotRowsInt8x4AVX2 is DotRowsInt8 for a multiple of four rows and len(q)
+// a multiple of 16: per 16 values, VPMOVSXBW widens a row's int8 to int16,
+// VPMADDWD multiplies by q and adds pairs into int32, VPADDD accumulates;
+// four rows share each load of q; VCVTDQ2PS and VMULPS apply the scales
+// (rounding as Go's float32 conversion and product do). Reference:
+// dotRowsInt8Generic.
+//
+//go:noescape
+func dotRowsInt8x4AVX2(q []int16, m []int8, scale, out []float32)

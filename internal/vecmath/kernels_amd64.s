@@ -196,3 +196,63 @@ pfloop:
 	JMP  pfloop
 pfdone:
 	RET
+
+// func dotRowsInt8x4AVX2(q []int16, m []int8, scale, out []float32)
+TEXT ·dotRowsInt8x4AVX2(SB), NOSPLIT, $0-96
+	MOVQ q_base+0(FP), SI
+	MOVQ q_len+8(FP), DX          // d, a multiple of 16
+	MOVQ m_base+24(FP), DI        // row 0 of the current block
+	MOVQ scale_base+48(FP), R9
+	MOVQ out_base+72(FP), R8
+	MOVQ out_len+80(FP), CX       // rows (multiple of 4)
+
+iblock:
+	CMPQ CX, $0
+	JLE  idone
+	MOVQ DI, R10
+	LEAQ (DI)(DX*1), R11
+	LEAQ (R11)(DX*1), R12
+	LEAQ (R12)(DX*1), R13
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	XORQ AX, AX
+
+iinner:
+	CMPQ AX, DX
+	JGE  ireduce
+	VMOVDQU (SI)(AX*2), Y4
+	VPMOVSXBW (R10)(AX*1), Y5
+	VPMADDWD Y4, Y5, Y5
+	VPADDD Y5, Y0, Y0
+	VPMOVSXBW (R11)(AX*1), Y6
+	VPMADDWD Y4, Y6, Y6
+	VPADDD Y6, Y1, Y1
+	VPMOVSXBW (R12)(AX*1), Y7
+	VPMADDWD Y4, Y7, Y7
+	VPADDD Y7, Y2, Y2
+	VPMOVSXBW (R13)(AX*1), Y8
+	VPMADDWD Y4, Y8, Y8
+	VPADDD Y8, Y3, Y3
+	ADDQ $16, AX
+	JMP  iinner
+
+ireduce:
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VCVTDQ2PS X0, X0
+	VMULPS (R9), X0, X0
+	VMOVUPS X0, (R8)
+	ADDQ $16, R8
+	ADDQ $16, R9
+	LEAQ (R13)(DX*1), DI
+	SUBQ $4, CX
+	JMP  iblock
+
+idone:
+	VZEROUPPER
+	RET

@@ -167,7 +167,18 @@ func worse(a, b hit) bool {
 }
 
 // topK returns the k best rows among [0, rows), best first. k <= rows.
+// Large sets take the quantized path (quant.go), with the same result.
 func (s *Set) topK(q []float32, rows, k int) []hit {
+	if len(s.words)*s.dim >= quantMinValues && k*8 <= rows {
+		if hits, ok := s.topKQuant(q, rows, k); ok {
+			return hits
+		}
+	}
+	return s.topKExact(q, rows, k)
+}
+
+// topKExact is topK by scoring every row exactly.
+func (s *Set) topKExact(q []float32, rows, k int) []hit {
 	workers := min(runtime.GOMAXPROCS(0), rows/k) // a chunk must hold k rows to pay
 	if rows*s.dim < parallelMinValues || workers < 2 {
 		return sortHits(s.scan(q, 0, rows, k, nil))

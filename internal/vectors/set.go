@@ -5,7 +5,8 @@
 // similarity) and the word2vec text and binary file formats.
 //
 // Search scans every row with vecmath.Dot, keeping the best n in a bounded
-// heap; large sets are split among GOMAXPROCS goroutines. Its results are
+// heap; large sets first scan int8 images of their rows and score exactly
+// only the rows that can still make the top n (quant.go). Its results are
 // exact and deterministic (ties go to the lower row) and rank as gensim's
 // most_similar does. The readers (ReadText, ReadBinary, Read) accept what
 // word2vec.c and gensim write, treat their input as untrusted (errors, not
@@ -19,6 +20,7 @@ package vectors
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ophicleide/ophicleide/internal/vecmath"
 )
@@ -34,6 +36,9 @@ type Set struct {
 	// holds one matrix, not a normalised copy too.
 	invNorm []float32
 	index   map[string]int
+
+	quantOnce sync.Once
+	quant     *quantIndex // int8 copy of the unit rows, built on first search
 }
 
 // Neighbor is one result of a similarity search.

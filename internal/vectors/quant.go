@@ -1,0 +1,397 @@
+package vectors
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/ophicleide/ophicleide/internal/vecmath"
+)
+
+// Quantized search.
+//
+// Scanning every float32 row is memory-bound: 58k rows of dimension 100
+// are 23 MB per query. Large sets therefore also keep an int8 copy of
+// their unit rows (a quarter of the bytes) and search in two passes:
+//
+//  1. Score every row approximately with the int8 copy and a query
+//     quantized to int16 (vecmath.DotRowsInt8). For each row the error of
+//     that score is bounded: if u is the unit row, ũ its int8 image and q̃
+//     the quantized query, |q·u - q̃·ũ| <= |u-ũ| + |q-q̃|·(1+|u-ũ|)
+//     (Cauchy-Schwarz, |q| = 1), and |u-ũ| is measured per row when the
+//     copy is built. So every row's exact score lies in [a-b, a+b].
+//  2. The k-th largest lower bound a-b is a floor under the k-th best exact
+//     score; only rows whose upper bound a+b reaches that floor can be in
+//     the top k. With int8 that still leaves hundreds to thousands of rows
+//     for words whose neighbours are not much closer than the rest (rare
+//     words: measured on a real 50k-word model, 2,100 on average), so
+//  3. those rows are scored again adding an int8 image of each row's
+//     rounding error (a second int8 matrix: the error of the sum is ~250
+//     times smaller), the floor is raised the same way, and the few rows
+//     left (typically k plus a handful) are scored exactly, with the same
+//     kernel as the exact scan.
+//
+// The result is therefore exactly the exact scan's, ties included, not an
+// approximation: the int8 pass only decides which rows are worth an exact
+// score.
+
+// quantMinValues is the size (rows*dim) from which search uses the
+// quantized pass; below it an exact scan is as fast and needs no copy.
+const quantMinValues = 200_000
+
+// quantSplitMinValues is the size from which the quantized pass is split
+// among GOMAXPROCS goroutines.
+const quantSplitMinValues = 32_000_000
+
+// boundSlack covers float32 rounding in both passes (scores are at most 1
+// in magnitude; each pass rounds a few times at ~6e-8).
+const boundSlack = 1e-5
+
+// quantIndex is the two-level int8 image of a set's unit rows.
+type quantIndex struct {
+	dp     int        // dimension rounded up to vecmath.Int8Block
+	coarse quantLevel // the unit rows
+	fine   quantLevel // what coarse misses of them
+}
+
+// quantLevel is one int8 matrix with a scale per row.
+type quantLevel struct {
+	data  []int8    // rows*dp, each row zero-padded
+	scale []float32 // row i ~ scale[i] * data row i
+	// err[i] bounds |unit row i - (the images of this level and those
+	// before it)|; maxErr is the largest.
+	err    []float32
+	maxErr float32
+}
+
+// SearchIndexBytes is the memory search adds to a set of this size (the
+// int8 images of large sets, built on first search).
+func (s *Set) SearchIndexBytes() int64 {
+	if len(s.words)*s.dim < quantMinValues {
+		return 0
+	}
+	dp := (s.dim + vecmath.Int8Block - 1) / vecmath.Int8Block * vecmath.Int8Block
+	return int64(len(s.words)) * int64(2*dp+16)
+}
+
+// quantized returns the set's int8 images, building them on first use.
+func (s *Set) quantized() *quantIndex {
+	s.quantOnce.Do(func() { s.quant = buildQuant(s.vecs, s.invNorm, s.dim) })
+	return s.quant
+}
+
+// buildQuant quantizes each unit row symmetrically to [-127, 127] with its
+// own scale, then the rounding error the same way, recording the
+// Euclidean norm of what remains after each level.
+func buildQuant(vecs, invNorm []float32, dim int) *quantIndex {
+	rows := len(invNorm)
+	dp := (dim + vecmath.Int8Block - 1) / vecmath.Int8Block * vecmath.Int8Block
+	qi := &quantIndex{dp: dp, coarse: newQuantLevel(rows, dp), fine: newQuantLevel(rows, dp)}
+	u := make([]float64, dim)
+	for i := range rows {
+		inv := float64(invNorm[i])
+		for j, v := range vecs[i*dim : (i+1)*dim] {
+			u[j] = float64(v) * inv
+		}
+		qi.coarse.set(i, dp, u) // leaves u as the coarse level's error
+		qi.fine.set(i, dp, u)
+	}
+	return qi
+}
+
+func newQuantLevel(rows, dp int) quantLevel {
+	return quantLevel{data: make([]int8, rows*dp), scale: make([]float32, rows), err: make([]float32, rows)}
+}
+
+// set quantizes u as row i and replaces u by the rounding error.
+func (l *quantLevel) set(i, dp int, u []float64) {
+	var m float64
+	for _, x := range u {
+		m = max(m, math.Abs(x))
+	}
+	if m == 0 {
+		return // nothing left: the image is zero and exact
+	}
+	scale := float32(m / 127)
+	out := l.data[i*dp : i*dp+len(u)]
+	var e2 float64
+	for j, x := range u {
+		v := math.Max(-127, math.Min(127, math.Round(x/float64(scale))))
+		out[j] = int8(v)
+		u[j] = x - v*float64(scale)
+		e2 += u[j] * u[j]
+	}
+	l.scale[i] = scale
+	l.err[i] = math.Nextafter32(float32(math.Sqrt(e2)), 1)
+	l.maxErr = max(l.maxErr, l.err[i])
+}
+
+// quantQuery is a unit query quantized to int16 for DotRowsInt8.
+type quantQuery struct {
+	q   []int16
+	inv float32 // 1/scale of q
+	err float32 // upper bound of |q - inv*q̃|
+}
+
+// quantizeQuery scales q so its largest value is the most DotRowsInt8
+// allows for dp values without overflow. It returns false for a zero query.
+func quantizeQuery(q []float32, dp int) (quantQuery, bool) {
+	var m float64
+	for _, v := range q {
+		m = max(m, math.Abs(float64(v)))
+	}
+	if m == 0 {
+		return quantQuery{}, false
+	}
+	limit := float64(min(32767, (1<<31-1)/(128*dp)))
+	scale := limit / m
+	out := make([]int16, dp)
+	var e2 float64
+	for j, x := range q {
+		v := math.Round(float64(x) * scale)
+		out[j] = int16(v)
+		d := float64(x) - v/scale
+		e2 += d * d
+	}
+	return quantQuery{q: out, inv: float32(1 / scale), err: math.Nextafter32(float32(math.Sqrt(e2)), 1)}, true
+}
+
+// quantPool holds per-query scratch.
+var quantPool = sync.Pool{New: func() any { return new(quantScratch) }}
+
+type quantScratch struct {
+	approx []float32 // per row, the coarse score times the query's scale
+	cands  []int
+	fine   []float32 // per candidate, the fine score times the query's scale
+	gather []int8    // candidate rows of the fine level, side by side
+	scales []float32
+	rows   []float32 // float rows side by side for the exact kernel
+}
+
+// quantKeep is how many times k rows pass 1 keeps by approximate score,
+// to find k rows with high lower bounds (bounds differ from row to row).
+const quantKeep = 4
+
+// topKQuant is topK by the passes described above. ok is false when the
+// query is zero (every exact score is 0; the caller scans exactly).
+//
+// Pass 1 keeps the quantKeep*k best rows by coarse score; the k-th
+// largest lower bound among them is a floor under the k-th best exact
+// score (k rows reach it). The rows whose upper bound reaches the floor
+// are candidates; the fine level narrows them the same way, and the rest
+// are scored exactly.
+func (s *Set) topKQuant(q []float32, rows, k int) (hits []hit, ok bool) {
+	qi := s.quantized()
+	qq, ok := quantizeQuery(q, qi.dp)
+	if !ok {
+		return nil, false
+	}
+	sc := quantPool.Get().(*quantScratch)
+	defer quantPool.Put(sc)
+	if cap(sc.approx) < rows {
+		sc.approx = make([]float32, rows)
+	}
+	approx := sc.approx[:rows]
+
+	// Pass 1: coarse scores of every row, and the best of them.
+	keep := min(quantKeep*k, rows)
+	workers := 1
+	if rows*qi.dp >= quantSplitMinValues {
+		workers = min(runtime.GOMAXPROCS(0), rows/keep)
+	}
+	var best []hit
+	if workers < 2 {
+		best = qi.approxScan(qq, approx, 0, rows, keep)
+	} else {
+		parts := make([][]hit, workers)
+		var wg sync.WaitGroup
+		for w := 1; w < workers; w++ {
+			lo, hi := rows*w/workers, rows*(w+1)/workers
+			wg.Go(func() { parts[w] = qi.approxScan(qq, approx, lo, hi, keep) })
+		}
+		parts[0] = qi.approxScan(qq, approx, 0, rows/workers, keep)
+		wg.Wait()
+		for _, p := range parts {
+			best = append(best, p...)
+		}
+	}
+	lows := make([]float32, 0, max(len(best), 4*k))
+	for _, h := range best {
+		lows = append(lows, h.score*qq.inv-qq.bound(qi.coarse.err[h.row]))
+	}
+	floor := kthLargest(lows, k)
+	pre := (floor - qq.bound(qi.coarse.maxErr)) / qq.inv // a cheap first test
+	cands := sc.cands[:0]
+	for i, a := range approx {
+		if a >= pre && a*qq.inv+qq.bound(qi.coarse.err[i]) >= floor {
+			cands = append(cands, i)
+		}
+	}
+
+	// Pass 2: add the fine level's score for the candidates.
+	fine := qi.fineScores(qq, cands, approx, sc)
+	lows = lows[:0]
+	for j, r := range cands {
+		lows = append(lows, fine[j]*qq.inv-qq.bound(qi.fine.err[r]))
+	}
+	floor = kthLargest(lows, k)
+	n := 0
+	for j, r := range cands {
+		if fine[j]*qq.inv+qq.bound(qi.fine.err[r]) >= floor {
+			cands[n] = r
+			n++
+		}
+	}
+	sc.cands = cands
+
+	// Pass 3: exact scores.
+	return sortHits(s.scoreRows(q, cands[:n], k, sc)), true
+}
+
+// fineScores returns, per candidate row, its coarse score (from approx)
+// plus its fine level's, both times the query's scale.
+func (qi *quantIndex) fineScores(qq quantQuery, cands []int, approx []float32, sc *quantScratch) []float32 {
+	dp := qi.dp
+	if cap(sc.fine) < len(cands) {
+		sc.fine = make([]float32, len(cands))
+	}
+	fine := sc.fine[:len(cands)]
+	if cap(sc.gather) < scanBlock*dp {
+		sc.gather = make([]int8, scanBlock*dp)
+		sc.scales = make([]float32, scanBlock)
+	}
+	for lo := 0; lo < len(cands); lo += scanBlock {
+		block := cands[lo:min(lo+scanBlock, len(cands))]
+		g := sc.gather[:len(block)*dp]
+		for j, r := range block {
+			copy(g[j*dp:(j+1)*dp], qi.fine.data[r*dp:(r+1)*dp])
+			sc.scales[j] = qi.fine.scale[r]
+		}
+		out := fine[lo : lo+len(block)]
+		vecmath.DotRowsInt8(qq.q, g, sc.scales[:len(block)], out)
+		for j, r := range block {
+			out[j] += approx[r]
+		}
+	}
+	return fine
+}
+
+// scoreRows returns the best k of the listed rows, scored exactly as scan
+// scores them, as a min-heap. Rows are copied four at a time next to each
+// other so that the four-row kernel serves them (a row's score does not
+// depend on where it sits).
+func (s *Set) scoreRows(q []float32, rows []int, k int, sc *quantScratch) []hit {
+	dim := s.dim
+	if cap(sc.rows) < 4*dim {
+		sc.rows = make([]float32, 4*dim)
+	}
+	buf := sc.rows[:4*dim]
+	var scores [4]float32
+	h := make([]hit, 0, k)
+	const ahead = 8 // rows prefetched ahead: candidates are scattered
+	for _, r := range rows[:min(ahead, len(rows))] {
+		vecmath.Prefetch(s.vecs[r*dim : (r+1)*dim])
+	}
+	for len(rows) > 0 {
+		n := min(4, len(rows))
+		for _, r := range rows[min(ahead, len(rows)):min(ahead+n, len(rows))] {
+			vecmath.Prefetch(s.vecs[r*dim : (r+1)*dim])
+		}
+		for j, r := range rows[:n] {
+			copy(buf[j*dim:(j+1)*dim], s.vecs[r*dim:(r+1)*dim])
+		}
+		vecmath.DotRows(q, buf[:n*dim], scores[:n])
+		for j, r := range rows[:n] {
+			x := hit{scores[j] * s.invNorm[r], r}
+			switch {
+			case len(h) < k:
+				h = append(h, x)
+				siftUp(h, len(h)-1)
+			case worse(h[0], x):
+				h[0] = x
+				siftDown(h, 0)
+			}
+		}
+		rows = rows[n:]
+	}
+	return h
+}
+
+// bound is the largest possible distance between a row's approximate and
+// exact scores, given the norm e of what its image misses: |q·u - q̃·ũ|
+// <= |u-ũ| + |q-q̃|·|ũ| and |ũ| <= 1+e.
+func (qq quantQuery) bound(e float32) float32 {
+	return e + qq.err*(1+e) + boundSlack
+}
+
+// approxScan writes the coarse scores of rows [lo, hi) to approx,
+// multiplied by the query's scale (1/qq.inv, saving a multiplication per
+// row), and returns the min(keep, hi-lo) best rows by that score.
+func (qi *quantIndex) approxScan(qq quantQuery, approx []float32, lo, hi, keep int) []hit {
+	dp := qi.dp
+	top := make([]hit, 0, keep)
+	for i := lo; i < hi; {
+		nb := min(scanBlock, hi-i)
+		out := approx[i : i+nb]
+		vecmath.DotRowsInt8(qq.q, qi.coarse.data[i*dp:(i+nb)*dp], qi.coarse.scale[i:i+nb], out)
+		j := 0
+		for ; len(top) < keep && j < nb; j++ {
+			top = append(top, hit{out[j], i + j})
+			siftUp(top, len(top)-1)
+		}
+		for ; j < nb; j++ {
+			if out[j] > top[0].score {
+				top[0] = hit{out[j], i + j}
+				siftDown(top, 0)
+			}
+		}
+		i += nb
+	}
+	return top
+}
+
+// kthLargest returns the k-th largest value of v (k <= len(v)); it
+// reorders v.
+func kthLargest(v []float32, k int) float32 {
+	h := v[:0:0]
+	for _, x := range v {
+		switch {
+		case len(h) < k:
+			h = append(h, x)
+			floatSiftUp(h, len(h)-1)
+		case x > h[0]:
+			h[0] = x
+			floatSiftDown(h, 0)
+		}
+	}
+	return h[0]
+}
+
+func floatSiftUp(h []float32, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[i] >= h[p] {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func floatSiftDown(h []float32, i int) {
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && h[c+1] < h[c] {
+			c++
+		}
+		if h[c] >= h[i] {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
