@@ -21,7 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/ophicleide/ophicleide/internal/http/openapi"
+	"github.com/ophicleide/ophicleide/internal/http/openapi/spectest"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -117,7 +117,7 @@ func waitModel(t *testing.T, base, id, want string) modelState {
 
 // specRouter finds the OpenAPI operation of a request.
 var specRouter = sync.OnceValues(func() (routers.Router, error) {
-	doc, err := openapi.Load(context.Background())
+	doc, err := spectest.Load(context.Background())
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,7 @@
 //
 //	<dir>/ophicleide.db             buckets models, jobs, meta (JSON values)
 //	<dir>/queries.db                bucket queries: the query history
-//	<dir>/vectors/<modelID>.bin     a model's vectors (word2vec binary format)
+//	<dir>/vectors/<modelID>.bin     a model's vectors as the caller writes them (vectors.Compact)
 //	<dir>/uploads/<modelID>/<n>     the n-th upload of a model (0-based, as in Model.Uploads)
 //	<dir>/trash/                    files of deleted models, emptied after the commit
 //
@@ -127,9 +127,12 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketModels, bucketQueries, bucketJobs, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if tx.Bucket(name) != nil {
+				continue
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
 		}
@@ -175,10 +178,22 @@ func openQueries(dir string) (*bbolt.DB, error) {
 	return db, nil
 }
 
+// update runs fn in a read-write transaction of the main database only if
+// a read-only run of fn (whose writes fail with bbolt.ErrTxNotWritable)
+// needed to write: opening an unchanged store commits (and fsyncs)
+// nothing.
+func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, bbolt.ErrTxNotWritable) {
+		err = s.db.Update(fn)
+	}
+	return err
+}
+
 // moveQueries moves queries that earlier versions kept in the main
 // database into the query history, synced before they are deleted there.
 func (s *Store) moveQueries() error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		old := tx.Bucket(bucketQueries)
 		if old.Stats().KeyN == 0 {
 			return nil

@@ -131,7 +131,7 @@ func (s *Server) loadVectors(ctx context.Context, id string) (*vectors.Set, erro
 		return nil, err
 	}
 	defer rc.Close()
-	return vectors.ReadBinary(rc) // a file: its size lets the reader allocate once
+	return vectors.Load(rc) // Compact, or word2vec binary from older stores
 }
 
 // errorStatus is the one table from error codes to HTTP statuses.

@@ -138,7 +138,7 @@ func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
 		Params: ophicleide.Params{Dim: set.Dim()}, Stats: &ophicleide.Stats{VocabSize: set.Len()}, Created: now, Updated: now}
 	if err := s.store.ImportModel(r.Context(), m, func(out io.Writer) error {
 		bw := bufio.NewWriterSize(out, 1<<20)
-		if err := vectors.WriteBinary(bw, set); err != nil {
+		if err := vectors.WriteCompact(bw, set); err != nil {
 			return err
 		}
 		return bw.Flush()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -133,7 +134,11 @@ func Write(w io.Writer, s *Set, f Format) error {
 // conceivable for DIM 1 or 2) would be read as text. Errors and ownership
 // are as for ReadText and ReadBinary.
 func Read(r io.Reader) (*Set, error) {
-	size := inputSize(r)
+	return read(r, inputSize(r))
+}
+
+// read is Read for an input of size bytes (-1: unknown).
+func read(r io.Reader, size int64) (*Set, error) {
 	lr := newLineReader(r)
 	h, first, err := readHeader(lr, "")
 	if err != nil {
@@ -409,6 +414,7 @@ func clip(b []byte) string {
 // s with a NaN or infinite value: the readers reject them, so the writers
 // refuse to write them.
 func checkFinite(s *Set) error {
+	defer runtime.KeepAlive(s) // the matrix may be a mapping (see Set)
 	for i, v := range s.vecs {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			r := i / s.dim

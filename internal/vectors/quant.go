@@ -74,10 +74,26 @@ func (s *Set) SearchIndexBytes() int64 {
 	return int64(len(s.words)) * int64(2*dp+16)
 }
 
-// quantized returns the set's int8 images, building them on first use.
+// quantized returns the set's int8 images, building them now if no one
+// has yet.
 func (s *Set) quantized() *quantIndex {
-	s.quantOnce.Do(func() { s.quant = buildQuant(s.vecs, s.invNorm, s.dim) })
-	return s.quant
+	s.quantOnce.Do(func() { s.quant.Store(buildQuant(s.vecs, s.invNorm, s.dim)) })
+	runtime.KeepAlive(s)
+	return s.quant.Load()
+}
+
+// quantReady returns the set's int8 images if they are built; otherwise
+// it starts building them in the background (~10-20 ms for 50k rows of
+// dimension 100) and returns nil, so that the first query of a freshly
+// loaded model does not wait for them.
+func (s *Set) quantReady() *quantIndex {
+	if qi := s.quant.Load(); qi != nil {
+		return qi
+	}
+	if s.quantStarted.CompareAndSwap(false, true) {
+		go s.quantized()
+	}
+	return nil
 }
 
 // buildQuant quantizes each unit row symmetrically to [-127, 127] with its
@@ -180,8 +196,7 @@ const quantKeep = 4
 // score (k rows reach it). The rows whose upper bound reaches the floor
 // are candidates; the fine level narrows them the same way, and the rest
 // are scored exactly.
-func (s *Set) topKQuant(q []float32, rows, k int) (hits []hit, ok bool) {
-	qi := s.quantized()
+func (s *Set) topKQuant(qi *quantIndex, q []float32, rows, k int) (hits []hit, ok bool) {
 	qq, ok := quantizeQuery(q, qi.dp)
 	if !ok {
 		return nil, false

@@ -129,7 +129,7 @@ func TestQuantSearchEqualsExact(t *testing.T) {
 				rows = s.Len()/2 + r.IntN(s.Len()/2)
 			}
 			k := []int{1, 5, 10, 30, 100}[trial%5]
-			got, ok := s.topKQuant(q, rows, k)
+			got, ok := s.topKQuant(s.quantized(), q, rows, k)
 			if zero := !slices.ContainsFunc(q, func(v float32) bool { return v != 0 }); ok == zero {
 				t.Fatalf("%s: quantized path taken %v for a query that is zero %v", name, ok, zero)
 			}
@@ -146,7 +146,7 @@ func TestQuantSearchEqualsExact(t *testing.T) {
 
 func TestQuantZeroQueryFallsBack(t *testing.T) {
 	s := randomSet(t, 5000, 64, 1)
-	if _, ok := s.topKQuant(make([]float32, 64), s.Len(), 10); ok {
+	if _, ok := s.topKQuant(s.quantized(), make([]float32, 64), s.Len(), 10); ok {
 		t.Fatal("zero query took the quantized path")
 	}
 	got := s.Search(make([]float32, 64), 3, 0, nil) // every score 0: lowest rows

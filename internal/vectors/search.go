@@ -31,6 +31,7 @@ const parallelMinValues = 1_000_000
 // It panics if len(query) != Dim (a programmer error). Cost: one Dot per scanned row plus
 // O(rows*log(n+len(exclude))) heap work, split across cores for large sets.
 func (s *Set) Search(query []float32, n, restrict int, exclude []int) []Neighbor {
+	defer runtime.KeepAlive(s)
 	if len(query) != s.dim {
 		panic(fmt.Sprintf("vectors: Search query has length %d, want dimension %d", len(query), s.dim))
 	}
@@ -47,6 +48,7 @@ func (s *Set) Search(query []float32, n, restrict int, exclude []int) []Neighbor
 // cosine similarity. It returns an *UnknownWordError if word is not in the
 // set. The caller owns the result.
 func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
+	defer runtime.KeepAlive(s)
 	i, ok := s.index[word]
 	if !ok {
 		return nil, &UnknownWordError{Word: word}
@@ -64,6 +66,7 @@ func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
 // *UnknownWordError naming the first unknown word (positive before
 // negative, in list order). The lists are only read.
 func (s *Set) Analogy(positive, negative []string, n int) ([]Neighbor, error) {
+	defer runtime.KeepAlive(s)
 	if len(positive)+len(negative) == 0 {
 		return nil, fmt.Errorf("%w: analogy needs at least one word", ErrInvalid)
 	}
@@ -93,6 +96,7 @@ func (s *Set) Analogy(positive, negative []string, n int) ([]Neighbor, error) {
 // Similarity returns the cosine similarity of words a and b (0 if either
 // vector is zero), or an *UnknownWordError naming the first unknown one.
 func (s *Set) Similarity(a, b string) (float32, error) {
+	defer runtime.KeepAlive(s)
 	i, ok := s.index[a]
 	if !ok {
 		return 0, &UnknownWordError{Word: a}
@@ -170,8 +174,10 @@ func worse(a, b hit) bool {
 // Large sets take the quantized path (quant.go), with the same result.
 func (s *Set) topK(q []float32, rows, k int) []hit {
 	if len(s.words)*s.dim >= quantMinValues && k*8 <= rows {
-		if hits, ok := s.topKQuant(q, rows, k); ok {
-			return hits
+		if qi := s.quantReady(); qi != nil {
+			if hits, ok := s.topKQuant(qi, q, rows, k); ok {
+				return hits
+			}
 		}
 	}
 	return s.topKExact(q, rows, k)

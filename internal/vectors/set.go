@@ -20,13 +20,21 @@ package vectors
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ophicleide/ophicleide/internal/vecmath"
 )
 
 // Set is an immutable set of word vectors. Build one with New; the zero
 // value is not usable. A Set is safe for concurrent reads.
+//
+// The matrix of a set from Load may be a file mapped into memory, released
+// when the set becomes unreachable: every method that reads it keeps the
+// set alive until it returns (runtime.KeepAlive), and only Row hands out
+// a view of it.
 type Set struct {
 	words []string
 	dim   int
@@ -37,8 +45,13 @@ type Set struct {
 	invNorm []float32
 	index   map[string]int
 
-	quantOnce sync.Once
-	quant     *quantIndex // int8 copy of the unit rows, built on first search
+	// int8 images of the unit rows for search, built in the background
+	// after the first search of a large set (quant.go)
+	mapped bool // vecs is a file mapping (Load)
+
+	quantOnce    sync.Once
+	quantStarted atomic.Bool
+	quant        atomic.Pointer[quantIndex]
 }
 
 // Neighbor is one result of a similarity search.
@@ -66,6 +79,14 @@ var ErrInvalid = errors.New("invalid vector set")
 // should be in descending frequency order (the file formats and the
 // evaluators rely on it).
 func New(words []string, dim int, vecs []float32) (*Set, error) {
+	if dim > 0 && len(vecs) == len(words)*dim {
+		return newWithNorms(words, dim, vecs, inverseNorms(vecs, dim))
+	}
+	return newWithNorms(words, dim, vecs, nil)
+}
+
+// newWithNorms is New with the inverse norms already computed.
+func newWithNorms(words []string, dim int, vecs, invNorm []float32) (*Set, error) {
 	if dim <= 0 {
 		return nil, fmt.Errorf("%w: dimension %d", ErrInvalid, dim)
 	}
@@ -85,9 +106,7 @@ func New(words []string, dim int, vecs []float32) (*Set, error) {
 		}
 		index[w] = i
 	}
-	s := &Set{words: words, dim: dim, vecs: vecs, index: index}
-	s.invNorm = inverseNorms(vecs, dim)
-	return s, nil
+	return &Set{words: words, dim: dim, vecs: vecs, index: index, invNorm: invNorm}, nil
 }
 
 // Len is the number of words.
@@ -108,12 +127,15 @@ func (s *Set) Index(word string) (int, bool) {
 	return i, ok
 }
 
-// Row returns the raw (as trained) vector at row i. The caller must not modify it.
+// Row returns the raw (as trained) vector at row i: a view into the set,
+// which the caller must not modify and must keep reachable while using it
+// (see Set; Vector returns a copy).
 func (s *Set) Row(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
 
 // UnitRow returns a new unit-length copy of the vector at row i (zero
 // rows stay zero). The caller owns it.
 func (s *Set) UnitRow(i int) []float32 {
+	defer runtime.KeepAlive(s)
 	u := make([]float32, s.dim)
 	copy(u, s.Row(i))
 	vecmath.Scale(s.invNorm[i], u)
@@ -124,15 +146,18 @@ func (s *Set) UnitRow(i int) []float32 {
 // scaled to unit length, for batch work such as evaluation. rows is capped
 // at Len.
 func (s *Set) UnitMatrix(rows int) []float32 {
+	defer runtime.KeepAlive(s)
 	rows = min(rows, len(s.words))
 	return normalize(s.vecs[:rows*s.dim], s.dim)
 }
 
-// Vector returns the raw vector of word, or an *UnknownWordError.
+// Vector returns a copy of the raw vector of word, or an
+// *UnknownWordError.
 func (s *Set) Vector(word string) ([]float32, error) {
+	defer runtime.KeepAlive(s)
 	i, ok := s.index[word]
 	if !ok {
 		return nil, &UnknownWordError{Word: word}
 	}
-	return s.Row(i), nil
+	return slices.Clone(s.Row(i)), nil
 }

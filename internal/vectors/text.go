@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 )
 
@@ -18,6 +19,7 @@ import (
 // the first error w returns. A set holding a NaN or infinite value yields
 // an error wrapping ErrInvalid before anything is written. s is only read.
 func WriteText(w io.Writer, s *Set) error {
+	defer runtime.KeepAlive(s) // the matrix may be a mapping (see Set)
 	if err := checkFinite(s); err != nil {
 		return err
 	}

@@ -267,7 +267,7 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 	if err := w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "saving", Fraction: 1}); err != nil {
 		return ophicleide.Stats{}, err
 	}
-	if err := w.store.PutVectors(ctx, lease, func(out io.Writer) error { return vectors.WriteBinary(out, res.Vectors) }); err != nil {
+	if err := w.store.PutVectors(ctx, lease, func(out io.Writer) error { return vectors.WriteCompact(out, res.Vectors) }); err != nil {
 		return ophicleide.Stats{}, err
 	}
 	st := ophicleide.Stats{CorpusWords: res.Stats.CorpusWords, VocabSize: res.Stats.VocabSize, TrainingSeconds: res.Stats.TrainSeconds}

@@ -111,7 +111,7 @@ func TestTrainsModelFromURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	set, err := vectors.ReadBinary(rc)
+	set, err := vectors.ReadCompact(rc)
 	if err != nil {
 		t.Fatal(err)
 	}

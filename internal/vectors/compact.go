@@ -1,0 +1,255 @@
+package vectors
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// Compact is the format stores keep vectors in: it loads with two reads
+// and no parsing, where the word2vec binary format interleaves words and
+// vectors and must be parsed row by row (a 50k-word model: ~8 ms against
+// ~80-120 ms). It is not a format for other tools; export converts.
+//
+//	"OPHVEC1\n"                     8 bytes
+//	count, dim, wordsLen            3 little-endian uint64
+//	count*dim float32               little-endian, row-major
+//	words                           wordsLen bytes, each word ended by '\n'
+const Compact Format = "compact"
+
+var compactMagic = []byte("OPHVEC1\n")
+
+const compactHeaderLen = 8 + 3*8
+
+// WriteCompact writes s to w in the Compact format. A set holding a NaN
+// or infinite value yields an error wrapping ErrInvalid before anything is
+// written.
+func WriteCompact(w io.Writer, s *Set) error {
+	defer runtime.KeepAlive(s) // the matrix may be a mapping (see Set)
+	if err := checkFinite(s); err != nil {
+		return err
+	}
+	var wordsLen int
+	for _, word := range s.words {
+		wordsLen += len(word) + 1
+	}
+	bw := bufio.NewWriterSize(w, bufSize)
+	hdr := make([]byte, 0, compactHeaderLen)
+	hdr = append(hdr, compactMagic...)
+	hdr = binary.LittleEndian.AppendUint64(hdr, uint64(len(s.words)))
+	hdr = binary.LittleEndian.AppendUint64(hdr, uint64(s.dim))
+	hdr = binary.LittleEndian.AppendUint64(hdr, uint64(wordsLen))
+	bw.Write(hdr)
+	var buf [4]byte
+	for _, v := range s.vecs {
+		binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+		bw.Write(buf[:])
+	}
+	for _, word := range s.words {
+		bw.WriteString(word)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("vectors: writing compact: %w", err)
+	}
+	return nil
+}
+
+// IsCompact reports whether p, the first bytes of a file, start the
+// Compact format.
+func IsCompact(p []byte) bool { return bytes.HasPrefix(p, compactMagic) }
+
+// ReadCompact reads a set written by WriteCompact. Malformed input yields
+// a *ParseError wrapping ErrMalformed: a wrong magic, sizes out of range
+// (as for the word2vec formats: MaxDim, MaxValues, MaxWordLen), a
+// truncated matrix or word list, a non-finite value, or a word list that
+// does not hold count valid, distinct words. Memory is bounded by the
+// data present: the header's sizes are checked against the file's size
+// when r is a file, and other input is read before the matrix is
+// allocated.
+func ReadCompact(r io.Reader) (*Set, error) {
+	return readCompact(r, inputSize(r))
+}
+
+// readCompact is ReadCompact for an input of size bytes (-1: unknown).
+func readCompact(r io.Reader, size int64) (*Set, error) {
+	var hdr [compactHeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = truncated("header shorter than 32 bytes")
+		}
+		return nil, compactError(0, err)
+	}
+	h, err := parseCompactHeader(hdr[:], size)
+	if err != nil {
+		return nil, err
+	}
+	if size < 0 {
+		// Not a file: read what is there before allocating what the
+		// header announces, so memory follows the data actually present.
+		body := 4*h.count*h.dim + h.wordsLen
+		data, err := io.ReadAll(io.LimitReader(r, int64(body)+1))
+		switch {
+		case err != nil:
+			return nil, compactError(1, err)
+		case uint64(len(data)) < body:
+			return nil, compactError(1, truncated(fmt.Sprintf("%d bytes after the header, header announces %d", len(data), body)))
+		case uint64(len(data)) > body:
+			return nil, compactError(int(h.count), malformed("data after the word list"))
+		}
+		r = bytes.NewReader(data)
+	}
+	n, d := int(h.count), int(h.dim)
+	vecs := make([]float32, n*d)
+	if n > 0 {
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&vecs[0])), 4*len(vecs))
+		if _, err := io.ReadFull(r, raw); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = truncated("matrix shorter than the header announces")
+			}
+			return nil, compactError(1, err)
+		}
+		if !littleEndian {
+			for i := range vecs {
+				vecs[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+		}
+	}
+	block := make([]byte, h.wordsLen)
+	if _, err := io.ReadFull(r, block); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = truncated("word list shorter than the header announces")
+		}
+		return nil, compactError(n, err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, 1)); err != io.EOF {
+		if err == nil {
+			err = malformed("data after the word list")
+		}
+		return nil, compactError(n, err)
+	}
+	return compactSet(vecs, block, n, d)
+}
+
+func compactError(row int, err error) error {
+	return &ParseError{Format: Compact, Row: row, Err: err}
+}
+
+// compactHeader is the parsed header of a Compact file.
+type compactHeader struct{ count, dim, wordsLen uint64 }
+
+// parseCompactHeader checks the header's magic and sizes, and that they
+// add up to size unless size is -1.
+func parseCompactHeader(hdr []byte, size int64) (compactHeader, error) {
+	if !IsCompact(hdr) {
+		return compactHeader{}, compactError(0, malformed("not the compact vectors format"))
+	}
+	h := compactHeader{
+		count:    binary.LittleEndian.Uint64(hdr[8:]),
+		dim:      binary.LittleEndian.Uint64(hdr[16:]),
+		wordsLen: binary.LittleEndian.Uint64(hdr[24:]),
+	}
+	var err error
+	switch {
+	case h.dim < 1 || h.dim > MaxDim:
+		err = malformed("dimension %d out of range 1..%d", h.dim, MaxDim)
+	case h.count > MaxValues/h.dim:
+		err = malformed("%d vectors of dimension %d exceed the limit of %d values", h.count, h.dim, MaxValues)
+	case h.wordsLen < 2*h.count || h.wordsLen > h.count*(MaxWordLen+1):
+		err = malformed("%d bytes of words for %d words", h.wordsLen, h.count)
+	case size >= 0 && uint64(size) != compactHeaderLen+4*h.count*h.dim+h.wordsLen:
+		err = truncated(fmt.Sprintf("file of %d bytes, header announces %d", size, compactHeaderLen+4*h.count*h.dim+h.wordsLen))
+	}
+	if err != nil {
+		return compactHeader{}, compactError(0, err)
+	}
+	return h, nil
+}
+
+// compactSet checks the values and the word list and builds the set. It
+// copies the word list; it keeps vecs.
+func compactSet(vecs []float32, block []byte, n, d int) (*Set, error) {
+	// New computes every row's norm, which is finite when the row's values
+	// are (unless they are beyond ~1e19): only rows with a norm that is
+	// not are checked value by value, saving a pass over the matrix.
+	invNorm := inverseNorms(vecs, d)
+	for r, inv := range invNorm {
+		if inv != 0 || !hasNonFinite(vecs[r*d:(r+1)*d]) {
+			continue
+		}
+		for j, v := range vecs[r*d : (r+1)*d] {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 { // NaN or infinite
+				return nil, compactError(r+1, malformed("value %d is not finite", j+1))
+			}
+		}
+	}
+	all := string(block) // one allocation; the words are substrings of it
+	var words []string
+	if n > 0 {
+		if !strings.HasSuffix(all, "\n") {
+			return nil, compactError(n, malformed("word list does not end with a newline"))
+		}
+		words = strings.SplitN(all[:len(all)-1], "\n", n+1)
+	}
+	if len(words) != n {
+		return nil, compactError(min(len(words), n), malformed("word list holds %d words, header announces %d", len(words), n))
+	}
+	for i, w := range words {
+		if len(w) > MaxWordLen {
+			return nil, compactError(i+1, malformed("word longer than %d bytes", MaxWordLen))
+		}
+	}
+	s, err := newWithNorms(words, d, vecs, invNorm)
+	if err != nil {
+		return nil, compactError(0, fmt.Errorf("%w: %w", ErrMalformed, err))
+	}
+	return s, nil
+}
+
+// hasNonFinite reports whether row holds a NaN or an infinity.
+func hasNonFinite(row []float32) bool {
+	for _, v := range row {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			return true
+		}
+	}
+	return false
+}
+
+// littleEndian is true on hosts that store a float32 as the file does.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// Load reads vectors in any format this package reads: Compact, or
+// word2vec binary or text (see Read).
+//
+// A Compact file (an *os.File) is mapped into memory rather than read
+// where the system allows (Linux): the matrix then costs no copy and no
+// fresh pages, which in a cold process dominate loading (measured: a
+// 50k x 100 model, ~110 ms read, see BenchmarkLoadCompact). The mapping is
+// released when the set becomes unreachable; the file must not be
+// truncated or rewritten in place meanwhile (stores rename new files into
+// place).
+func Load(r io.Reader) (*Set, error) {
+	size := inputSize(r)
+	if f, ok := r.(*os.File); ok && size >= mapMinBytes {
+		if s, ok, err := loadMapped(f, size); ok {
+			return s, err
+		}
+	}
+	br := bufio.NewReaderSize(r, bufSize)
+	p, _ := br.Peek(len(compactMagic))
+	if IsCompact(p) {
+		return readCompact(br, size)
+	}
+	return read(br, size)
+}

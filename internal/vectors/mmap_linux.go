@@ -1,0 +1,60 @@
+package vectors
+
+import (
+	"io"
+	"os"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapMinBytes is the file size from which Load maps a Compact file: below
+// it a read is as fast and holds no mapping.
+const mapMinBytes = 1 << 20
+
+// loadMapped maps f, of size bytes, if it is a Compact file, and builds a
+// set on the mapping. ok is false if f is not Compact or cannot be mapped
+// (the caller reads it instead); f's offset is then unchanged.
+func loadMapped(f *os.File, size int64) (s *Set, ok bool, err error) {
+	if !littleEndian || size != int64(int(size)) {
+		return nil, false, nil
+	}
+	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
+		return nil, false, nil
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, false, nil
+	}
+	if !IsCompact(data) {
+		unix.Munmap(data)
+		return nil, false, nil
+	}
+	s, err = mappedSet(data, size)
+	if err != nil {
+		unix.Munmap(data)
+		return nil, true, err
+	}
+	s.mapped = true
+	runtime.AddCleanup(s, func(b []byte) { unix.Munmap(b) }, data)
+	return s, true, nil
+}
+
+// mappedSet builds a set whose matrix is data's (the header's offset keeps
+// it aligned: mappings start on a page).
+func mappedSet(data []byte, size int64) (*Set, error) {
+	if len(data) < compactHeaderLen {
+		return nil, compactError(0, truncated("header shorter than 32 bytes"))
+	}
+	h, err := parseCompactHeader(data[:compactHeaderLen], size)
+	if err != nil {
+		return nil, err
+	}
+	n, d := int(h.count), int(h.dim)
+	var vecs []float32
+	if n > 0 {
+		vecs = unsafe.Slice((*float32)(unsafe.Pointer(&data[compactHeaderLen])), n*d)
+	}
+	return compactSet(vecs, data[compactHeaderLen+4*n*d:], n, d)
+}
