@@ -22,13 +22,18 @@ BIN      := bin/ophicleide
 
 test: test-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m ./...
+	OPH_BROWSER_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	# Multi-goroutine (Hogwild) training races by design: it runs without -race.
 	$(GO) test -count=1 -run 'Hogwild' ./internal/word2vec/
 
-# What the tests need besides Go (browsers, servers, ...): nothing yet.
+# What the tests need besides Go: Debian's Chromium for the browser tests
+# (installed when missing; the tests then require it, see browser_test.go).
 test-deps:
-	@:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "make: installing chromium (browser tests)" >&2; \
+	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
 
 vet:
 	$(GO) vet ./...

@@ -45,6 +45,7 @@ func commands() []command {
 		{"serve", "run everything in one process: REST API, training worker, embedded store", runServe},
 		{"api", "run the REST API (in-process workers with --workers N)", runAPI},
 		{"worker", "run training workers only (health probes on --addr)", runWorker},
+		{"web", "serve the web page, proxying /api/ to a training server (--training)", runWeb},
 		{"models", "list|create|get|delete|export models on a running server (--server)", runModels},
 		{"query", "nearest words to WORD in MODEL on a running server (--server)", runQuery},
 		{"train", "train word vectors from text files (or stdin) into a vectors file", runTrain},

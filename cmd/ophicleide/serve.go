@@ -15,6 +15,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
+	"github.com/ophicleide/ophicleide/internal/web"
 	"github.com/ophicleide/ophicleide/internal/worker"
 )
 
@@ -119,7 +120,11 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 			w.Wake()
 		}
 	}
-	var handler http.Handler = ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
+	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
+	var handler http.Handler = api
+	if role == roleServe {
+		handler = api.WithPage(web.Page())
+	}
 	if role == roleWorker {
 		handler = ophttp.HealthHandler(store)
 	}

@@ -46,6 +46,7 @@ type Server struct {
 	version string
 	wake    func()
 	mux     *http.ServeMux
+	page    http.Handler // the web page for browsers at /, if set
 	metrics *metrics
 }
 
@@ -81,6 +82,14 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/api/", http.StripPrefix("/api", routes))
 	s.mux.Handle("/", routes)
+	return s
+}
+
+// WithPage makes the server answer browsers at / with page, and serve
+// page's assets under /static/ (the `serve` role; package web).
+func (s *Server) WithPage(page http.Handler) *Server {
+	s.page = page
+	s.mux.Handle("GET /static/", page)
 	return s
 }
 
@@ -219,6 +228,10 @@ func pathID(r *http.Request, what string) (string, error) {
 
 func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		if s.page != nil && r.URL.Path == "/" {
+			s.page.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, homePage)
 		return
@@ -449,12 +462,12 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, err)
 }
 
-// homePage is the placeholder page browsers get at / until the web page
-// (issue 4) lands.
+// homePage is what browsers get at / from a server without the page (the
+// `api` role) or at /api/.
 const homePage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Ophicleide</title></head>
-<body><h1>Ophicleide</h1>
-<p>Word2Vec models from text on the web. The web page is coming; meanwhile use the REST API
-(<code>GET /models</code>, <code>POST /models</code>, <code>POST /queries</code>) or the
-<code>ophicleide</code> command line.</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>Ophicleide API</title></head>
+<body><h1>Ophicleide API</h1>
+<p>This is the REST API (<code>GET /models</code>, <code>POST /models</code>, <code>POST /queries</code>,
+the whole document at <a href="/openapi.yaml">/openapi.yaml</a>). The web page is served by
+<code>ophicleide serve</code> and <code>ophicleide web</code>.</p></body></html>
 `

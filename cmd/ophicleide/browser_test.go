@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium (Debian's package, which `make test`
+// installs) and returns a context for chromedp actions. Without Chromium
+// the test is skipped, unless OPH_BROWSER_REQUIRED is set (make test sets
+// it, so a missing browser fails there).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("OPH_BROWSER_REQUIRED") != "" {
+			t.Fatal("no Chromium found (apt-get install chromium)")
+		}
+		t.Skip("no Chromium found; make test installs it")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	// Accept the delete confirmation.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	// The first run starts the browser, which lives as long as the
+	// context of that run: no timeout on it (steps get their own).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// shots keeps a screenshot of each step and writes them all out if the
+// test fails (or always, when OPH_TEST_ARTIFACTS names a directory), to
+// OPH_TEST_ARTIFACTS (default: a directory under the system's temp dir).
+type shots struct {
+	t     *testing.T
+	ctx   context.Context
+	names []string
+	pngs  [][]byte
+}
+
+func newShots(t *testing.T, ctx context.Context, prefix string) *shots {
+	s := &shots{t: t, ctx: ctx}
+	t.Cleanup(func() {
+		if !t.Failed() && os.Getenv("OPH_TEST_ARTIFACTS") == "" {
+			return
+		}
+		last := "final"
+		if t.Failed() {
+			last = "at-failure"
+		}
+		if buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
+			s.names, s.pngs = append(s.names, last), append(s.pngs, buf)
+		}
+		dir := os.Getenv("OPH_TEST_ARTIFACTS")
+		if dir == "" {
+			dir = filepath.Join(os.TempDir(), "ophicleide-test-artifacts")
+		}
+		os.MkdirAll(dir, 0o755)
+		for i, png := range s.pngs {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%02d-%s.jpg", prefix, i, s.names[i])), png, 0o644)
+		}
+		t.Logf("screenshots in %s", dir)
+	})
+	return s
+}
+
+func (s *shots) take(name string) {
+	if buf, err := chromedp.Run(s.ctx, chromedp.FullScreenshot(80)); err == nil {
+		s.names, s.pngs = append(s.names, name), append(s.pngs, buf)
+	}
+}
+
+// do runs steps, each run limited to 90 s.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval returns the value of a JavaScript expression.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// text returns the text content of the first node matching sel.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// pageWeight counts the bytes transferred while ctx loads url.
+func pageWeight(t *testing.T, ctx context.Context, url string) int64 {
+	var bytes atomic.Int64
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventLoadingFinished); ok {
+			bytes.Add(int64(e.EncodedDataLength))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "first load", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#models-title")))
+	time.Sleep(300 * time.Millisecond) // the first GET /models
+	return bytes.Load()
+}
+
+// TestBrowserTrainQueryDelete drives the page served by `serve` in
+// headless Chromium: train from a book URL (after a parameter error),
+// watch it become ready, query darcy, see the list and the plot, an
+// unknown word with suggestions, an analogy, the history, then delete.
+func TestBrowserTrainQueryDelete(t *testing.T) {
+	ctx := browser(t)
+	src := books(t)
+	base := startServer(t, "--allow-private-urls")
+	weight := pageWeight(t, ctx, base+"/")
+	t.Logf("first load of the page: %d bytes transferred", weight)
+	browseFlow(t, ctx, base, src.URL, "serve")
+}
+
+// TestBrowserThroughWebRole runs the same flow against the web role
+// proxying to a separate api process, then stops the api process and
+// checks the page says so while the web process keeps serving.
+func TestBrowserThroughWebRole(t *testing.T) {
+	ctx := browser(t)
+	src := books(t)
+	apiBase, stopAPI, _ := startRoleIn(t, "api", t.TempDir(), "--allow-private-urls", "--workers", "1")
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			stopAPI()
+		}
+	})
+	webBase := startWeb(t, apiBase)
+	browseFlow(t, ctx, webBase, src.URL, "web")
+
+	stopAPI()
+	stopped = true
+	do(t, ctx, "reload without a training server", chromedp.Navigate(webBase+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#unavailable")))
+	if got := text(t, ctx, "#unavailable"); !strings.Contains(got, "Training service unavailable") {
+		t.Fatalf("banner: %q", got)
+	}
+	code, _ := call(t, "GET", webBase+"/healthz", "", nil)
+	if code != 200 {
+		t.Fatalf("web role healthz after the api stopped: %d", code)
+	}
+}
+
+func startWeb(t *testing.T, training string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &syncBuffer{}, onListen: func(a string) { addr <- a }}
+	done := make(chan int, 1)
+	go func() { done <- runEnv(ctx, []string{"web", "--addr", "127.0.0.1:0", "--training", training}, e) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case code := <-done:
+		t.Fatalf("web role exited with %d", code)
+	}
+	return ""
+}
+
+func browseFlow(t *testing.T, ctx context.Context, base, books, prefix string) {
+	s := newShots(t, ctx, prefix)
+	do(t, ctx, "open the page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#models-empty")))
+	if got := text(t, ctx, "#models-empty"); !strings.Contains(got, "No models yet") {
+		t.Fatalf("empty state: %q", got)
+	}
+	s.take("empty")
+
+	// A bad parameter: the API's message, in words, next to the parameters.
+	do(t, ctx, "fill the form", chromedp.Click(chromedp.CSS("#train summary")),
+		chromedp.SendKeys(chromedp.CSS("#train-name"), "austen"),
+		chromedp.SetValue(chromedp.CSS("#train-urls"), "\n  "+books+"/austen.txt  \n\n"),
+		chromedp.Click(chromedp.CSS("details.advanced summary")),
+		chromedp.SetValue(chromedp.CSS(`input[name="window"]`), "-3"),
+		chromedp.Click(chromedp.CSS("#train-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`.field-error[data-for="params"]`)))
+	msg := text(t, ctx, `.field-error[data-for="params"]`)
+	if !strings.Contains(msg, "window") || strings.Contains(msg, "{") {
+		t.Fatalf("parameter error shown as %q", msg)
+	}
+	s.take("param-error")
+
+	do(t, ctx, "train", chromedp.SetValue(chromedp.CSS(`input[name="window"]`), ""),
+		chromedp.SetValue(chromedp.CSS(`input[name="epochs"]`), "3"),
+		chromedp.Click(chromedp.CSS("#train-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`li.model[data-status]`)))
+	s.take("training")
+	do(t, ctx, "wait for ready", chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="ready"]`)))
+	card := text(t, ctx, `li.model[data-status="ready"]`)
+	for _, want := range []string{"austen", "ready", books + "/austen.txt", "words in the vocabulary"} {
+		if !strings.Contains(card, want) {
+			t.Fatalf("model card %q lacks %q", card, want)
+		}
+	}
+	s.take("ready")
+
+	do(t, ctx, "query darcy", chromedp.Click(chromedp.CSS(`li.model[data-status="ready"] a[href="#query"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#query-word")),
+		chromedp.SendKeys(chromedp.CSS("#query-word"), "darcy"),
+		chromedp.Click(chromedp.CSS("#query-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#result-list li")),
+		chromedp.WaitVisible(chromedp.CSS("#plot circle")))
+	results := eval[[]string](t, ctx, `[...document.querySelectorAll("#result-list .word")].map(e => e.textContent)`)
+	if len(results) != 10 || (!contains(results, "bingley") && !contains(results, "wickham")) {
+		t.Fatalf("results for darcy: %v", results)
+	}
+	circles := eval[int](t, ctx, `document.querySelectorAll("#plot circle").length`)
+	labels := eval[int](t, ctx, `document.querySelectorAll("#plot text").length`)
+	if circles != 11 || labels != 11 {
+		t.Fatalf("plot: %d points, %d labels; want 11 (darcy and 10 neighbours)", circles, labels)
+	}
+	s.take("query")
+
+	do(t, ctx, "unknown word", chromedp.SetValue(chromedp.CSS("#query-word"), "darcyx"),
+		chromedp.Click(chromedp.CSS("#query-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#suggestions button")))
+	if got := text(t, ctx, "#query-error"); !strings.Contains(got, "not in the vocabulary") {
+		t.Fatalf("unknown word message: %q", got)
+	}
+	if got := text(t, ctx, "#suggestions"); !strings.Contains(got, "darcy") {
+		t.Fatalf("suggestions: %q", got)
+	}
+	s.take("unknown-word")
+
+	do(t, ctx, "analogy", chromedp.SendKeys(chromedp.CSS("#analogy-a"), "elizabeth"),
+		chromedp.SendKeys(chromedp.CSS("#analogy-b"), "jane"),
+		chromedp.SendKeys(chromedp.CSS("#analogy-c"), "darcy"),
+		chromedp.Click(chromedp.CSS("#analogy-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#analogy-list li")))
+
+	do(t, ctx, "history", chromedp.Click(chromedp.CSS("#nav-history")),
+		chromedp.WaitVisible(chromedp.CSS("#history-list .card")))
+	if got := text(t, ctx, "#history-list"); !strings.Contains(got, "darcy") || !strings.Contains(got, "austen") {
+		t.Fatalf("history: %q", got)
+	}
+	s.take("history")
+
+	do(t, ctx, "delete", chromedp.Click(chromedp.CSS("#nav-models")),
+		chromedp.WaitVisible(chromedp.CSS(`li.model button.danger`)),
+		chromedp.Click(chromedp.CSS(`li.model button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS("#models-empty")))
+	s.take("deleted")
+}
+
+func contains(list []string, w string) bool {
+	for _, x := range list {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/ophicleide/ophicleide/internal/web"
+)
+
+// runWeb is the web role: the page, with /api/ proxied to a training
+// server (the `api` or `serve` role), as the original front end ran.
+func runWeb(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("web", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	addr := fs.String("addr", net.JoinHostPort("127.0.0.1", envOr("8081", "OPH_WEB_PORT", "OPHICLEIDE_WEB_PORT")),
+		"listen address (port from env OPH_WEB_PORT or OPHICLEIDE_WEB_PORT)")
+	defTraining := "http://" + net.JoinHostPort(envOr("127.0.0.1", "OPH_TRAINING_ADDR", "OPHICLEIDE_TRAINING_ADDR"),
+		envOr("8080", "OPH_TRAINING_PORT", "OPHICLEIDE_TRAINING_PORT"))
+	training := fs.String("training", defTraining,
+		"base URL of the training server (env OPH_TRAINING_ADDR and OPH_TRAINING_PORT, or OPHICLEIDE_TRAINING_ADDR and OPHICLEIDE_TRAINING_PORT)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	target, err := url.Parse(*training)
+	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+		return fmt.Errorf("--training %q: want a URL such as http://127.0.0.1:8080", *training)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log.Info("starting", "role", "web", "version", version, "addr", *addr, "training", target.Redacted())
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "url", "http://"+ln.Addr().String())
+	if e.onListen != nil {
+		e.onListen(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: web.Handler(target, log), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
