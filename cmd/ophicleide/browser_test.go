@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -265,6 +267,19 @@ func browseFlow(t *testing.T, ctx context.Context, base, books, prefix string) {
 		t.Fatalf("plot: %d points, %d labels; want 11 (darcy and 10 neighbours)", circles, labels)
 	}
 	s.take("query")
+
+	// At a phone's width nothing is wider than the screen.
+	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		t.Errorf("at 390 px the page is %d px wider than the screen", w)
+	}
+	s.take("query-phone")
+	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
 
 	do(t, ctx, "unknown word", chromedp.SetValue(chromedp.CSS("#query-word"), "darcyx"),
 		chromedp.Click(chromedp.CSS("#query-submit")),
