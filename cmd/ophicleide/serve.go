@@ -129,7 +129,20 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 		handler = ophttp.HealthHandler(store)
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	// Graceful shutdown: stop accepting, let requests finish, hand running
+	// jobs back to the queue.
+	return serveUntilDone(ctx, e, log, *addr, handler, func() {
+		stopWork()
+		wg.Wait()
+	})
+}
+
+// serveUntilDone listens on addr and serves handler until ctx ends, then
+// shuts the server down gracefully: it stops accepting and lets requests
+// in flight finish (for up to 20 s). It returns early with the server's
+// error if serving fails. after runs once serving has stopped, either way.
+func serveUntilDone(ctx context.Context, e *env, log *slog.Logger, addr string, handler http.Handler, after func()) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -143,19 +156,15 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 
 	select {
 	case err := <-served:
-		stopWork()
-		wg.Wait()
+		after()
 		return err
 	case <-ctx.Done():
 	}
-	// Graceful shutdown: stop accepting, let requests finish, hand running
-	// jobs back to the queue.
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
-	stopWork()
-	wg.Wait()
+	after()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

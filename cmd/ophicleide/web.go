@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/ophicleide/ophicleide/internal/web"
 )
@@ -35,28 +32,5 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	log.Info("starting", "role", "web", "version", version, "addr", *addr, "training", target.Redacted())
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	log.Info("listening", "url", "http://"+ln.Addr().String())
-	if e.onListen != nil {
-		e.onListen(ln.Addr().String())
-	}
-	srv := &http.Server{Handler: web.Handler(target, log), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return serveUntilDone(ctx, e, log, *addr, web.Handler(target, log), func() {})
 }

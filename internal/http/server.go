@@ -463,7 +463,7 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 // homePage is what browsers get at / from a server without the page (the
-// `api` role) or at /api/.
+// `api` role).
 const homePage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Ophicleide API</title></head>
 <body><h1>Ophicleide API</h1>

@@ -47,6 +47,11 @@ const quantSplitMinValues = 32_000_000
 // in magnitude; each pass rounds a few times at ~6e-8).
 const boundSlack = 1e-5
 
+// paddedDim is dim rounded up to a multiple of vecmath.Int8Block.
+func paddedDim(dim int) int {
+	return (dim + vecmath.Int8Block - 1) / vecmath.Int8Block * vecmath.Int8Block
+}
+
 // quantIndex is the two-level int8 image of a set's unit rows.
 type quantIndex struct {
 	dp     int        // dimension rounded up to vecmath.Int8Block
@@ -70,8 +75,7 @@ func (s *Set) SearchIndexBytes() int64 {
 	if len(s.words)*s.dim < quantMinValues {
 		return 0
 	}
-	dp := (s.dim + vecmath.Int8Block - 1) / vecmath.Int8Block * vecmath.Int8Block
-	return int64(len(s.words)) * int64(2*dp+16)
+	return int64(len(s.words)) * int64(2*paddedDim(s.dim)+16)
 }
 
 // quantized returns the set's int8 images, building them now if no one
@@ -101,7 +105,7 @@ func (s *Set) quantReady() *quantIndex {
 // Euclidean norm of what remains after each level.
 func buildQuant(vecs, invNorm []float32, dim int) *quantIndex {
 	rows := len(invNorm)
-	dp := (dim + vecmath.Int8Block - 1) / vecmath.Int8Block * vecmath.Int8Block
+	dp := paddedDim(dim)
 	qi := &quantIndex{dp: dp, coarse: newQuantLevel(rows, dp), fine: newQuantLevel(rows, dp)}
 	u := make([]float64, dim)
 	for i := range rows {
@@ -317,15 +321,7 @@ func (s *Set) scoreRows(q []float32, rows []int, k int, sc *quantScratch) []hit 
 		}
 		vecmath.DotRows(q, buf[:n*dim], scores[:n])
 		for j, r := range rows[:n] {
-			x := hit{scores[j] * s.invNorm[r], r}
-			switch {
-			case len(h) < k:
-				h = append(h, x)
-				siftUp(h, len(h)-1)
-			case worse(h[0], x):
-				h[0] = x
-				siftDown(h, 0)
-			}
+			h = offer(h, k, hit{scores[j] * s.invNorm[r], r})
 		}
 		rows = rows[n:]
 	}
@@ -349,15 +345,9 @@ func (qi *quantIndex) approxScan(qq quantQuery, approx []float32, lo, hi, keep i
 		nb := min(scanBlock, hi-i)
 		out := approx[i : i+nb]
 		vecmath.DotRowsInt8(qq.q, qi.coarse.data[i*dp:(i+nb)*dp], qi.coarse.scale[i:i+nb], out)
-		j := 0
-		for ; len(top) < keep && j < nb; j++ {
-			top = append(top, hit{out[j], i + j})
-			siftUp(top, len(top)-1)
-		}
-		for ; j < nb; j++ {
-			if out[j] > top[0].score {
-				top[0] = hit{out[j], i + j}
-				siftDown(top, 0)
+		for j, a := range out {
+			if len(top) < keep || a > top[0].score { // most rows stop here
+				top = offer(top, keep, hit{a, i + j})
 			}
 		}
 		i += nb
@@ -365,48 +355,13 @@ func (qi *quantIndex) approxScan(qq quantQuery, approx []float32, lo, hi, keep i
 	return top
 }
 
-// kthLargest returns the k-th largest value of v (k <= len(v)); it
-// reorders v.
+// kthLargest returns the k-th largest value of v (0 < k <= len(v)).
 func kthLargest(v []float32, k int) float32 {
-	h := v[:0:0]
+	h := make([]hit, 0, k)
 	for _, x := range v {
-		switch {
-		case len(h) < k:
-			h = append(h, x)
-			floatSiftUp(h, len(h)-1)
-		case x > h[0]:
-			h[0] = x
-			floatSiftDown(h, 0)
+		if len(h) < k || x > h[0].score {
+			h = offer(h, k, hit{x, 0})
 		}
 	}
-	return h[0]
-}
-
-func floatSiftUp(h []float32, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[i] >= h[p] {
-			return
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
-
-func floatSiftDown(h []float32, i int) {
-	n := len(h)
-	for {
-		c := 2*i + 1
-		if c >= n {
-			return
-		}
-		if c+1 < n && h[c+1] < h[c] {
-			c++
-		}
-		if h[c] >= h[i] {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
+	return h[0].score
 }

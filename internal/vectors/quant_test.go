@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 )
@@ -186,4 +187,40 @@ func BenchmarkNearestExact(b *testing.B) {
 		s.topKExact(s.UnitRow(row), s.Len(), 11)
 		i += 7919
 	}
+}
+
+// BenchmarkNearestFile measures Nearest (quantized) and the exact scan on
+// a real model: the vectors file OPH_BENCH_VECTORS names (any format Load
+// reads; `BENCH_CORPUS=full make bench` leaves 57,672 x 100 ones under
+// BENCH_OUT/ophicleide-sg-r1/vectors.txt). The queried words are every
+// 7,919th row, so most are rare. Skipped without the variable.
+func BenchmarkNearestFile(b *testing.B) {
+	path := os.Getenv("OPH_BENCH_VECTORS")
+	if path == "" {
+		b.Skip("set OPH_BENCH_VECTORS to a vectors file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Load(f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.quantized()
+	b.Run("quantized", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			s.Nearest(s.Word(i%s.Len()), 10)
+			i += 7919
+		}
+	})
+	b.Run("exact", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			s.topKExact(s.UnitRow(i%s.Len()), s.Len(), 11)
+			i += 7919
+		}
+	})
 }

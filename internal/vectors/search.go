@@ -236,8 +236,7 @@ func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 	i := lo
 	for ; i < hi && len(h) < k; i++ {
 		off := (i - lo) * dim
-		h = append(h, hit{cosine(q, raw[off:off+dim]) * s.invNorm[i], i})
-		siftUp(h, len(h)-1)
+		h = offer(h, k, hit{cosine(q, raw[off:off+dim]) * s.invNorm[i], i})
 	}
 	if len(h) == 0 {
 		return h
@@ -266,6 +265,20 @@ func (s *Set) scan(q []float32, lo, hi, k int, h []hit) []hit {
 
 // scanBlock is how many rows scan scores with one DotRows call.
 const scanBlock = 256
+
+// offer adds x to h, a min-heap of at most k hits (the worst at h[0]), if
+// it ranks above the worst or h is not full.
+func offer(h []hit, k int, x hit) []hit {
+	switch {
+	case len(h) < k:
+		h = append(h, x)
+		siftUp(h, len(h)-1)
+	case worse(h[0], x):
+		h[0] = x
+		siftDown(h, 0)
+	}
+	return h
+}
 
 func siftUp(h []hit, i int) {
 	for i > 0 {

@@ -79,13 +79,11 @@ var ErrInvalid = errors.New("invalid vector set")
 // should be in descending frequency order (the file formats and the
 // evaluators rely on it).
 func New(words []string, dim int, vecs []float32) (*Set, error) {
-	if dim > 0 && len(vecs) == len(words)*dim {
-		return newWithNorms(words, dim, vecs, inverseNorms(vecs, dim))
-	}
 	return newWithNorms(words, dim, vecs, nil)
 }
 
-// newWithNorms is New with the inverse norms already computed.
+// newWithNorms is New with the inverse norms already computed, or nil to
+// compute them.
 func newWithNorms(words []string, dim int, vecs, invNorm []float32) (*Set, error) {
 	if dim <= 0 {
 		return nil, fmt.Errorf("%w: dimension %d", ErrInvalid, dim)
@@ -105,6 +103,9 @@ func newWithNorms(words []string, dim int, vecs, invNorm []float32) (*Set, error
 			return nil, fmt.Errorf("%w: duplicate word %q at row %d", ErrInvalid, w, i)
 		}
 		index[w] = i
+	}
+	if invNorm == nil {
+		invNorm = inverseNorms(vecs, dim)
 	}
 	return &Set{words: words, dim: dim, vecs: vecs, index: index, invNorm: invNorm}, nil
 }

@@ -8,6 +8,7 @@ package web
 
 import (
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -73,7 +74,10 @@ func Handler(target *url.URL, log *slog.Logger) http.Handler {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set(ProxyHeader, "unavailable")
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"errors":[{"status":503,"title":"Service Unavailable","details":"training service unavailable: the web front end cannot reach the training server at ` + jsonSafe(target.Host) + `"}]}` + "\n"))
+			json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+				"status": http.StatusServiceUnavailable, "title": http.StatusText(http.StatusServiceUnavailable),
+				"details": "training service unavailable: the web front end cannot reach the training server at " + target.Host,
+			}}})
 		},
 	}
 	page := Page()
@@ -83,15 +87,4 @@ func Handler(target *url.URL, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("/", page)
 	return mux
-}
-
-// jsonSafe keeps s from breaking out of a JSON string (host names have no
-// such characters, but the value comes from configuration).
-func jsonSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '"' || r == '\\' || r < 0x20 {
-			return -1
-		}
-		return r
-	}, s)
 }
