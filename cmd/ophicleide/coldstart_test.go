@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,10 +26,7 @@ import (
 //
 //	go test ./cmd/ophicleide -run '^$' -bench ColdStart -benchtime 5x
 func BenchmarkColdStart(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "ophicleide")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(b)
 	set := randomVectors(b, 60_000, 100)
 	for _, f := range []struct {
 		name  string

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -41,13 +40,7 @@ func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 // directory takes the job up once the dead worker's lease lapses, and the
 // model becomes ready.
 func TestKilledServerResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "ophicleide")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	src, hanging, requests := hangingBook(t)
 
 	dir := t.TempDir()

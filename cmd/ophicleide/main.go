@@ -47,7 +47,7 @@ func commands() []command {
 		{"worker", "run training workers only (health probes on --addr)", runWorker},
 		{"web", "serve the web page, proxying /api/ to a training server (--training)", runWeb},
 		{"models", "list|create|get|delete|export models on a running server (--server)", runModels},
-		{"query", "nearest words to WORD in MODEL on a running server (--server)", runQuery},
+		{"query", "query MODEL WORD: nearest words on a running server (--server); query --addr ... [--mongo URL]: run the read-only API role (GET endpoints and POST /queries)", runQueryCmd},
 		{"train", "train word vectors from text files (or stdin) into a vectors file", runTrain},
 		{"similar", "nearest words to a word in a vectors file", runSimilar},
 		{"analogy", "a is to b as c is to ? (3CosAdd) in a vectors file", runAnalogy},

@@ -9,12 +9,17 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
+	"github.com/ophicleide/ophicleide/internal/mongo"
 	"github.com/ophicleide/ophicleide/internal/web"
 	"github.com/ophicleide/ophicleide/internal/worker"
 )
@@ -42,6 +47,7 @@ const (
 	roleServe  = "serve"  // REST API + workers + store: everything in one process
 	roleAPI    = "api"    // REST API, with --workers in-process workers (default 0)
 	roleWorker = "worker" // training workers only; /healthz and /readyz on --addr
+	roleQuery  = "query"  // the read-only API: GET endpoints and POST /queries
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -52,14 +58,30 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	return runRole(ctx, e, roleWorker, args)
 }
 
+// runQueryCmd is "query": the query role when it gets no arguments or a
+// flag only the roles have (ophicleide query --addr :8080 --mongo URL), the
+// client command otherwise (ophicleide query MODEL WORD).
+func runQueryCmd(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return runRole(ctx, e, roleQuery, args)
+	}
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && slices.Contains([]string{"addr", "data-dir", "mongo", "mongo-secret-dir", "cache-mb"}, name) {
+			return runRole(ctx, e, roleQuery, args)
+		}
+	}
+	return runQuery(ctx, e, args)
+}
+
 // runRole runs one role: the REST API and/or training workers over the
 // embedded store.
 func runRole(ctx context.Context, e *env, role string, args []string) error {
 	defWorkers := 1
-	if role == roleAPI {
+	if role == roleAPI || role == roleQuery {
 		defWorkers = 0
 	}
-	fs := newFlags(e, role, "[--addr HOST:PORT] [--data-dir DIR] [--workers N] [--allow-private-urls]")
+	fs := newFlags(e, role, "[--addr HOST:PORT] [--data-dir DIR | --mongo URL] [--workers N] [--allow-private-urls]")
 	addr := fs.String("addr", defaultAddr(), "listen address (env REST_ADDR, REST_PORT)")
 	dataDir := fs.String("data-dir", envOr("./ophicleide-data", "OPH_DATA_DIR", "OPHICLEIDE_DATA_DIR"), "directory of the embedded store (env OPH_DATA_DIR)")
 	workers := fs.Int("workers", defWorkers, "in-process training workers (0: none)")
@@ -68,27 +90,30 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	cacheMB := fs.Int64("cache-mb", 1024, "memory for loaded models, MiB")
 	lease := fs.Duration("lease", 30*time.Second, "how long a worker's claim on a job lasts without renewal (a crashed worker's job is taken up after this)")
 	fetchMB := fs.Int64("max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
+	mongoURL := fs.String("mongo", envOr("", "MONGO", "OPH_MONGO_URL"), "MongoDB URL, mongodb://HOST:PORT/DATABASE (env MONGO, OPH_MONGO_URL); empty: the embedded store in --data-dir")
+	secretDir := fs.String("mongo-secret-dir", envOr(defaultSecretDir(), "MONGO_SECRET_DIR"), "directory holding the MongoDB username and password files")
+	poll := fs.Duration("poll", 2*time.Second, "how often an idle worker looks for a job (jittered, backing off to 4x)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if *workers < 0 {
 		return usagef("--workers must be 0 or more")
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	for _, name := range []string{"MONGO", "OPH_MONGO_URL"} {
-		if os.Getenv(name) != "" {
-			// Accepting the name and silently using another store would
-			// lose an operator's data where they do not expect it.
-			return fmt.Errorf("%s is set, but this version has only the embedded store (MongoDB support is coming); unset it to use --data-dir", name)
-		}
+	if role == roleQuery && *workers > 0 {
+		return usagef("the query role runs no workers")
 	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	if role == roleWorker && *workers < 1 {
 		return usagef("the worker role needs --workers 1 or more")
 	}
-	log.Info("starting", "role", role, "version", version, "addr", *addr, "data_dir", *dataDir, "workers", *workers,
-		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB, "lease", *lease)
+	storeDesc := "embedded " + *dataDir
+	if *mongoURL != "" {
+		storeDesc = mongo.Redact(mongoURLOf(*mongoURL))
+	}
+	log.Info("starting", "role", role, "version", version, "addr", *addr, "store", storeDesc, "workers", *workers,
+		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB, "lease", *lease, "poll", *poll)
 
-	store, err := bolt.Open(ctx, *dataDir)
+	store, err := openStore(ctx, *dataDir, *mongoURL, *secretDir)
 	if err != nil {
 		return err
 	}
@@ -108,7 +133,7 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	var wg sync.WaitGroup
 	host, _ := os.Hostname()
 	for i := range *workers {
-		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease,
+		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease, Poll: *poll,
 			Notify: func(ctx context.Context, url string, body []byte) error {
 				return f.Post(ctx, url, "application/json", body)
 			}})
@@ -122,8 +147,11 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	}
 	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
 	var handler http.Handler = api
-	if role == roleServe {
+	switch role {
+	case roleServe:
 		handler = api.WithPage(web.Page())
+	case roleQuery:
+		handler = api.ReadOnly()
 	}
 	if role == roleWorker {
 		handler = ophttp.HealthHandler(store)
@@ -135,6 +163,51 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 		stopWork()
 		wg.Wait()
 	})
+}
+
+// mongoURLOf accepts the original's MONGO, which may be a bare host name.
+func mongoURLOf(v string) string {
+	if strings.Contains(v, "://") {
+		return v
+	}
+	return "mongodb://" + v + "/" + mongo.DefaultDatabase
+}
+
+// defaultSecretDir is where the seed's deployments mount the MongoDB
+// credentials, if it exists here.
+func defaultSecretDir() string {
+	const dir = "/etc/mongo-secret"
+	if _, err := os.Stat(dir); err == nil {
+		return dir
+	}
+	return ""
+}
+
+// openStore opens MongoDB when a URL is given, else the embedded store.
+// MongoDB credentials come from the URL, or from the files
+// MONGO_USERNAME_FILE and MONGO_PASSWORD_FILE, or from "username" and
+// "password" in secretDir; they are never logged.
+func openStore(ctx context.Context, dataDir, mongoURL, secretDir string) (ophicleide.Store, error) {
+	if mongoURL == "" {
+		return bolt.Open(ctx, dataDir)
+	}
+	cfg := mongo.Config{URL: mongoURLOf(mongoURL)}
+	userFile, passFile := os.Getenv("MONGO_USERNAME_FILE"), os.Getenv("MONGO_PASSWORD_FILE")
+	if userFile == "" && secretDir != "" {
+		userFile, passFile = filepath.Join(secretDir, "username"), filepath.Join(secretDir, "password")
+	}
+	if userFile != "" {
+		user, err := os.ReadFile(userFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the MongoDB username: %w", err)
+		}
+		pass, err := os.ReadFile(passFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the MongoDB password: %w", err)
+		}
+		cfg.Username, cfg.Password = strings.TrimSpace(string(user)), strings.TrimRight(string(pass), "\r\n")
+	}
+	return mongo.Open(ctx, cfg)
 }
 
 // serveUntilDone listens on addr and serves handler until ctx ends, then

@@ -47,6 +47,9 @@ type Server struct {
 	wake    func()
 	mux     *http.ServeMux
 	page    http.Handler // the web page for browsers at /, if set
+	// readOnly: the query role, which answers the GET endpoints and POST
+	// /queries, and 405 to requests that change models.
+	readOnly bool
 	metrics *metrics
 }
 
@@ -58,10 +61,10 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	api := http.NewServeMux()
 	api.HandleFunc("GET /{$}", s.root)
 	api.HandleFunc("GET /models", s.listModels)
-	api.HandleFunc("POST /models", s.createModel)
-	api.HandleFunc("POST /models/import", s.importModel)
+	api.HandleFunc("POST /models", s.writes(s.createModel))
+	api.HandleFunc("POST /models/import", s.writes(s.importModel))
 	api.HandleFunc("GET /models/{id}", s.getModel)
-	api.HandleFunc("DELETE /models/{id}", s.deleteModel)
+	api.HandleFunc("DELETE /models/{id}", s.writes(s.deleteModel))
 	api.HandleFunc("GET /models/{id}/similar", s.handle(s.similar))
 	api.HandleFunc("GET /models/{id}/analogy", s.handle(s.analogy))
 	api.HandleFunc("GET /models/{id}/similarity", s.handle(s.similarity))
@@ -83,6 +86,27 @@ func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, versi
 	s.mux.Handle("/api/", http.StripPrefix("/api", routes))
 	s.mux.Handle("/", routes)
 	return s
+}
+
+// ReadOnly makes the server the query role's: model writes (POST /models,
+// POST /models/import, DELETE /models/{id}) answer 405 with a message
+// naming the api role.
+func (s *Server) ReadOnly() *Server {
+	s.readOnly = true
+	return s
+}
+
+// writes guards a handler that changes models (see ReadOnly).
+func (s *Server) writes(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.readOnly {
+			w.Header().Set("Allow", "GET")
+			s.fail(w, r, &ophicleide.Error{Code: methodNotAllowed,
+				Message: fmt.Sprintf("%s %s is not served by the query role, which only answers queries: send it to the api role", r.Method, r.URL.Path)})
+			return
+		}
+		h(w, r)
+	}
 }
 
 // WithPage makes the server answer browsers at / with page, and serve

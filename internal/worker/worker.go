@@ -95,16 +95,21 @@ func (w *Worker) Wake() {
 // back to the queue, so another worker (or this one after a restart)
 // resumes it. Store errors are logged and retried after a pause.
 func (w *Worker) Run(ctx context.Context) {
+	idle := w.cfg.Poll
 	for ctx.Err() == nil {
 		ran, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("claiming a job", "err", err)
 		}
 		if ran && err == nil {
+			idle = w.cfg.Poll
 			continue
 		}
-		// Idle: wait with jitter so many workers do not poll in step.
-		wait := w.cfg.Poll/2 + rand.N(w.cfg.Poll)
+		// Idle: wait with jitter so many workers do not poll in step, and
+		// back off (up to 4 x Poll) while the queue stays empty; a job
+		// created in this process wakes the worker at once.
+		wait := idle/2 + rand.N(idle)
+		idle = min(2*idle, 4*w.cfg.Poll)
 		select {
 		case <-ctx.Done():
 		case <-w.wake:
@@ -129,6 +134,7 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 // store (or logged when the store itself fails).
 func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) {
 	log := w.log.With("model", lease.ModelID, "attempt", lease.Attempt)
+	log.Info("job claimed", "token", lease.Token, "lease_expires", lease.Expires)
 	jobCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	renewed := make(chan struct{})

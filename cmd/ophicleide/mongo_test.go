@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
+)
+
+// builtBinary is the binary of this package, built once per test run.
+var builtBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "ophicleide-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "ophicleide")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func binary(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestMongoRestartResumesJob is TestRestartResumesJob with the MongoDB
+// store: a server stopped while training hands the job back, and another
+// process (its own empty data directory: the state is in the database)
+// trains it.
+func TestMongoRestartResumesJob(t *testing.T) {
+	db := mongotest.URL(t)
+	src, hanging, requests := hangingBook(t)
+	base, stop := startServerIn(t, t.TempDir(), "--allow-private-urls", "--mongo", db)
+	defer stop()
+	var m struct{ ID string }
+	body := `{"name": "alice", "urls": ["` + src.URL + `/alice.txt"], "params": {"dim": 20, "minCount": 2}}`
+	if code, _ := call(t, "POST", base+"/models", body, &m); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	<-hanging
+	stop()
+
+	base, stop2 := startServerIn(t, t.TempDir(), "--mongo", db, "--workers", "0")
+	var got struct{ Model struct{ Status string } }
+	if call(t, "GET", base+"/models/"+m.ID, "", &got); got.Model.Status != "queued" {
+		t.Fatalf("after a graceful stop the job should be queued again, status %q", got.Model.Status)
+	}
+	stop2()
+
+	base, stop3 := startServerIn(t, t.TempDir(), "--allow-private-urls", "--mongo", db)
+	defer stop3()
+	waitModel(t, base, m.ID, "ready")
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("%d downloads, want 2 (the interrupted one and the resumed one)", n)
+	}
+}
+
+// TestQueryRole: an api process with a worker trains a model; a query
+// process on the same database answers queries, lists the queries of
+// every replica, refuses writes with 405 naming the api role, and stops
+// serving a model the api process deleted (no stale cache).
+func TestQueryRole(t *testing.T) {
+	db := mongotest.URL(t)
+	src := books(t)
+	api, stopAPI, _ := startRoleIn(t, "api", t.TempDir(), "--allow-private-urls", "--mongo", db, "--workers", "1")
+	defer stopAPI()
+	query, stopQuery, _ := startRoleIn(t, "query", t.TempDir(), "--mongo", db)
+	defer stopQuery()
+
+	var m struct{ ID string }
+	if code, _ := call(t, "POST", api+"/models", `{"name": "austen", "urls": ["`+src.URL+`/austen.txt"], "params": {"epochs": 2}}`, &m); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	waitModel(t, query, m.ID, "ready") // the query role reads the model's state from the database
+
+	for _, base := range []string{api, query} {
+		var q struct{ Query struct{ ID string } }
+		if code, _ := call(t, "POST", base+"/queries", `{"model": "`+m.ID+`", "word": "darcy"}`, &q); code != 201 {
+			t.Fatalf("POST /queries on %s: %d", base, code)
+		}
+	}
+	for _, base := range []string{api, query} {
+		var list struct{ Queries []struct{ Word string } }
+		if call(t, "GET", base+"/queries", "", &list); len(list.Queries) != 2 {
+			t.Fatalf("GET /queries on %s lists %d queries, want both replicas' 2", base, len(list.Queries))
+		}
+	}
+
+	var e struct{ Errors []struct{ Details string } }
+	code, _ := call(t, "POST", query+"/models", `{"name": "x", "urls": ["`+src.URL+`/alice.txt"]}`, &e)
+	if code != 405 || len(e.Errors) != 1 || !strings.Contains(e.Errors[0].Details, "api role") {
+		t.Fatalf("POST /models on the query role: %d %+v", code, e)
+	}
+	if code, _ := call(t, "DELETE", query+"/models/"+m.ID, "", nil); code != 405 {
+		t.Fatalf("DELETE on the query role: %d", code)
+	}
+
+	if code, _ := call(t, "DELETE", api+"/models/"+m.ID, "", nil); code != 204 {
+		t.Fatalf("delete on the api role: %d", code)
+	}
+	if code, _ := call(t, "POST", query+"/queries", `{"model": "`+m.ID+`", "word": "darcy"}`, nil); code != 404 {
+		t.Fatalf("query role after the model was deleted elsewhere: %d, want 404", code)
+	}
+}
+
+// proc is a process of the real binary whose log the test reads.
+type proc struct {
+	cmd  *exec.Cmd
+	base string
+	logs *syncBuffer
+}
+
+func startProc(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, append(args, "--addr", "127.0.0.1:0")...), logs: &syncBuffer{}}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		p.logs.Write([]byte(line + "\n"))
+		if m := listening.FindStringSubmatch(line); m != nil {
+			p.base = m[1]
+			break
+		}
+	}
+	if p.base == "" {
+		t.Fatalf("%v did not start: %s", args, p.logs.String())
+	}
+	go func() {
+		for sc.Scan() {
+			p.logs.Write([]byte(sc.Text() + "\n"))
+		}
+	}()
+	return p
+}
+
+// TestScaleOutMultiProcess: one database, two api processes and three
+// worker processes of the real binary. 20 models are submitted through
+// both api processes; the worker that takes the one whose download hangs
+// is killed with SIGKILL mid-training. All 20 end ready, each completed
+// exactly once (counted in the workers' logs), and both api processes
+// answer queries.
+func TestScaleOutMultiProcess(t *testing.T) {
+	bin := binary(t)
+	db := mongotest.URL(t)
+	src := books(t)
+	hsrc, hanging, _ := hangingBook(t)
+	common := []string{"--mongo", db, "--allow-private-urls", "--threads", "1"}
+	apis := []*proc{
+		startProc(t, bin, append([]string{"api", "--workers", "0"}, common...)...),
+		startProc(t, bin, append([]string{"api", "--workers", "0"}, common...)...),
+	}
+	var workers []*proc
+	for range 3 {
+		workers = append(workers, startProc(t, bin, append([]string{"worker", "--lease", "1s", "--poll", "100ms"}, common...)...))
+	}
+
+	const n = 20
+	ids := make([]string, n)
+	for i := range n {
+		url := src.URL + "/alice.txt"
+		if i == 0 {
+			url = hsrc.URL + "/alice.txt"
+		}
+		var m struct{ ID string }
+		body := fmt.Sprintf(`{"name": "alice-%d", "urls": [%q], "params": {"dim": 20, "minCount": 2, "epochs": 1}}`, i, url)
+		if code, _ := call(t, "POST", apis[i%2].base+"/models", body, &m); code != 201 {
+			t.Fatalf("create %d: %d", i, code)
+		}
+		ids[i] = m.ID
+	}
+
+	// Kill the worker that holds the hanging download, mid-training.
+	<-hanging
+	var victim *proc
+	for victim == nil {
+		for _, w := range workers {
+			if strings.Contains(w.logs.String(), "model="+ids[0]) {
+				victim = w
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, id := range ids {
+		waitModel(t, apis[(i+1)%2].base, id, "ready")
+	}
+	completions := map[string]int{}
+	ready := regexp.MustCompile(`msg="model ready" .*err=<nil>`)
+	modelOf := regexp.MustCompile(`model=(\S+)`)
+	for _, w := range workers {
+		for _, line := range strings.Split(w.logs.String(), "\n") {
+			if ready.MatchString(line) {
+				completions[modelOf.FindStringSubmatch(line)[1]]++
+			}
+		}
+	}
+	for _, id := range ids {
+		if completions[id] != 1 {
+			t.Errorf("model %s completed %d times, want once", id, completions[id])
+		}
+	}
+	// The hanging model was taken over after the kill: a second attempt,
+	// by another worker.
+	takeover := regexp.MustCompile(`msg="model ready" worker=\S+ model=` + ids[0] + ` attempt=2 .*err=<nil>`)
+	for _, w := range workers {
+		if w != victim && takeover.MatchString(w.logs.String()) {
+			takeover = nil
+			break
+		}
+	}
+	if takeover != nil {
+		t.Errorf("no other worker completed model %s as its second attempt", ids[0])
+	}
+	for _, a := range apis {
+		var q struct {
+			Query struct{ Results [][2]any }
+		}
+		if code, _ := call(t, "POST", a.base+"/queries", `{"model": "`+ids[0]+`", "word": "alice"}`, &q); code != 201 || len(q.Query.Results) == 0 {
+			t.Fatalf("query through %s: %d %+v", a.base, code, q)
+		}
+	}
+}
