@@ -3,17 +3,24 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/bolt"
+	"github.com/ophicleide/ophicleide/internal/mongo"
 	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
+	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
 // builtBinary is the binary of this package, built once per test run.
@@ -248,5 +255,114 @@ func TestScaleOutMultiProcess(t *testing.T) {
 		if code, _ := call(t, "POST", a.base+"/queries", `{"model": "`+ids[0]+`", "word": "alice"}`, &q); code != 201 || len(q.Query.Results) == 0 {
 			t.Fatalf("query through %s: %d %+v", a.base, code, q)
 		}
+	}
+}
+
+// BenchmarkReplicaQueries measures queries through an api replica on
+// MongoDB (FerretDB here): a fresh process's first POST /queries against a
+// stored 60k x 100 model (cold model cache: the vectors come from GridFS)
+// and the next 200 (warm). The peer in the same run is the same model in
+// the embedded store. Run with a few iterations:
+//
+//	go test ./cmd/ophicleide -run '^$' -bench ReplicaQueries -benchtime 3x
+func BenchmarkReplicaQueries(b *testing.B) {
+	bin := binary(b)
+	set := randomVectors(b, 60_000, 100)
+	now := time.Now().UTC()
+	m := &ophicleide.Model{ID: "7d3c9a84-0b4e-4c1e-9a57-6c0de0b1a002", Name: "replica", Status: ophicleide.StatusReady,
+		URLs: []string{}, Created: now, Updated: now}
+	write := func(w io.Writer) error { return vectors.WriteCompact(w, set) }
+	for _, st := range []struct {
+		name string
+		args func(b *testing.B) []string
+	}{
+		{"mongo", func(b *testing.B) []string {
+			db := mongotest.URL(b)
+			s, err := mongo.Open(b.Context(), mongo.Config{URL: db})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.ImportModel(b.Context(), m, write); err != nil {
+				b.Fatal(err)
+			}
+			return []string{"--mongo", db}
+		}},
+		{"embedded", func(b *testing.B) []string {
+			dir := b.TempDir()
+			s, err := bolt.Open(b.Context(), dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.ImportModel(b.Context(), m, write); err != nil {
+				b.Fatal(err)
+			}
+			return []string{"--data-dir", dir}
+		}},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			args := append([]string{"api", "--workers", "0"}, st.args(b)...)
+			body := `{"model": "` + m.ID + `", "word": "w17"}`
+			var cold time.Duration
+			var warm []time.Duration
+			for b.Loop() {
+				p := startProcB(b, bin, args...)
+				t0 := time.Now()
+				postQuery(b, p, body)
+				cold += time.Since(t0)
+				for range 200 {
+					t0 := time.Now()
+					postQuery(b, p, body)
+					warm = append(warm, time.Since(t0))
+				}
+				p.Process.Kill()
+				p.Wait()
+			}
+			slices.Sort(warm)
+			b.ReportMetric(float64(cold.Microseconds())/1000/float64(b.N), "cold-ms")
+			b.ReportMetric(float64(warm[len(warm)/2].Microseconds())/1000, "warm-ms-p50")
+			b.ReportMetric(float64(warm[len(warm)*99/100].Microseconds())/1000, "warm-ms-p99")
+		})
+	}
+}
+
+// startProcB starts the binary for a benchmark and returns once it listens.
+func startProcB(b *testing.B, bin string, args ...string) *procB {
+	cmd := exec.Command(bin, append(args, "--addr", "127.0.0.1:0")...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stderr)
+			return &procB{cmd, m[1]}
+		}
+	}
+	cmd.Process.Kill()
+	b.Fatalf("%v did not start", args)
+	return nil
+}
+
+type procB struct {
+	*exec.Cmd
+	base string
+}
+
+func postQuery(b *testing.B, p *procB, body string) {
+	resp, err := http.Post(p.base+"/queries", "application/json", strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b.Fatalf("POST /queries: %s", resp.Status)
 	}
 }

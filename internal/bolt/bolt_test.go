@@ -330,3 +330,15 @@ func crashChild(dir string) {
 		fmt.Println("committed", m.ID)
 	}
 }
+
+// BenchmarkClaims is the embedded store's figure for the same measure as
+// internal/mongo's (see storetest.BenchClaims).
+func BenchmarkClaims(b *testing.B) {
+	storetest.BenchClaims(b, func(b *testing.B) ophicleide.Store {
+		s, err := Open(b.Context(), b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}

@@ -22,3 +22,15 @@ func open(t *testing.T) *Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ophicleide.Store { return open(t) })
 }
+
+// BenchmarkClaims: claim latency and jobs/s with 1, 2, 4 workers (see
+// storetest.BenchClaims); BenchmarkClaims in internal/bolt is the peer.
+func BenchmarkClaims(b *testing.B) {
+	storetest.BenchClaims(b, func(b *testing.B) ophicleide.Store {
+		s, err := Open(b.Context(), Config{URL: mongotest.URL(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}
