@@ -50,7 +50,7 @@ type Server struct {
 	// readOnly: the query role, which answers the GET endpoints and POST
 	// /queries, and 405 to requests that change models.
 	readOnly bool
-	metrics *metrics
+	metrics  *metrics
 }
 
 // NewServer returns the API over store. wake, if not nil, is called after a

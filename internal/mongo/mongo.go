@@ -79,9 +79,9 @@ type Store struct {
 type modelDoc struct {
 	ID               string `bson:"_id"`
 	ophicleide.Model `bson:",inline"`
-	Vectors          string            `bson:"vectorsFile,omitempty"` // GridFS id in the vectors bucket
-	UploadFiles      []uploadFile      `bson:"uploadFiles,omitempty"` // (names may hold dots: no map keys)
-	JobToken         int64             `bson:"jobToken"`              // token of the current lease
+	Vectors          string       `bson:"vectorsFile,omitempty"` // GridFS id in the vectors bucket
+	UploadFiles      []uploadFile `bson:"uploadFiles,omitempty"` // (names may hold dots: no map keys)
+	JobToken         int64        `bson:"jobToken"`              // token of the current lease
 }
 
 // uploadFile names the GridFS file of an upload.
