@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -364,5 +365,38 @@ func postQuery(b *testing.B, p *procB, body string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		b.Fatalf("POST /queries: %s", resp.Status)
+	}
+}
+
+// TestMongoCredentialsNeverLogged: a password in the URL or in the secret
+// files is not written to the log, even when the database cannot be
+// reached; missing secret files are a clear error.
+func TestMongoCredentialsNeverLogged(t *testing.T) {
+	secrets := t.TempDir()
+	os.WriteFile(filepath.Join(secrets, "username"), []byte("oph\n"), 0o600)
+	os.WriteFile(filepath.Join(secrets, "password"), []byte("file-s3cret\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string // in the log
+	}{
+		{[]string{"--mongo", "mongodb://oph:url-s3cret@127.0.0.1:1/ophicleide"}, "oph:xxxxx@127.0.0.1:1"},
+		{[]string{"--mongo", "mongodb://127.0.0.1:1/ophicleide", "--mongo-secret-dir", secrets}, "does not answer"},
+		{[]string{"--mongo", "127.0.0.1:1", "--mongo-secret-dir", t.TempDir()}, "reading the MongoDB username"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		logs := &syncBuffer{}
+		e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: logs}
+		code := runEnv(ctx, append([]string{"api", "--addr", "127.0.0.1:0"}, c.args...), e)
+		cancel()
+		out := logs.String()
+		if code == 0 {
+			t.Fatalf("%v: started without a database", c.args)
+		}
+		if strings.Contains(out, "s3cret") {
+			t.Fatalf("%v: a password reached the log:\n%s", c.args, out)
+		}
+		if !strings.Contains(out, c.want) {
+			t.Fatalf("%v: log lacks %q:\n%s", c.args, c.want, out)
+		}
 	}
 }
