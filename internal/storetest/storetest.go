@@ -460,9 +460,12 @@ func testJobs(t *testing.T, open opener) {
 		s := open(t)
 		m := NewModel(0)
 		mustCreate(t, s, m, nil)
-		l1 := mustClaim(t, s, "w1", 50*time.Millisecond)
+		// 500 ms: long enough that a networked store under a loaded test
+		// run answers the claim and the next one before it lapses (50 ms
+		// made FerretDB under make test fail once).
+		l1 := mustClaim(t, s, "w1", 500*time.Millisecond)
 		wantNoClaim(t, s)
-		time.Sleep(100 * time.Millisecond) // the one wait on the clock: expiry is about time
+		time.Sleep(600 * time.Millisecond) // the one wait on the clock: expiry is about time
 		l2 := mustClaim(t, s, "w2", time.Minute)
 		if l2.ModelID != m.ID || l2.Token <= l1.Token || l2.Attempt != 2 || l2.Owner != "w2" {
 			t.Fatalf("second lease %+v after %+v, want a higher token and attempt 2", l2, l1)
