@@ -8,6 +8,9 @@
 #                  on one corpus, one table (see the script's header for its
 #                  variables: SHARED, BENCH_CORPUS, BENCH_OUT, PEERS, MODES, ...)
 #   make gobench   the Go benchmarks (go test -bench)
+#   make deploy-check  render the kustomize overlays, the Helm chart and the
+#                  OpenShift template and validate them offline (deploy/check);
+#                  make test runs it too
 #   make clean
 
 SHELL := bash
@@ -18,13 +21,21 @@ GO       ?= go
 FUZZTIME ?= 30s
 BIN      := bin/ophicleide
 
-.PHONY: test test-deps vet build fuzz bench gobench clean
+.PHONY: test test-deps vet build fuzz bench gobench clean deploy-check
 
 test: test-deps
 	$(GO) vet ./...
 	OPH_BROWSER_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	# Multi-goroutine (Hogwild) training races by design: it runs without -race.
 	$(GO) test -count=1 -run 'Hogwild' ./internal/word2vec/
+	$(MAKE) --no-print-directory deploy-check
+
+# deploy/check is a module of its own (Helm, kustomize, kubeconform stay
+# out of the product's dependencies); it downloads k8s.io/kubernetes for
+# the OpenAPI schemas from the Go module proxy.
+deploy-check:
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/ophicleide   # the Dockerfile's static build
+	cd deploy/check && $(GO) vet ./... && $(GO) run . -root ../..
 
 # What the tests need besides Go: Debian's Chromium for the browser tests
 # (installed when missing; the tests then require it, see browser_test.go).

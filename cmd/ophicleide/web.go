@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 
+	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/web"
 )
 
@@ -32,5 +33,5 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	log.Info("starting", "role", "web", "version", version, "addr", *addr, "training", target.Redacted())
 
-	return serveUntilDone(ctx, e, log, *addr, web.Handler(target, log), func() {})
+	return serveUntilDone(ctx, e, log, *addr, web.Handler(target, log, ophttp.RuntimeMetrics()), func() {})
 }

@@ -36,6 +36,14 @@ func newMetrics(store ophicleide.ModelStore) *metrics {
 	return m
 }
 
+// RuntimeMetrics serves /metrics with the Go runtime's and the process's
+// metrics only, for roles without the API (worker, web).
+func RuntimeMetrics() http.Handler {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(r, promhttp.HandlerOpts{})
+}
+
 // handler serves /metrics.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -287,6 +287,7 @@ func HealthHandler(store ophicleide.JobQueue) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", readyz(store))
+	mux.Handle("GET /metrics", RuntimeMetrics())
 	return mux
 }
 

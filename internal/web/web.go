@@ -56,11 +56,12 @@ func Page() http.Handler {
 // unreachable), so that the page can tell them from the API's.
 const ProxyHeader = "X-Ophicleide-Proxy"
 
-// Handler is the web role: the page, /healthz, and /api/ proxied to the
-// training server at target (whose API is served under /api/ as well).
+// Handler is the web role: the page, /healthz, /readyz, metrics (served
+// by the given handler at /metrics), and /api/ proxied to the training
+// server at target (whose API is served under /api/ as well).
 // A training server that is down gives 503 with the API's error body; the
 // web process keeps running.
-func Handler(target *url.URL, log *slog.Logger) http.Handler {
+func Handler(target *url.URL, log *slog.Logger, metrics http.Handler) http.Handler {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -85,6 +86,7 @@ func Handler(target *url.URL, log *slog.Logger) http.Handler {
 	mux.Handle("/api/", proxy)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/", page)
 	return mux
 }

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// facts is what the binary reads and serves, taken from its source.
+type facts struct {
+	env   map[string]bool            // environment variables read
+	flags map[string]map[string]bool // role -> flag names
+	paths map[string]map[string]bool // role -> HTTP paths served
+}
+
+// leftOut are variables the binary reads that the manifests deliberately
+// do not set, with the reason.
+var leftOut = map[string]string{
+	"MONGO":                    "an alias of OPH_MONGO_URL, which the manifests set",
+	"OPHICLEIDE_DATA_DIR":      "an alias of OPH_DATA_DIR",
+	"OPHICLEIDE_TRAINING_ADDR": "an alias of OPH_TRAINING_ADDR",
+	"OPHICLEIDE_TRAINING_PORT": "an alias of OPH_TRAINING_PORT",
+	"OPHICLEIDE_WEB_PORT":      "an alias of OPH_WEB_PORT",
+	"OPH_WEB_PORT":             "the web containers get --addr 0.0.0.0:8080 (the port alone would bind 127.0.0.1)",
+	"OPHICLEIDE_SERVER":        "read by the client commands, not by a server role",
+	"MONGO_SECRET_DIR":         "the default, /etc/mongo-secret, is where the Secret is mounted",
+	"MONGO_USERNAME_FILE":      "the Secret's files are read from /etc/mongo-secret",
+	"MONGO_PASSWORD_FILE":      "the Secret's files are read from /etc/mongo-secret",
+	"OPH_DATA_DIR":             "set only where the embedded store is used (dev); production uses MongoDB",
+}
+
+// externalSecrets are Secrets a render refers to but expects to exist
+// already (the chart's store.mongodb.auth.existingSecret).
+var externalSecrets = map[string]bool{"corp-mongo": true}
+
+// secretDir is where the binary reads MongoDB credentials by default.
+const secretDir = "/etc/mongo-secret"
+
+// binaryFacts reads the environment variables, the flags of each server
+// role and the paths each role serves from the source.
+func binaryFacts(cmdDir string) (*facts, error) {
+	f := &facts{env: map[string]bool{}, flags: map[string]map[string]bool{}, paths: map[string]map[string]bool{}}
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(cmdDir, "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	funcFlags := map[string]map[string]bool{}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch callee := exprName(call.Fun); {
+				case callee == "os.Getenv" && len(call.Args) == 1:
+					if s, ok := literal(call.Args[0]); ok {
+						f.env[s] = true
+					}
+				case callee == "envOr":
+					for _, a := range call.Args[1:] {
+						if s, ok := literal(a); ok {
+							f.env[s] = true
+						}
+					}
+				case strings.HasPrefix(callee, "fs.") && len(call.Args) > 0:
+					if s, ok := literal(call.Args[0]); ok {
+						if funcFlags[fn.Name.Name] == nil {
+							funcFlags[fn.Name.Name] = map[string]bool{}
+						}
+						funcFlags[fn.Name.Name][s] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	for _, role := range []string{"serve", "api", "worker", "query"} {
+		f.flags[role] = funcFlags["runRole"]
+	}
+	f.flags["web"] = funcFlags["runWeb"]
+	if len(f.flags["serve"]) == 0 || len(f.flags["web"]) == 0 {
+		return nil, fmt.Errorf("no flags found in runRole or runWeb of %s: did they move?", cmdDir)
+	}
+
+	root := filepath.Join(cmdDir, "..", "..")
+	apiPaths, err := routes(filepath.Join(root, "internal", "http", "server.go"), "NewServer")
+	if err != nil {
+		return nil, err
+	}
+	workerPaths, err := routes(filepath.Join(root, "internal", "http", "server.go"), "HealthHandler")
+	if err != nil {
+		return nil, err
+	}
+	webPaths, err := routes(filepath.Join(root, "internal", "web", "web.go"), "Handler")
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range []string{"serve", "api", "query"} {
+		f.paths[role] = apiPaths
+	}
+	f.paths["worker"], f.paths["web"] = workerPaths, webPaths
+	return f, nil
+}
+
+// routes returns the paths of the "METHOD /path" patterns registered in
+// function fn of file.
+func routes(file, fn string) (map[string]bool, error) {
+	parsed, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, d := range parsed.Decls {
+		if f, ok := d.(*ast.FuncDecl); ok && f.Name.Name == fn {
+			ast.Inspect(f.Body, func(n ast.Node) bool {
+				if s, ok := literal(n); ok {
+					if _, path, ok := strings.Cut(s, " /"); ok && !strings.Contains(path, " ") {
+						out["/"+path] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no routes in %s of %s", fn, file)
+	}
+	return out, nil
+}
+
+func exprName(e ast.Expr) string {
+	switch x := e.(type) {
+	case *ast.Ident:
+		return x.Name
+	case *ast.SelectorExpr:
+		return exprName(x.X) + "." + x.Sel.Name
+	}
+	return ""
+}
+
+func literal(n ast.Node) (string, bool) {
+	lit, ok := n.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
+}
+
+// checker runs the cross-checks of one render.
+type checker struct {
+	render   render
+	bin      *facts
+	checks   int
+	problems []string
+	envSet   map[string]bool
+}
+
+func (c *checker) check(ok bool, format string, args ...any) {
+	c.checks++
+	if !ok {
+		c.problems = append(c.problems, c.render.name+": "+fmt.Sprintf(format, args...))
+	}
+}
+
+func (c *checker) find(kind, name string) object {
+	for _, o := range c.render.objects {
+		if o["kind"] == kind && nameOf(o) == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func nameOf(o object) string { return str(get(o, "metadata", "name")) }
+
+// get walks nested maps.
+func get(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func list(v any) []any { l, _ := v.([]any); return l }
+
+func (c *checker) run() {
+	c.envSet = map[string]bool{}
+	for _, o := range c.render.objects {
+		switch o["kind"] {
+		case "Deployment", "StatefulSet":
+			c.workload(o)
+		case "Service":
+			c.service(o)
+		case "HorizontalPodAutoscaler":
+			ref := get(o, "spec", "scaleTargetRef")
+			c.check(c.find(str(get(ref, "kind")), str(get(ref, "name"))) != nil, "HPA %s scales %v, which does not exist", nameOf(o), ref)
+		case "Ingress":
+			for _, rule := range list(get(o, "spec", "rules")) {
+				for _, p := range list(get(rule, "http", "paths")) {
+					svc := get(p, "backend", "service")
+					c.servicePort(str(get(svc, "name")), get(svc, "port", "name"), "Ingress "+nameOf(o))
+				}
+			}
+		case "Route":
+			c.check(str(get(o, "spec", "to", "kind")) == "Service", "Route %s does not point at a Service", nameOf(o))
+			c.servicePort(str(get(o, "spec", "to", "name")), get(o, "spec", "port", "targetPort"), "Route "+nameOf(o))
+		}
+	}
+	// Every variable set is one the binary reads; every one it reads is
+	// set somewhere or deliberately left out.
+	for name := range c.envSet {
+		c.check(c.bin.env[name], "environment variable %s is set but the binary does not read it", name)
+	}
+	if c.render.name == "kustomize/production" || c.render.name == "helm/defaults" {
+		for name := range c.bin.env {
+			_, out := leftOut[name]
+			c.check(c.envSet[name] || out, "the binary reads %s, which is neither set nor in the left-out list", name)
+		}
+	}
+}
+
+// servicePort checks that service exists and has a port named (or
+// numbered) port.
+func (c *checker) servicePort(service string, port any, from string) {
+	svc := c.find("Service", service)
+	c.check(svc != nil, "%s points at Service %q, which does not exist", from, service)
+	if svc == nil {
+		return
+	}
+	found := false
+	for _, p := range list(get(svc, "spec", "ports")) {
+		if get(p, "name") == port || fmt.Sprint(get(p, "port")) == fmt.Sprint(port) || fmt.Sprint(get(p, "targetPort")) == fmt.Sprint(port) {
+			found = true
+		}
+	}
+	c.check(found, "%s uses port %v of Service %s, which has no such port", from, port, service)
+}
+
+func (c *checker) service(o object) {
+	sel, _ := get(o, "spec", "selector").(map[string]any)
+	c.check(len(sel) > 0, "Service %s has no selector", nameOf(o))
+	var pods []object
+	for _, w := range c.render.objects {
+		if w["kind"] != "Deployment" && w["kind"] != "StatefulSet" {
+			continue
+		}
+		labels, _ := get(w, "spec", "template", "metadata", "labels").(map[string]any)
+		if subset(sel, labels) {
+			pods = append(pods, w)
+		}
+	}
+	c.check(len(pods) > 0, "Service %s selects no pods (selector %v)", nameOf(o), sel)
+	for _, p := range list(get(o, "spec", "ports")) {
+		target := get(p, "targetPort")
+		ok := len(pods) > 0
+		for _, w := range pods {
+			ok = ok && containerPort(w, target)
+		}
+		c.check(ok, "Service %s targets port %v, which its pods do not declare", nameOf(o), target)
+	}
+}
+
+func containerPort(w object, port any) bool {
+	for _, ct := range list(get(w, "spec", "template", "spec", "containers")) {
+		for _, p := range list(get(ct, "ports")) {
+			if get(p, "name") == port || fmt.Sprint(get(p, "containerPort")) == fmt.Sprint(port) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func subset(sel, labels map[string]any) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *checker) workload(o object) {
+	id := fmt.Sprintf("%s %s", o["kind"], nameOf(o))
+	sel, _ := get(o, "spec", "selector", "matchLabels").(map[string]any)
+	labels, _ := get(o, "spec", "template", "metadata", "labels").(map[string]any)
+	c.check(len(sel) > 0 && subset(sel, labels), "%s: selector %v does not match its pod labels %v", id, sel, labels)
+	pod, _ := get(o, "spec", "template", "spec").(map[string]any)
+	c.check(get(pod, "securityContext", "runAsNonRoot") == true, "%s: the pod may run as root (securityContext.runAsNonRoot)", id)
+	grace, _ := get(pod, "terminationGracePeriodSeconds").(float64)
+	c.check(grace >= 25, "%s: terminationGracePeriodSeconds %v is shorter than the binary's 20 s shutdown", id, grace)
+	volumes := map[string]object{}
+	for _, v := range list(get(pod, "volumes")) {
+		volumes[str(get(v, "name"))] = v.(object)
+	}
+	for _, t := range list(get(o, "spec", "volumeClaimTemplates")) { // StatefulSet
+		volumes[str(get(t, "metadata", "name"))] = object{"persistentVolumeClaim": t}
+	}
+	for _, ctv := range list(get(pod, "containers")) {
+		ct := ctv.(object)
+		cid := id + " container " + str(ct["name"])
+		for _, k := range []string{"requests", "limits"} {
+			for _, r := range []string{"cpu", "memory"} {
+				c.check(get(ct, "resources", k, r) != nil, "%s: no resources.%s.%s", cid, k, r)
+			}
+		}
+		c.check(get(ct, "securityContext", "allowPrivilegeEscalation") == false, "%s: privilege escalation allowed", cid)
+		c.check(get(ct, "securityContext", "readOnlyRootFilesystem") == true, "%s: root filesystem writable", cid)
+		c.check(slices.Contains(list(get(ct, "securityContext", "capabilities", "drop")), any("ALL")), "%s: capabilities not dropped", cid)
+		mounts := map[string]string{} // path -> volume
+		for _, m := range list(get(ct, "volumeMounts")) {
+			mounts[str(get(m, "mountPath"))] = str(get(m, "name"))
+			c.check(volumes[str(get(m, "name"))] != nil, "%s: mounts volume %q, which the pod does not have", cid, get(m, "name"))
+		}
+		for _, probe := range []string{"livenessProbe", "readinessProbe"} {
+			p := get(ct, probe)
+			c.check(p != nil, "%s: no %s", cid, probe)
+			if port := get(p, "httpGet", "port"); port != nil {
+				c.check(containerPort(o, port), "%s: %s on port %v, which the container does not declare", cid, probe, port)
+			}
+			if port := get(p, "tcpSocket", "port"); port != nil {
+				c.check(containerPort(o, port), "%s: %s on port %v, which the container does not declare", cid, probe, port)
+			}
+		}
+		if strings.Contains(str(ct["image"]), "mongo") {
+			c.mongoContainer(cid, ct, mounts, volumes)
+			continue
+		}
+		c.ourContainer(o, cid, ct, mounts, volumes)
+	}
+}
+
+func (c *checker) mongoContainer(cid string, ct object, mounts map[string]string, volumes map[string]object) {
+	for _, e := range list(ct["env"]) {
+		if v := str(get(e, "value")); strings.HasSuffix(str(get(e, "name")), "_FILE") {
+			dir := filepath.Dir(v)
+			c.check(mounts[dir] != "" && get(volumes[mounts[dir]], "secret") != nil, "%s: %s reads %s, which is not in a mounted Secret", cid, get(e, "name"), v)
+		}
+	}
+}
+
+// ourContainer checks a container of the Ophicleide image against what
+// the binary reads and serves.
+func (c *checker) ourContainer(w object, cid string, ct object, mounts map[string]string, volumes map[string]object) {
+	args := list(ct["args"])
+	c.check(len(args) > 0, "%s: no role in args", cid)
+	if len(args) == 0 {
+		return
+	}
+	role := fmt.Sprint(args[0])
+	flags, known := c.bin.flags[role]
+	c.check(known, "%s: %q is not a server role of the binary", cid, role)
+	for _, a := range args[1:] {
+		if s := fmt.Sprint(a); strings.HasPrefix(s, "-") {
+			name, _, _ := strings.Cut(strings.TrimLeft(s, "-"), "=")
+			c.check(flags[name], "%s: the %s role has no flag --%s", cid, role, name)
+		}
+	}
+
+	env := map[string]string{}
+	for _, e := range list(ct["env"]) {
+		env[str(get(e, "name"))] = str(get(e, "value"))
+	}
+	for _, ef := range list(ct["envFrom"]) {
+		cm := c.find("ConfigMap", str(get(ef, "configMapRef", "name")))
+		c.check(cm != nil, "%s: envFrom ConfigMap %v does not exist", cid, get(ef, "configMapRef", "name"))
+		data, _ := get(cm, "data").(map[string]any)
+		for k, v := range data {
+			env[k] = fmt.Sprint(v)
+		}
+	}
+	for k := range env {
+		c.envSet[k] = true
+	}
+
+	paths := c.bin.paths[role]
+	for _, probe := range []string{"livenessProbe", "readinessProbe"} {
+		path := str(get(ct, probe, "httpGet", "path"))
+		c.check(paths[path], "%s: %s path %q is not served by the %s role", cid, probe, path, role)
+	}
+	ann, _ := get(w, "spec", "template", "metadata", "annotations").(map[string]any)
+	if ann["prometheus.io/scrape"] == "true" {
+		c.check(paths[str(ann["prometheus.io/path"])], "%s: Prometheus scrapes %v, which the %s role does not serve", cid, ann["prometheus.io/path"], role)
+		c.check(containerPort(w, ann["prometheus.io/port"]), "%s: Prometheus scrapes port %v, which the container does not declare", cid, ann["prometheus.io/port"])
+	} else {
+		c.check(false, "%s: no Prometheus scrape annotations", cid)
+	}
+	if role == "web" {
+		return
+	}
+	c.check(env["REST_ADDR"] == "0.0.0.0" || slices.Contains(args, any("--addr")), "%s: listens on 127.0.0.1 only (set REST_ADDR=0.0.0.0)", cid)
+	if mongoURL := env["OPH_MONGO_URL"] + env["MONGO"]; mongoURL != "" {
+		vol := volumes[mounts[secretDir]]
+		c.check(vol != nil && get(vol, "secret") != nil, "%s: uses MongoDB but has no Secret mounted at %s, where the binary reads the credentials", cid, secretDir)
+		if name := str(get(vol, "secret", "secretName")); name != "" && !externalSecrets[name] {
+			c.check(c.find("Secret", name) != nil, "%s: mounts Secret %q, which does not exist", cid, name)
+		}
+	} else {
+		dir := env["OPH_DATA_DIR"]
+		c.check(dir != "" && mounts[dir] != "" && get(volumes[mounts[dir]], "persistentVolumeClaim") != nil,
+			"%s: the embedded store's directory %q is not on a PersistentVolumeClaim", cid, dir)
+	}
+	if role == "serve" || role == "api" {
+		c.check(mounts["/tmp"] != "", "%s: uploads spool to /tmp, which is read-only", cid)
+	}
+}
