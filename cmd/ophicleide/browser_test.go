@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -319,4 +320,77 @@ func contains(list []string, w string) bool {
 		}
 	}
 	return false
+}
+
+// TestBrowserUploadAndAutocomplete trains from a text file chosen in the
+// form (no URL), then checks the word box's autocomplete suggestions come
+// from the model's vocabulary.
+func TestBrowserUploadAndAutocomplete(t *testing.T) {
+	ctx := browser(t)
+	base := startServer(t)
+	book, err := filepath.Abs("../../testdata/alice-in-wonderland_11-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newShots(t, ctx, "upload")
+	do(t, ctx, "upload", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#models-empty")),
+		chromedp.Click(chromedp.CSS("#train summary")),
+		chromedp.SendKeys(chromedp.CSS("#train-name"), "alice"),
+		chromedp.SetUploadFiles(chromedp.CSS("#train-files"), []string{book}),
+		chromedp.Click(chromedp.CSS("details.advanced summary")),
+		chromedp.SetValue(chromedp.CSS(`input[name="minCount"]`), "2"),
+		chromedp.Click(chromedp.CSS("#train-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="ready"]`)))
+	if card := text(t, ctx, `li.model[data-status="ready"]`); !strings.Contains(card, "Uploaded: alice-in-wonderland_11-0") {
+		t.Fatalf("model card %q does not name the upload", card)
+	}
+	s.take("uploaded")
+	do(t, ctx, "autocomplete", chromedp.Click(chromedp.CSS(`li.model[data-status="ready"] a[href="#query"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#query-word")),
+		chromedp.SendKeys(chromedp.CSS("#query-word"), "rab"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		opts := eval[[]string](t, ctx, `[...document.querySelectorAll("#query-words option")].map(o => o.value)`)
+		if slices.Contains(opts, "rabbit") {
+			for _, o := range opts {
+				if !strings.HasPrefix(o, "rab") {
+					t.Fatalf("suggestion %q for %q", o, "rab")
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no autocomplete suggestion rabbit for rab: %v", opts)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.take("autocomplete")
+}
+
+// TestBrowserShowsProgress: a model whose download hangs shows its live
+// progress (phase and bar) on its card, updated without a reload, and a
+// failed model shows why.
+func TestBrowserShowsProgress(t *testing.T) {
+	ctx := browser(t)
+	src, hanging, _ := hangingBook(t)
+	base := startServer(t, "--allow-private-urls", "--workers", "2") // one hangs
+	do(t, ctx, "open", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#models-empty")))
+	var m struct{ ID string }
+	if code, _ := call(t, "POST", base+"/models", `{"name": "slow", "urls": ["`+src.URL+`/alice.txt"]}`, &m); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	<-hanging
+	do(t, ctx, "progress", chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="training"] .progress .bar`)))
+	if got := text(t, ctx, `li.model[data-status="training"] .progress-text`); !strings.Contains(got, "fetching") {
+		t.Fatalf("progress text %q, want the fetching phase", got)
+	}
+	newShots(t, ctx, "progress").take("training")
+
+	if code, _ := call(t, "POST", base+"/models", `{"name": "broken", "urls": ["`+src.URL+`/alice.txt"], "params": {"minCount": 100000}}`, nil); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	do(t, ctx, "failed", chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="failed"] .error`)))
+	if got := text(t, ctx, `li.model[data-status="failed"] .error`); !strings.HasPrefix(got, "Failed: ") || len(got) < 20 {
+		t.Fatalf("failure shown as %q", got)
+	}
 }
