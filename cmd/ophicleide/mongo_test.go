@@ -222,19 +222,34 @@ func TestScaleOutMultiProcess(t *testing.T) {
 	for i, id := range ids {
 		waitModel(t, apis[(i+1)%2].base, id, "ready")
 	}
-	completions := map[string]int{}
+	// A worker logs "model ready" after the store says so: give the last
+	// lines time to come through the pipes.
 	ready := regexp.MustCompile(`msg="model ready" .*err=<nil>`)
 	modelOf := regexp.MustCompile(`model=(\S+)`)
-	for _, w := range workers {
-		for _, line := range strings.Split(w.logs.String(), "\n") {
-			if ready.MatchString(line) {
-				completions[modelOf.FindStringSubmatch(line)[1]]++
+	var completions map[string]int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		completions = map[string]int{}
+		for _, w := range workers {
+			for _, line := range strings.Split(w.logs.String(), "\n") {
+				if ready.MatchString(line) {
+					completions[modelOf.FindStringSubmatch(line)[1]]++
+				}
 			}
+		}
+		if len(completions) == n || time.Now().After(deadline) {
+			break
 		}
 	}
 	for _, id := range ids {
 		if completions[id] != 1 {
-			t.Errorf("model %s completed %d times, want once", id, completions[id])
+			t.Errorf("model %s completed %d times, want once; its log lines:", id, completions[id])
+			for i, w := range workers {
+				for _, line := range strings.Split(w.logs.String(), "\n") {
+					if strings.Contains(line, id) {
+						t.Logf("worker %d (victim %v): %s", i, w == victim, line)
+					}
+				}
+			}
 		}
 	}
 	// The hanging model was taken over after the kill: a second attempt,

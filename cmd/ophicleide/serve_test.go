@@ -411,6 +411,8 @@ func TestServeBadRequests(t *testing.T) {
 		{"POST", "/models", `{"name": "x", "urls": ["", " "]}`, 400, "at least one URL", "urls"},
 		{"POST", "/models", `{"name": "x", "urls": ["ftp://example.org/a"]}`, 400, "not an http or https URL", "urls"},
 		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "params": {"dim": 0.5}}`, 400, "must be of type", "params.dim"},
+		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "params": {"dim": 0}}`, 400, "dim must be above 0", "dim"},
+		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "params": {"alpha": 0.0}}`, 400, "alpha must be above 0", "alpha"},
 		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "params": {"dim": 99999}}`, 400, "dim", "dim"},
 		{"POST", "/models", `{"name": "x", "urls": ["http://example.org/a"], "colour": "red"}`, 400, "colour", ""},
 		{"POST", "/queries", `{"word": "x"}`, 400, "model", "model"},
@@ -440,7 +442,7 @@ func TestServeBadRequests(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`ophicleide_http_requests_total{method="POST",route="POST /models",status="400"} 9`,
+		`ophicleide_http_requests_total{method="POST",route="POST /models",status="400"} 11`,
 		`ophicleide_http_requests_total{method="GET",route="GET /models/{id}",status="404"} 2`,
 		`ophicleide_models{status="queued"} 0`,
 		`ophicleide_http_request_duration_seconds_bucket{method="GET",route="GET /healthz"`,

@@ -9,6 +9,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,11 +306,41 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 }
 
 type createModelRequest struct {
-	Name     string            `json:"name"`
-	URLs     []string          `json:"urls"`
-	Callback string            `json:"callback"`
-	Params   ophicleide.Params `json:"params"`
-	uploads  []string          // names of uploaded files (multipart only)
+	Name     string        `json:"name"`
+	URLs     []string      `json:"urls"`
+	Callback string        `json:"callback"`
+	Params   requestParams `json:"params"`
+	uploads  []string      // names of uploaded files (multipart only)
+}
+
+// requestParams are the training parameters of a request. The domain's
+// Params cannot tell a field left out (the default) from one given as 0,
+// which the API refuses for the parameters that must be positive (as the
+// OpenAPI document says): those are noted while decoding.
+type requestParams struct {
+	ophicleide.Params
+	zero string // the first positive-only parameter given as 0
+}
+
+// positiveParams must be above 0 when given.
+var positiveParams = []string{"dim", "window", "negative", "minCount", "epochs", "alpha"}
+
+func (p *requestParams) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) == nil {
+		for _, k := range positiveParams {
+			if v, ok := fields[k]; ok {
+				if f, err := strconv.ParseFloat(string(v), 64); err == nil && f == 0 {
+					p.zero = k
+					break
+				}
+			}
+		}
+	}
+	type plain ophicleide.Params // without this method
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode((*plain)(&p.Params))
 }
 
 func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
@@ -372,7 +404,11 @@ func newModel(req createModelRequest) (*ophicleide.Model, error) {
 	if len(urls) == 0 && len(req.uploads) == 0 {
 		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: "give at least one URL of plain text to train on, or upload a text file"}
 	}
-	if _, _, err := params.Config(req.Params); err != nil {
+	if req.Params.zero != "" {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: req.Params.zero,
+			Message: fmt.Sprintf("%s must be above 0 (leave it out for the default)", req.Params.zero)}
+	}
+	if _, _, err := params.Config(req.Params.Params); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
@@ -380,7 +416,7 @@ func newModel(req createModelRequest) (*ophicleide.Model, error) {
 		urls = []string{}
 	}
 	return &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusQueued, URLs: urls,
-		Uploads: req.uploads, Callback: req.Callback, Params: req.Params, Progress: &ophicleide.Progress{Phase: "queued"},
+		Uploads: req.uploads, Callback: req.Callback, Params: req.Params.Params, Progress: &ophicleide.Progress{Phase: "queued"},
 		Created: now, Updated: now}, nil
 }
 

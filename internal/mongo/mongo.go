@@ -524,7 +524,11 @@ func (s *Store) claim(ctx context.Context, j jobDoc, owner string, d time.Durati
 	if res.MatchedCount == 0 {
 		return nil, nil // deleted meanwhile
 	}
-	res, err = s.models.UpdateOne(ctx, bson.M{"_id": j.ID}, bson.M{
+	// Only a model still waiting or training is taken: one that ended
+	// meanwhile (its holder finished just as its lease lapsed, or a crash
+	// came between the end of a job and the removal of its document) keeps
+	// its state, and the job document is dropped.
+	res, err = s.models.UpdateOne(ctx, bson.M{"_id": j.ID, "status": bson.M{"$in": bson.A{ophicleide.StatusQueued, ophicleide.StatusTraining}}}, bson.M{
 		"$set":   bson.M{"status": ophicleide.StatusTraining, "jobToken": token, "updated": now},
 		"$unset": bson.M{"progress": "", "error": ""},
 	})
@@ -532,6 +536,9 @@ func (s *Store) claim(ctx context.Context, j jobDoc, owner string, d time.Durati
 		return nil, fmt.Errorf("mongo: claim job: %w", unavailable(err))
 	}
 	if res.MatchedCount == 0 {
+		if _, err := s.jobs.DeleteOne(ctx, bson.M{"_id": j.ID, "token": token}); err == nil {
+			s.leases.DeleteMany(ctx, bson.M{"job": j.Nonce})
+		}
 		return nil, nil
 	}
 	return l, nil

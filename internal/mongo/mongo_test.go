@@ -2,6 +2,9 @@ package mongo
 
 import (
 	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
@@ -33,4 +36,37 @@ func BenchmarkClaims(b *testing.B) {
 		}
 		return s
 	})
+}
+
+// TestClaimSkipsEndedModel: a job document left behind for a model that
+// already ended (a crash between the end of a job and the removal of its
+// document) is dropped by the next claim, which leaves the model as it is.
+func TestClaimSkipsEndedModel(t *testing.T) {
+	s := open(t)
+	defer s.Close()
+	ctx := t.Context()
+	m := storetest.NewModel(0)
+	if err := s.CreateModel(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || l == nil {
+		t.Fatalf("claim: %v %v", l, err)
+	}
+	// The model ends, but its job document stays, leased until now.
+	if _, err := s.models.UpdateOne(ctx, bson.M{"_id": m.ID}, bson.M{"$set": bson.M{"status": ophicleide.StatusReady}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.jobs.UpdateOne(ctx, bson.M{"_id": m.ID}, bson.M{"$set": bson.M{"expires": time.Now().Add(-time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.ClaimJob(ctx, "w2", time.Minute); err != nil || l != nil {
+		t.Fatalf("claim of an ended model's job: %+v %v", l, err)
+	}
+	if n, _ := s.QueueLength(ctx); n != 0 {
+		t.Errorf("queue length %d after the stale job was dropped", n)
+	}
+	if got, _ := s.FindModel(ctx, m.ID); got.Status != ophicleide.StatusReady {
+		t.Errorf("model status %s, want ready", got.Status)
+	}
 }
