@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
-	"os/exec"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,38 +54,10 @@ func BenchmarkColdStart(b *testing.B) {
 // first query was answered.
 func firstQuery(b *testing.B, bin, dir, model string) time.Duration {
 	start := time.Now()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--workers", "0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
-	sc := bufio.NewScanner(stderr)
-	var base string
-	for base == "" && sc.Scan() {
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		b.Fatalf("the server did not start: %v", sc.Err())
-	}
-	go io.Copy(io.Discard, stderr)
-	resp, err := http.Post(base+"/queries", "application/json", strings.NewReader(`{"model": "`+model+`", "word": "w17"}`))
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	took := time.Since(start)
-	if resp.StatusCode != http.StatusCreated {
-		b.Fatalf("first query: %s", resp.Status)
-	}
-	return took
+	p := startProc(b, bin, "serve", "--data-dir", dir, "--workers", "0")
+	defer p.stop()
+	postQuery(b, p, `{"model": "`+model+`", "word": "w17"}`)
+	return time.Since(start)
 }
 
 func randomVectors(tb testing.TB, n, dim int) *vectors.Set {

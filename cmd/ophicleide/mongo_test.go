@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,63 +20,6 @@ import (
 	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
-
-// builtBinary is the binary of this package, built once per test run.
-var builtBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "ophicleide-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "ophicleide")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func binary(t testing.TB) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin, err := builtBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-// TestMongoRestartResumesJob is TestRestartResumesJob with the MongoDB
-// store: a server stopped while training hands the job back, and another
-// process (its own empty data directory: the state is in the database)
-// trains it.
-func TestMongoRestartResumesJob(t *testing.T) {
-	db := mongotest.URL(t)
-	src, hanging, requests := hangingBook(t)
-	base, stop := startServerIn(t, t.TempDir(), "--allow-private-urls", "--mongo", db)
-	defer stop()
-	var m struct{ ID string }
-	body := `{"name": "alice", "urls": ["` + src.URL + `/alice.txt"], "params": {"dim": 20, "minCount": 2}}`
-	if code, _ := call(t, "POST", base+"/models", body, &m); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	<-hanging
-	stop()
-
-	base, stop2 := startServerIn(t, t.TempDir(), "--mongo", db, "--workers", "0")
-	var got struct{ Model struct{ Status string } }
-	if call(t, "GET", base+"/models/"+m.ID, "", &got); got.Model.Status != "queued" {
-		t.Fatalf("after a graceful stop the job should be queued again, status %q", got.Model.Status)
-	}
-	stop2()
-
-	base, stop3 := startServerIn(t, t.TempDir(), "--allow-private-urls", "--mongo", db)
-	defer stop3()
-	waitModel(t, base, m.ID, "ready")
-	if n := requests.Load(); n != 2 {
-		t.Fatalf("%d downloads, want 2 (the interrupted one and the resumed one)", n)
-	}
-}
 
 // TestQueryRole: an api process with a worker trains a model; a query
 // process on the same database answers queries, lists the queries of
@@ -127,45 +67,6 @@ func TestQueryRole(t *testing.T) {
 	if code, _ := call(t, "POST", query+"/queries", `{"model": "`+m.ID+`", "word": "darcy"}`, nil); code != 404 {
 		t.Fatalf("query role after the model was deleted elsewhere: %d, want 404", code)
 	}
-}
-
-// proc is a process of the real binary whose log the test reads.
-type proc struct {
-	cmd  *exec.Cmd
-	base string
-	logs *syncBuffer
-}
-
-func startProc(t *testing.T, bin string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(bin, append(args, "--addr", "127.0.0.1:0")...), logs: &syncBuffer{}}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		line := sc.Text()
-		p.logs.Write([]byte(line + "\n"))
-		if m := listening.FindStringSubmatch(line); m != nil {
-			p.base = m[1]
-			break
-		}
-	}
-	if p.base == "" {
-		t.Fatalf("%v did not start: %s", args, p.logs.String())
-	}
-	go func() {
-		for sc.Scan() {
-			p.logs.Write([]byte(sc.Text() + "\n"))
-		}
-	}()
-	return p
 }
 
 // TestScaleOutMultiProcess: one database, two api processes and three
@@ -323,7 +224,7 @@ func BenchmarkReplicaQueries(b *testing.B) {
 			var cold time.Duration
 			var warm []time.Duration
 			for b.Loop() {
-				p := startProcB(b, bin, args...)
+				p := startProc(b, bin, args...)
 				t0 := time.Now()
 				postQuery(b, p, body)
 				cold += time.Since(t0)
@@ -332,8 +233,7 @@ func BenchmarkReplicaQueries(b *testing.B) {
 					postQuery(b, p, body)
 					warm = append(warm, time.Since(t0))
 				}
-				p.Process.Kill()
-				p.Wait()
+				p.stop()
 			}
 			slices.Sort(warm)
 			b.ReportMetric(float64(cold.Microseconds())/1000/float64(b.N), "cold-ms")
@@ -343,35 +243,7 @@ func BenchmarkReplicaQueries(b *testing.B) {
 	}
 }
 
-// startProcB starts the binary for a benchmark and returns once it listens.
-func startProcB(b *testing.B, bin string, args ...string) *procB {
-	cmd := exec.Command(bin, append(args, "--addr", "127.0.0.1:0")...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			go io.Copy(io.Discard, stderr)
-			return &procB{cmd, m[1]}
-		}
-	}
-	cmd.Process.Kill()
-	b.Fatalf("%v did not start", args)
-	return nil
-}
-
-type procB struct {
-	*exec.Cmd
-	base string
-}
-
-func postQuery(b *testing.B, p *procB, body string) {
+func postQuery(b *testing.B, p *proc, body string) {
 	resp, err := http.Post(p.base+"/queries", "application/json", strings.NewReader(body))
 	if err != nil {
 		b.Fatal(err)

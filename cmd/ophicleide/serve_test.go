@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/ophicleide/ophicleide/internal/http/openapi/spectest"
+	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -457,34 +458,53 @@ func TestServeBadRequests(t *testing.T) {
 // first download hangs half-way) and starts it again on the same data
 // directory: the job was handed back at shutdown, is queued, and completes
 // after the restart.
+// TestRestartResumesJob stops the server while a job trains; a new
+// process finds the job queued again and trains it. With MongoDB every
+// process gets an empty data directory of its own: the state is in the
+// database.
 func TestRestartResumesJob(t *testing.T) {
-	dir := t.TempDir()
-	src, hanging, requests := hangingBook(t)
-	base, stop := startServerIn(t, dir, "--allow-private-urls")
-	defer stop()
-	var m struct{ ID string }
-	body := `{"name": "alice", "urls": ["` + src.URL + `/alice.txt"], "params": {"dim": 20, "minCount": 2}}`
-	if code, _ := call(t, "POST", base+"/models", body, &m); code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	<-hanging
-	stop()
+	for _, store := range []string{"embedded", "mongo"} {
+		t.Run(store, func(t *testing.T) {
+			dir := t.TempDir()
+			var extra []string
+			if store == "mongo" {
+				extra = []string{"--mongo", mongotest.URL(t)}
+			}
+			start := func(args ...string) (string, func()) {
+				d := dir
+				if store == "mongo" {
+					d = t.TempDir()
+				}
+				return startServerIn(t, d, append(args, extra...)...)
+			}
+			src, hanging, requests := hangingBook(t)
+			base, stop := start("--allow-private-urls")
+			defer stop()
+			var m struct{ ID string }
+			body := `{"name": "alice", "urls": ["` + src.URL + `/alice.txt"], "params": {"dim": 20, "minCount": 2}}`
+			if code, _ := call(t, "POST", base+"/models", body, &m); code != 201 {
+				t.Fatalf("create: %d", code)
+			}
+			<-hanging
+			stop()
 
-	base, stop2 := startServerIn(t, dir, "--allow-private-urls", "--workers", "0")
-	var got struct {
-		Model struct{ Status, Error string }
-	}
-	call(t, "GET", base+"/models/"+m.ID, "", &got)
-	if got.Model.Status != "queued" {
-		t.Fatalf("after a graceful stop the job should be queued again, status %q", got.Model.Status)
-	}
-	stop2()
+			base, stop2 := start("--allow-private-urls", "--workers", "0")
+			var got struct {
+				Model struct{ Status, Error string }
+			}
+			call(t, "GET", base+"/models/"+m.ID, "", &got)
+			if got.Model.Status != "queued" {
+				t.Fatalf("after a graceful stop the job should be queued again, status %q", got.Model.Status)
+			}
+			stop2()
 
-	base, stop3 := startServerIn(t, dir, "--allow-private-urls")
-	defer stop3()
-	waitModel(t, base, m.ID, "ready")
-	if n := requests.Load(); n != 2 {
-		t.Fatalf("%d downloads, want 2 (the interrupted one and the resumed one)", n)
+			base, stop3 := start("--allow-private-urls")
+			defer stop3()
+			waitModel(t, base, m.ID, "ready")
+			if n := requests.Load(); n != 2 {
+				t.Fatalf("%d downloads, want 2 (the interrupted one and the resumed one)", n)
+			}
+		})
 	}
 }
 
