@@ -42,7 +42,7 @@ async function api(method, path, body) {
     setUnavailable(true);
     throw new ApiError(0, "Training service unavailable", "The server cannot be reached.");
   }
-  if (resp.status === 502 || resp.status === 503 && resp.headers.get("X-Ophicleide-Proxy")) {
+  if (resp.status === 502 || (resp.status === 503 && resp.headers.get("X-Ophicleide-Proxy"))) {
     setUnavailable(true);
   } else {
     setUnavailable(false);
