@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +148,38 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 	}, nil
 }
 
+// DivergedError is returned when the weights grew without bound or became
+// NaN: the learning rate was too high for the corpus and settings.
+type DivergedError struct {
+	Alpha             float64
+	Words, TotalWords int64 // progress when it was detected
+}
+
+func (e *DivergedError) Error() string {
+	return fmt.Sprintf("training diverged (the weights overflowed) after %.0f%% of training with alpha %g; lower alpha (the default is 0.025 for skip-gram, 0.05 for CBOW)",
+		100*float64(e.Words)/float64(max(e.TotalWords, 1)), e.Alpha)
+}
+
+// PanicError is a panic of a training goroutine, returned by Train so
+// that one bad run does not take the process down. It is a bug.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("internal error in the trainer: %v", e.Value) }
+
+// allFinite reports whether every value of xs is finite and of a sane
+// size (the last word of divergence detection, over the whole matrix).
+func allFinite(xs []float32) bool {
+	for _, x := range xs {
+		if !(x < 1e30 && x > -1e30) {
+			return false
+		}
+	}
+	return true
+}
+
 // model is the state shared by the training goroutines.
 type model struct {
 	cfg   Config
@@ -161,6 +194,9 @@ type model struct {
 	done  atomic.Int64 // words processed so far, all goroutines
 	alpha atomic.Uint64
 	stop  atomic.Bool
+
+	diverged atomic.Bool                // a goroutine saw non-finite or exploding weights
+	panicked atomic.Pointer[PanicError] // the first panic of a training goroutine
 }
 
 func newModel(cfg Config, c *corpus) *model {
@@ -211,6 +247,14 @@ func (m *model) run(ctx context.Context, emit func(Progress)) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here would kill the process (no caller can recover
+			// it): it stops training and Train returns it as an error.
+			defer func() {
+				if r := recover(); r != nil {
+					m.panicked.CompareAndSwap(nil, &PanicError{Value: r, Stack: debug.Stack()})
+					m.stop.Store(true)
+				}
+			}()
 			w.train(lo, hi)
 		}()
 	}
@@ -241,6 +285,12 @@ func (m *model) run(ctx context.Context, emit func(Progress)) error {
 	for {
 		select {
 		case <-finished:
+			if p := m.panicked.Load(); p != nil {
+				return p
+			}
+			if m.diverged.Load() || !allFinite(m.syn0) {
+				return &DivergedError{Alpha: m.cfg.Alpha, Words: m.done.Load(), TotalWords: m.total}
+			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}

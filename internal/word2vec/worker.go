@@ -25,15 +25,17 @@ var sigmoidTable = func() [expTableSize + 1]float32 {
 }()
 
 // gradient is word2vec.c's (label - sigma(f)) * alpha with its clipping:
-// beyond |f| > maxExp the sigmoid is taken as 0 or 1.
+// beyond |f| >= maxExp the sigmoid is taken as 0 or 1. A NaN f (weights
+// that diverged) takes the last branch, so the table is never indexed out
+// of range; the divergence itself is caught by worker.flush.
 func gradient(f, label, alpha float32) float32 {
 	switch {
-	case f > maxExp:
+	case f >= maxExp:
 		return (label - 1) * alpha
-	case f < -maxExp:
-		return label * alpha
+	case f > -maxExp:
+		return (label - sigmoidTable[int((f+maxExp)*(expTableSize/(2.0*maxExp)))]) * alpha
 	}
-	return (label - sigmoidTable[int((f+maxExp)*(expTableSize/(2.0*maxExp)))]) * alpha
+	return label * alpha
 }
 
 // worker is one training goroutine with its own random generator and
@@ -52,6 +54,7 @@ type worker struct {
 	neu1e   []float32 // accumulated input gradient
 	alpha   float32
 	local   int64 // words processed since the last report
+	probe   int32 // a word trained since the last report, whose rows flush checks
 }
 
 func newWorker(m *model, id int) *worker {
@@ -77,6 +80,14 @@ func newWorker(m *model, id int) *worker {
 // should stop.
 func (w *worker) flush() bool {
 	m := w.m
+	if flushHook != nil {
+		flushHook()
+	}
+	if !w.finite() {
+		m.diverged.Store(true)
+		m.stop.Store(true)
+		return true
+	}
 	done := m.done.Add(w.local)
 	w.local = 0
 	start := m.cfg.Alpha
@@ -85,6 +96,35 @@ func (w *worker) flush() bool {
 	w.alpha = float32(a)
 	m.alpha.Store(math.Float64bits(a))
 	return m.stop.Load()
+}
+
+// flushHook, when set (by tests only), runs at every flush: a test makes
+// it panic to check that a panic in a training goroutine is returned by
+// Train rather than killing the process, since no input provokes one.
+var flushHook func()
+
+// maxNorm2 is the squared norm beyond which a row counts as diverged. Rows
+// of healthy models have norms of 0.1 to ~20; a learning rate far too high
+// grows them without bound until they overflow to Inf and then NaN.
+const maxNorm2 = 1e8
+
+// finite reports whether the input and output rows of w.probe are finite
+// and of a sane size: a cheap sample (two dot products every 10,000 words)
+// that catches divergence within one report interval of its start, since
+// a diverging model blows up the rows of frequent words first.
+func (w *worker) finite() bool {
+	d, p := w.m.dim, int(w.probe)
+	in := w.m.syn0[p*d : p*d+d]
+	if n := vecmath.Dot(in, in); !(n < maxNorm2) { // false for NaN
+		return false
+	}
+	if o := p * d; o+d <= len(w.m.syn1) {
+		out := w.m.syn1[o : o+d]
+		if n := vecmath.Dot(out, out); !(n < maxNorm2) {
+			return false
+		}
+	}
+	return true
 }
 
 // train runs every epoch over the sentences that start in [lo, hi) of the
@@ -132,6 +172,9 @@ func (w *worker) readSentence(i int64) int64 {
 			continue
 		}
 		w.sen = append(w.sen, v)
+	}
+	if len(w.sen) > 0 {
+		w.probe = w.sen[0]
 	}
 	return i
 }
