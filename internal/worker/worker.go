@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -51,9 +52,20 @@ type Config struct {
 	Lease       time.Duration // default 30 s; renewed every third of it
 	Poll        time.Duration // idle wait between claims, default 2 s (jittered)
 	Progress    time.Duration // how often progress is stored, default 1 s
-	MaxAttempts int           // attempts of a job with transient failures, default 3
-	Threads     int           // training goroutines, default all cores
-	MemoryLimit int64         // bytes a training run may use; 0 = no limit
+	// MaxAttempts is how many claims a job gets: a job claimed that many
+	// times without ending (its worker crashed, was killed, or lost the
+	// store each time) ends failed at the next claim, so a job that kills
+	// its worker cannot crash-loop a fleet. Default 3. Jobs handed back by
+	// a worker shutting down do not count.
+	MaxAttempts int
+	// MaxJobTime limits a job's wall-clock time, fetching included; a job
+	// over it ends failed. 0: no limit.
+	MaxJobTime  time.Duration
+	Threads     int   // training goroutines, default all cores
+	MemoryLimit int64 // bytes a training run may use; 0 = no limit
+	// Retry is how long a worker waits before its next claim after a
+	// transient store failure (the store unavailable or full), default 30 s.
+	Retry time.Duration
 }
 
 // Worker claims and runs jobs. Create one with New.
@@ -76,6 +88,12 @@ func New(store Store, fetch FetchFunc, log *slog.Logger, cfg Config) *Worker {
 	if cfg.Progress <= 0 {
 		cfg.Progress = time.Second
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = 30 * time.Second
+	}
 	if cfg.Owner == "" {
 		cfg.Owner = fmt.Sprintf("worker-%08x", rand.Uint32())
 	}
@@ -97,9 +115,18 @@ func (w *Worker) Wake() {
 func (w *Worker) Run(ctx context.Context) {
 	idle := w.cfg.Poll
 	for ctx.Err() == nil {
-		ran, err := w.RunOnce(ctx)
+		ran, err := w.runOnceSafe(ctx)
 		if err != nil && ctx.Err() == nil {
-			w.log.Error("claiming a job", "err", err)
+			w.log.Error("running a job", "err", err)
+		}
+		if errors.Is(err, errTransient) {
+			// The store failed under a job (unavailable, full): its lease
+			// lapses and it is claimed again later, counting an attempt.
+			select {
+			case <-ctx.Done():
+			case <-time.After(w.cfg.Retry):
+			}
+			continue
 		}
 		if ran && err == nil {
 			idle = w.cfg.Poll
@@ -118,6 +145,23 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// runOnceSafe is RunOnce that survives a panic outside the job's own
+// recovery (in the store, say): it is logged and returned as an error.
+func (w *Worker) runOnceSafe(ctx context.Context) (ran bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("panic in the worker loop", "panic", r, "stack", string(debug.Stack()))
+			ran, err = true, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return w.RunOnce(ctx)
+}
+
+// errTransient is returned by RunOnce when the store failed under a job
+// in a way that may pass (unavailable, full): the job was left to be
+// claimed again rather than failed for good.
+var errTransient = errors.New("transient store failure; the job will be retried")
+
 // RunOnce claims one job and runs it to its end. It reports whether there
 // was a job.
 func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
@@ -125,18 +169,50 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	if err != nil || lease == nil {
 		return false, err
 	}
-	w.runJob(ctx, lease)
-	return true, nil
+	return true, w.runJob(ctx, lease)
 }
 
+// transient reports whether err is a store failure that may pass.
+func transient(err error) bool {
+	switch ophicleide.ErrorCode(err) {
+	case ophicleide.EUNAVAILABLE, codeFull:
+		return true
+	}
+	return false
+}
+
+// codeFull is the store's "disk full" code.
+const codeFull = "insufficient_storage"
+
+// errJobTime is the cause of a job's context ending at MaxJobTime.
+var errJobTime = errors.New("job time limit")
+
 // runJob trains the leased model, renewing the lease meanwhile, and ends
-// the job. It never returns an error: every outcome is recorded in the
-// store (or logged when the store itself fails).
-func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) {
+// the job. Every outcome is recorded in the store (or logged when the
+// store itself fails); it returns errTransient when the store failed in a
+// way that may pass and the job is left for a later claim.
+func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 	log := w.log.With("model", lease.ModelID, "attempt", lease.Attempt)
 	log.Info("job claimed", "token", lease.Token, "lease_expires", lease.Expires)
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer endCancel()
+	if lease.Attempt > w.cfg.MaxAttempts {
+		reason := fmt.Sprintf("gave up after %d attempts: the worker stopped each time before the model was ready (it crashed, was killed or lost the store; the server log says more)", w.cfg.MaxAttempts)
+		log.Warn("model failed", "reason", reason)
+		if err := w.store.FailJob(endCtx, lease, reason); err != nil && !errors.Is(err, ophicleide.ErrLeaseLost) {
+			log.Error("recording the end of a job", "err", err)
+			return nil
+		}
+		w.notify(endCtx, log, lease.ModelID)
+		return nil
+	}
 	jobCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if w.cfg.MaxJobTime > 0 {
+		var stop context.CancelFunc
+		jobCtx, stop = context.WithTimeoutCause(jobCtx, w.cfg.MaxJobTime, errJobTime)
+		defer stop()
+	}
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
@@ -157,21 +233,31 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) {
 		}
 	}()
 	start := time.Now()
-	stats, err := w.train(jobCtx, lease)
+	stats, err := w.trainSafe(jobCtx, lease)
+	cause := context.Cause(jobCtx)
 	cancel(nil)
 	<-renewed
 	// Ending the job must work even when ctx is cancelled (shutdown).
-	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer endCancel()
 	switch {
 	case err == nil:
 		err = w.store.CompleteJob(endCtx, lease, stats)
 		log.Info("model ready", "words", stats.CorpusWords, "vocabulary", stats.VocabSize, "seconds", time.Since(start).Seconds(), "err", err)
-	case errors.Is(context.Cause(jobCtx), ophicleide.ErrLeaseLost) || ophicleide.ErrorCode(err) == ophicleide.ECONFLICT:
+	case errors.Is(cause, ophicleide.ErrLeaseLost) || ophicleide.ErrorCode(err) == ophicleide.ECONFLICT:
 		log.Info("lease lost (model deleted or job taken over); stopped")
+		return nil
 	case ctx.Err() != nil:
 		err = w.store.ReleaseJob(endCtx, lease)
 		log.Info("shutting down: job handed back to the queue", "err", err)
+	case errors.Is(cause, errJobTime):
+		reason := fmt.Sprintf("the job took longer than this server's limit of %s (fetching and training); train on less text or fewer epochs", w.cfg.MaxJobTime)
+		log.Info("model failed", "reason", reason, "err", err)
+		err = w.store.FailJob(endCtx, lease, reason)
+	case transient(err) || transient(cause):
+		// The job keeps its lease until it lapses, then is claimed
+		// again: a store that stays down or full ends it after
+		// MaxAttempts claims rather than failing it at the first hiccup.
+		log.Warn("store failure: the job will be retried when its lease lapses", "err", err)
+		return errTransient
 	default:
 		reason := userMessage(err)
 		log.Info("model failed", "reason", reason, "err", err)
@@ -179,9 +265,24 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) {
 	}
 	if err != nil && !errors.Is(err, ophicleide.ErrLeaseLost) {
 		log.Error("recording the end of a job", "err", err)
-		return
+		if transient(err) {
+			return errTransient
+		}
+		return nil
 	}
 	w.notify(endCtx, log, lease.ModelID)
+	return nil
+}
+
+// trainSafe is train that turns a panic into an error, so that a bug hit
+// by one model fails that model and the process goes on.
+func (w *Worker) trainSafe(ctx context.Context, lease *ophicleide.Lease) (st ophicleide.Stats, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &word2vec.PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return w.train(ctx, lease)
 }
 
 // notify calls the model's callback, if it has one and the model ended.
@@ -201,16 +302,51 @@ func (w *Worker) notify(ctx context.Context, log *slog.Logger, id string) {
 	log.Info("callback", "url", m.Callback, "status", m.Status, "err", err)
 }
 
-// userMessage is the reason shown with a failed model.
+// userMessage is the reason shown with a failed model. Only messages
+// known to be written for users are shown: the trainer's typed errors,
+// application errors, and the fetcher's (marked by shownError). Anything
+// else (a store's error may name server paths) is logged, and the user
+// reads a generic reason.
 func userMessage(err error) string {
-	var ce *word2vec.ConfigError
+	var (
+		ce *word2vec.ConfigError
+		pe *word2vec.PanicError
+		de *word2vec.DivergedError
+		me *word2vec.MemoryError
+		ve *word2vec.VocabularyError
+		se *shownError
+	)
 	switch {
+	case errors.As(err, &pe):
+		return "internal error in the trainer (a bug, reported in the server log); the server goes on"
 	case errors.As(err, &ce):
 		return "invalid training parameters: " + ce.Error()
+	case errors.As(err, &de), errors.As(err, &me), errors.As(err, &ve), errors.Is(err, word2vec.ErrEmptyCorpus):
+		return err.Error()
+	case errors.As(err, &se):
+		return err.Error() // the corpus adds the source's name to the fetcher's words
 	case ophicleide.ErrorCode(err) != ophicleide.EINTERNAL:
 		return ophicleide.ErrorMessage(err)
 	}
-	return err.Error()
+	return "internal error while training (reported in the server log)"
+}
+
+// shownError marks an error whose message is meant for users (the
+// fetcher's: "fetching URL: the server answered 404 Not Found").
+type shownError struct{ err error }
+
+func (e *shownError) Error() string { return e.err.Error() }
+func (e *shownError) Unwrap() error { return e.err }
+
+// shownReader marks the read errors of a fetched body as shown.
+type shownReader struct{ io.ReadCloser }
+
+func (r shownReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &shownError{err}
+	}
+	return n, err
 }
 
 // train reads the model's inputs and trains it, storing progress and, at
@@ -226,7 +362,13 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 		if u == "" {
 			continue // the original web page sends one when the box ends with a newline
 		}
-		srcs = append(srcs, corpus.Source{Name: u, Open: func(ctx context.Context) (io.ReadCloser, error) { return w.fetch(ctx, u) }})
+		srcs = append(srcs, corpus.Source{Name: u, Open: func(ctx context.Context) (io.ReadCloser, error) {
+			rc, err := w.fetch(ctx, u)
+			if err != nil {
+				return nil, &shownError{err}
+			}
+			return shownReader{rc}, nil
+		}})
 	}
 	for _, name := range m.Uploads {
 		srcs = append(srcs, corpus.Source{Name: "upload:" + name, Open: func(ctx context.Context) (io.ReadCloser, error) {

@@ -51,9 +51,18 @@ type fixture struct {
 	srv   *httptest.Server
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureIn(t, t.TempDir()) }
+
+// newServer serves h on 127.0.0.1 and returns its URL.
+func newServer(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func newFixtureIn(t *testing.T, dir string) *fixture {
 	t.Helper()
-	st, err := bolt.Open(context.Background(), t.TempDir())
+	st, err := bolt.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
