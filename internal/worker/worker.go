@@ -47,11 +47,11 @@ type NotifyFunc func(ctx context.Context, url string, body []byte) error
 
 // Config tunes a worker; zero fields take the defaults.
 type Config struct {
-	Notify      NotifyFunc    // when set, models with a callback get {"model": ...} when they end
-	Owner       string        // lease owner name, e.g. host:pid/n
-	Lease       time.Duration // default 30 s; renewed every third of it
-	Poll        time.Duration // idle wait between claims, default 2 s (jittered)
-	Progress    time.Duration // how often progress is stored, default 1 s
+	Notify   NotifyFunc    // when set, models with a callback get {"model": ...} when they end
+	Owner    string        // lease owner name, e.g. host:pid/n
+	Lease    time.Duration // default 30 s; renewed every third of it
+	Poll     time.Duration // idle wait between claims, default 2 s (jittered)
+	Progress time.Duration // how often progress is stored, default 1 s
 	// MaxAttempts is how many claims a job gets: a job claimed that many
 	// times without ending (its worker crashed, was killed, or lost the
 	// store each time) ends failed at the next claim, so a job that kills
