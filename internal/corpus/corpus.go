@@ -3,6 +3,12 @@
 // input when reached, decompresses gzip, tokenises, and counts the bytes
 // and words of every input.
 //
+// It bounds what it reads (see Limits): the text of one input and of all
+// inputs together, counted after decompression, and optionally the time
+// spent reading them. Input compressed more than once (gzip inside gzip,
+// the usual decompression bomb) or with a format other than gzip is
+// refused rather than decompressed.
+//
 // It knows nothing of where inputs come from: a Source brings its own
 // Open function.
 package corpus
@@ -11,8 +17,10 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 )
@@ -20,6 +28,10 @@ import (
 // Source is one input.
 type Source struct {
 	Name string // shown in errors and statistics: a path, a URL, "upload:NAME"
+
+	// Open opens the input. ctx bounds the reading too: a reader that may
+	// block (a network body) must return once ctx is done, as the Body of
+	// internal/fetch does.
 	Open func(ctx context.Context) (io.ReadCloser, error)
 }
 
@@ -30,13 +42,49 @@ type SourceStats struct {
 	Words int64 // tokens
 }
 
+// Defaults of Limits.
+const (
+	DefaultMaxSourceBytes = 64 << 20
+	DefaultMaxTotalBytes  = 256 << 20
+)
+
+// Limits bound what a Reader reads. The zero value gives the defaults; a
+// zero field means its default, a negative one no limit.
+type Limits struct {
+	// MaxSourceBytes limits the text of one source, counted after all
+	// decompression. Default DefaultMaxSourceBytes.
+	MaxSourceBytes int64
+
+	// MaxTotalBytes limits the text of all sources together, counted
+	// after decompression. Default DefaultMaxTotalBytes.
+	MaxTotalBytes int64
+
+	// MaxReadTime limits the time from the first Scan until the last
+	// source is read to its end, opening (fetching) every source included.
+	// Zero or negative: no limit (the caller's context still applies).
+	MaxReadTime time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxSourceBytes == 0 {
+		l.MaxSourceBytes = DefaultMaxSourceBytes
+	}
+	if l.MaxTotalBytes == 0 {
+		l.MaxTotalBytes = DefaultMaxTotalBytes
+	}
+	return l
+}
+
 // Reader chains the sentences of its sources. It implements the
 // trainer's sentence interface (Scan, Sentence, Err) and reports the
 // bytes read so far. Not safe for concurrent use.
 type Reader struct {
-	ctx     context.Context
+	parent  context.Context
+	ctx     context.Context // parent, with Limits.MaxReadTime from the first Scan
+	stop    context.CancelFunc
 	sources []Source
 	opts    tokenize.Options
+	limits  Limits
 
 	next   int
 	cur    *tokenize.Scanner
@@ -46,15 +94,31 @@ type Reader struct {
 	err    error
 }
 
-// New returns a Reader over sources, tokenised with opts. Nothing is opened
-// before the first Scan.
+// New returns a Reader over sources, tokenised with opts, with the default
+// Limits. Nothing is opened before the first Scan.
 func New(ctx context.Context, sources []Source, opts tokenize.Options) *Reader {
-	return &Reader{ctx: ctx, sources: sources, opts: opts}
+	return NewWithLimits(ctx, sources, opts, Limits{})
 }
 
+// NewWithLimits returns a Reader over sources, tokenised with opts and
+// bounded by limits (zero fields: the defaults). Nothing is opened before
+// the first Scan.
+func NewWithLimits(ctx context.Context, sources []Source, opts tokenize.Options, limits Limits) *Reader {
+	return &Reader{parent: ctx, ctx: ctx, sources: sources, opts: opts, limits: limits.withDefaults()}
+}
+
+// errReadTime is the cause of the context of a Reader whose MaxReadTime ran out.
+var errReadTime = errors.New("corpus: the time limit for reading the inputs ran out")
+
 // Scan advances to the next sentence of the current or a later source.
-// Errors (opening, reading, a bad option) stop it; Err names the source.
+// Errors (opening, reading, a bad option, a limit) stop it; Err tells them.
 func (r *Reader) Scan() bool {
+	if r.stop == nil && r.err == nil {
+		r.stop = func() {}
+		if r.limits.MaxReadTime > 0 {
+			r.ctx, r.stop = context.WithTimeoutCause(r.parent, r.limits.MaxReadTime, errReadTime)
+		}
+	}
 	for r.err == nil {
 		if r.cur != nil {
 			if r.cur.Scan() {
@@ -65,10 +129,15 @@ func (r *Reader) Scan() bool {
 			continue
 		}
 		if r.next == len(r.sources) {
+			r.stop() // releases the timer; a finished Reader has nothing left to time
 			return false
 		}
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
+			if context.Cause(r.ctx) == errReadTime && r.parent.Err() == nil {
+				r.err = &LimitError{Source: r.sources[r.next].Name, Total: true, Duration: r.limits.MaxReadTime, Err: err}
+			}
+			r.stop()
 			return false
 		}
 		src := r.sources[r.next]
@@ -76,24 +145,60 @@ func (r *Reader) Scan() bool {
 		r.stats = append(r.stats, SourceStats{Name: src.Name})
 		rc, err := src.Open(r.ctx)
 		if err != nil {
-			r.err = fmt.Errorf("%s: %w", src.Name, err)
+			r.fail(src.Name, err)
 			return false
 		}
-		in, closer, err := decompress(rc)
+		in, err := r.decompress(src.Name, &ctxReader{ctx: r.ctx, r: rc})
 		if err != nil {
 			rc.Close()
-			r.err = fmt.Errorf("%s: %w", src.Name, err)
+			r.fail(src.Name, err)
 			return false
 		}
-		sc, err := tokenize.NewScanner(in, r.opts)
+		sc, err := tokenize.NewScanner(r.limit(src.Name, in), r.opts)
 		if err != nil {
-			closer.Close()
+			rc.Close()
 			r.err = err
 			return false
 		}
-		r.cur, r.closer = sc, closer
+		r.cur, r.closer = sc, rc
 	}
 	return false
+}
+
+// limit bounds in by what remains of MaxSourceBytes and MaxTotalBytes.
+func (r *Reader) limit(name string, in io.Reader) io.Reader {
+	l := &limitReader{r: in, n: -1}
+	if m := r.limits.MaxSourceBytes; m > 0 {
+		l.n, l.err = m, &LimitError{Source: name, Limit: m}
+	}
+	if m := r.limits.MaxTotalBytes; m > 0 && (l.n < 0 || m-r.done < l.n) {
+		l.n, l.err = max(m-r.done, 0), &LimitError{Source: name, Limit: m, Total: true}
+	}
+	if l.n < 0 {
+		return in
+	}
+	return l
+}
+
+// fail records err, met while opening or reading the source name, as the
+// Reader's error: a *LimitError or *CompressionError as it is or, when MaxReadTime ran out, a
+// new one; anything else in a *SourceError.
+func (r *Reader) fail(name string, err error) {
+	var (
+		le *LimitError
+		ce *CompressionError
+	)
+	switch {
+	case errors.As(err, &le):
+		r.err = le
+	case errors.As(err, &ce):
+		r.err = ce
+	case context.Cause(r.ctx) == errReadTime && r.parent.Err() == nil:
+		r.err = &LimitError{Source: name, Total: true, Duration: r.limits.MaxReadTime, Err: err}
+	default:
+		r.err = &SourceError{Source: name, Err: err}
+	}
+	r.stop()
 }
 
 // finish closes the current source and records its figures.
@@ -102,16 +207,20 @@ func (r *Reader) finish() {
 	st.Bytes = r.cur.Bytes()
 	r.done += st.Bytes
 	if err := r.cur.Err(); err != nil {
-		r.err = fmt.Errorf("%s: %w", st.Name, err)
+		r.fail(st.Name, err)
 	}
 	if err := r.closer.Close(); err != nil && r.err == nil {
-		r.err = fmt.Errorf("%s: %w", st.Name, err)
+		r.fail(st.Name, err)
 	}
 	r.cur, r.closer = nil, nil
 }
 
-// Close closes the source being read, if any (after an early stop).
+// Close closes the source being read, if any (after an early stop), and
+// releases the timer of Limits.MaxReadTime.
 func (r *Reader) Close() error {
+	if r.stop != nil {
+		r.stop()
+	}
 	if r.closer == nil {
 		return nil
 	}
@@ -123,7 +232,9 @@ func (r *Reader) Close() error {
 // Sentence returns the current sentence, valid until the next Scan.
 func (r *Reader) Sentence() [][]byte { return r.cur.Sentence() }
 
-// Err returns the first error, naming its source.
+// Err returns the first error: a *LimitError when a limit was reached, a
+// *SourceError naming the source that failed, the context's error when the
+// caller's context ended it, or a *tokenize.OptionError.
 func (r *Reader) Err() error { return r.err }
 
 // Bytes is the input read so far, over all sources.
@@ -137,32 +248,100 @@ func (r *Reader) Bytes() int64 {
 // Stats returns the figures of the sources opened so far.
 func (r *Reader) Stats() []SourceStats { return append([]SourceStats(nil), r.stats...) }
 
-type multiCloser struct {
-	io.Reader
-	closers []io.Closer
+// ctxReader fails its reads once ctx is done, for sources whose reads do
+// not watch the context themselves (files).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
 }
 
-func (m multiCloser) Close() error {
-	var first error
-	for _, c := range m.closers {
-		if err := c.Close(); err != nil && first == nil {
-			first = err
-		}
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
 	}
-	return first
+	return c.r.Read(p)
 }
 
-// decompress returns rc's content, gunzipped when it starts with gzip's
-// magic bytes.
-func decompress(rc io.ReadCloser) (io.Reader, io.Closer, error) {
-	br := bufio.NewReaderSize(rc, 256<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("not a valid gzip stream: %w", err)
-		}
-		return zr, multiCloser{zr, []io.Closer{zr, rc}}, nil
+// limitReader returns at most n bytes of r and then, if r has more, err;
+// errors are sticky.
+type limitReader struct {
+	r    io.Reader
+	n    int64 // bytes still allowed
+	err  error // returned past the limit
+	fail error // sticky
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.fail != nil {
+		return 0, l.fail
 	}
-	return br, rc, nil
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1] // one byte more than allowed tells whether there is more
+	}
+	n, err := l.r.Read(p)
+	if int64(n) > l.n {
+		n, l.n, l.fail = int(l.n), 0, l.err
+		return n, l.fail
+	}
+	l.n -= int64(n)
+	if err != nil {
+		l.fail = err
+	}
+	return n, err
+}
+
+// magicLen is the longest magic number of compressedFormat.
+const magicLen = 10
+
+// compressedFormat names the compression format whose magic number starts
+// head, or "".
+func compressedFormat(head []byte) string {
+	has := func(magic string) bool { return len(head) >= len(magic) && string(head[:len(magic)]) == magic }
+	switch {
+	case has("\x1f\x8b"):
+		return "gzip"
+	case has("\x28\xb5\x2f\xfd"):
+		return "zstd"
+	case has("\xfd7zXZ\x00"):
+		return "xz"
+	case has("BZh") && len(head) >= 10 && head[3] >= '1' && head[3] <= '9' &&
+		(string(head[4:10]) == "1AY&SY" || string(head[4:10]) == "\x17\x72\x45\x38\x50\x90"):
+		return "bzip2" // the magic and block size, then a block's or the end's signature
+	case has("PK\x03\x04"), has("PK\x05\x06"):
+		return "zip"
+	case has("7z\xbc\xaf\x27\x1c"):
+		return "7z"
+	}
+	return ""
+}
+
+// decompress returns the content of in, gunzipped when it starts with
+// gzip's magic number. A gzip stream whose content is compressed again, or
+// content compressed with another format, is a *CompressionError.
+func (r *Reader) decompress(name string, in io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(in, 256<<10)
+	head, err := br.Peek(magicLen)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	switch f := compressedFormat(head); f {
+	case "":
+		return br, nil
+	case "gzip":
+	default:
+		return nil, &CompressionError{Source: name, Format: f}
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid gzip stream: %w", err)
+	}
+	zbr := bufio.NewReaderSize(zr, 64<<10)
+	head, err = zbr.Peek(magicLen)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("not a valid gzip stream: %w", err)
+	}
+	if f := compressedFormat(head); f != "" {
+		return nil, &CompressionError{Source: name, Format: f, Nested: true}
+	}
+	return zbr, nil
 }

@@ -21,6 +21,9 @@
 //     sniffs as text with http.DetectContentType; anything else is
 //     KindNotText. Content-Encoding gzip is decoded, and content starting
 //     with the gzip magic number (a .gz file) is gunzipped before sniffing.
+//     Content that is still compressed after that (gzip inside a .gz file,
+//     the usual decompression bomb, or zstd, xz, bzip2, zip, 7z) is
+//     KindNotText, refused before it is decompressed.
 //   - Charset: from a byte order mark, the Content-Type header, or guessed
 //     from the first 4 KiB (UTF-8 if valid, else windows-1252); converted to
 //     UTF-8 with golang.org/x/text. UTF-8 content is returned unchanged,
@@ -31,7 +34,10 @@
 //     reading past it fails with KindTooLarge, never a silent truncation.
 //   - Time: Options.ConnectTimeout bounds each connection's set-up;
 //     Options.Timeout bounds each attempt, the reading of the Body included
-//     (KindTimeout); the caller's context bounds everything (KindCanceled).
+//     (KindTimeout); once the headers have arrived, a body slower than
+//     Options.MinRate over Options.RateWindow, a stalled one included, is
+//     KindTimeout too; the caller's context bounds everything
+//     (KindCanceled), so a time limit for several URLs is the caller's.
 //   - Status: 2xx is success; 408, 429 and 5xx are temporary; other
 //     statuses are permanent (KindHTTPStatus with Error.StatusCode).
 //   - Retries: temporary failures (timeouts, connection failures, temporary

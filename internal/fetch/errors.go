@@ -184,6 +184,20 @@ type tooLargeError struct{ limit int64 }
 
 func (e *tooLargeError) Error() string { return "is larger than the limit of " + formatBytes(e.limit) }
 
+// compressedError is the cause of a KindNotText error for content that is
+// still compressed once gzip is undone.
+type compressedError struct {
+	format string
+	nested bool // inside gzip (a .gz file or Content-Encoding gzip)
+}
+
+func (e *compressedError) Error() string {
+	if e.nested {
+		return fmt.Sprintf("is compressed more than once (%s inside gzip); send plain text or a single gzip layer", e.format)
+	}
+	return fmt.Sprintf("is compressed with %s, which is not decompressed; send plain text or a single gzip layer", e.format)
+}
+
 type notTextError struct{ served, sniffed string }
 
 func (e *notTextError) Error() string {
@@ -241,6 +255,7 @@ func (f *Fetcher) classify(ctx, actx context.Context, raw string, err error, rea
 		se  *schemeError
 		de  *net.DNSError
 		dce *decodeError
+		sl  *slowError
 	)
 	if errors.As(err, &ue) {
 		err = ue.Err // its message repeats the method and URL
@@ -250,6 +265,10 @@ func (f *Fetcher) classify(ctx, actx context.Context, raw string, err error, rea
 		e.Kind, e.Err = KindPrivateAddress, pe
 	case ctx.Err() != nil:
 		e.Kind, e.Err = KindCanceled, ctx.Err()
+	case errors.As(err, &sl):
+		e.Kind, e.Err = KindTimeout, sl
+	case errors.As(context.Cause(actx), &sl):
+		e.Kind, e.Err = KindTimeout, sl
 	case errors.Is(actx.Err(), context.DeadlineExceeded):
 		e.Kind, e.Err = KindTimeout, &timeoutError{f.opts.Timeout}
 	case errors.As(err, &re):

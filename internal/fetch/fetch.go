@@ -25,6 +25,8 @@ const (
 	DefaultMaxRedirects   = 5
 	DefaultRetries        = 3
 	DefaultBackoff        = 500 * time.Millisecond
+	DefaultMinRate        = 1 << 10
+	DefaultRateWindow     = 30 * time.Second
 
 	// MaxRetryAfter caps the wait a Retry-After header may ask for.
 	MaxRetryAfter = 30 * time.Second
@@ -44,6 +46,18 @@ type Options struct {
 	// Timeout limits one attempt from the request to the last byte of the
 	// body read through Body. Default DefaultTimeout.
 	Timeout time.Duration
+
+	// MinRate is the slowest transfer accepted once the response headers
+	// have arrived, in bytes per second on the wire, averaged over
+	// RateWindow of time spent waiting for the body (time the caller
+	// spends between reads does not count). A slower body, a stalled one
+	// included, fails with KindTimeout after one window. Default
+	// DefaultMinRate; negative: none.
+	MinRate int64
+
+	// RateWindow is the period MinRate is averaged over. Default
+	// DefaultRateWindow.
+	RateWindow time.Duration
 
 	// MaxRedirects is how many redirects are followed. Default
 	// DefaultMaxRedirects; negative: none.
@@ -92,6 +106,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = DefaultBackoff
+	}
+	switch {
+	case o.MinRate == 0:
+		o.MinRate = DefaultMinRate
+	case o.MinRate < 0:
+		o.MinRate = 0
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = DefaultRateWindow
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = defaultUserAgent()
@@ -154,7 +177,8 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 
 // Body is the content of a fetched URL, as UTF-8. Reads fail with an
 // *Error of kind KindTooLarge past Options.MaxBytes, KindTimeout once
-// Options.Timeout has run out, KindCanceled when the Fetch context is
+// Options.Timeout has run out or when the body comes slower than
+// Options.MinRate, KindCanceled when the Fetch context is
 // done, KindRead when the connection fails and KindDecode on bad gzip
 // data. The caller must Close it; Close may be called while a Read is
 // blocked, to abort it.
@@ -272,7 +296,16 @@ func parseURL(raw string) (*url.URL, *Error) {
 // try makes one request. On failure it returns the wait a Retry-After
 // header asked for.
 func (f *Fetcher) try(ctx context.Context, u *url.URL, raw string) (_ *Body, retryAfter time.Duration, _ *Error) {
-	actx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	tctx, cancelTimeout := context.WithTimeout(ctx, f.opts.Timeout)
+	actx, abort := context.WithCancelCause(tctx)
+	var rate *rateReader
+	cancel := func() {
+		if rate != nil {
+			rate.stop()
+		}
+		abort(nil)
+		cancelTimeout()
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -295,9 +328,14 @@ func (f *Fetcher) try(ctx context.Context, u *url.URL, raw string) (_ *Body, ret
 			resp.Body.Close()
 		}
 	}()
+	var wire io.Reader = resp.Body
+	if f.opts.MinRate > 0 {
+		rate = newRateReader(resp.Body, f.opts.MinRate, f.opts.RateWindow, abort)
+		wire = rate
+	}
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10) // lets a short answer's connection be reused
+		_, _ = io.CopyN(io.Discard, wire, 4<<10) // lets a short answer's connection be reused
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
@@ -321,7 +359,7 @@ func (f *Fetcher) try(ctx context.Context, u *url.URL, raw string) (_ *Body, ret
 		return nil, 0, tooLarge().(*Error)
 	}
 
-	var r io.Reader = &limitReader{r: resp.Body, n: wireLimit, tooLarge: tooLarge}
+	var r io.Reader = &limitReader{r: wire, n: wireLimit, tooLarge: tooLarge}
 	switch {
 	case identity:
 	case ce == "gzip" || ce == "x-gzip":
@@ -349,6 +387,9 @@ func (f *Fetcher) try(ctx context.Context, u *url.URL, raw string) (_ *Body, ret
 	atEOF := err == io.EOF
 	if err != nil && !atEOF {
 		return nil, 0, f.classify(ctx, actx, raw, err, true)
+	}
+	if f := compressedFormat(head); f != "" {
+		return nil, 0, &Error{URL: raw, Kind: KindNotText, Err: &compressedError{format: f, nested: gzipped || !identity}}
 	}
 	ctype, charset := mt, params["charset"]
 	if mustSniff(mt) {
