@@ -44,10 +44,42 @@ func TestRefused(t *testing.T) {
 		{"::ffff:127.0.0.1", true},
 		{"::ffff:10.0.0.5", true},
 		{"::ffff:169.254.169.254", true},
-		{"::10.0.0.5", true},      // IPv4-compatible
-		{"64:ff9b::a00:5", true},  // NAT64 of 10.0.0.5
-		{"64:ff9b::7f00:1", true}, // NAT64 of 127.0.0.1
+		{"::10.0.0.5", true},                           // IPv4-compatible
+		{"64:ff9b::a00:5", true},                       // NAT64 of 10.0.0.5
+		{"64:ff9b::7f00:1", true},                      // NAT64 of 127.0.0.1
+		{"192.0.2.1", true},                            // documentation
+		{"198.51.100.7", true},                         // documentation
+		{"203.0.113.255", true},                        // documentation
+		{"::ffff:0:a00:5", true},                       // IPv4-translated 10.0.0.5
+		{"::ffff:0:7f00:1", true},                      // IPv4-translated 127.0.0.1
+		{"2002:a00:1::1", true},                        // 6to4 of 10.0.0.1
+		{"2002:7f00:1::", true},                        // 6to4 of 127.0.0.1
+		{"2002:a9fe:a9fe::1", true},                    // 6to4 of 169.254.169.254
+		{"2002:808:808::1", true},                      // 6to4 of 8.8.8.8: the whole range is refused
+		{"64:ff9b:1::a00:5", true},                     // local-use NAT64 (RFC 8215)
+		{"64:ff9b:1:ffff::1", true},                    // local-use NAT64, last of the /48
+		{"2001::1", true},                              // Teredo
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", true}, // Teredo, RFC 4380's example
+		{"100::1", true},                               // discard-only
+		{"100::ffff:ffff:ffff:ffff", true},
+		{"2001:db8::1", true}, // documentation
+		{"2001:db8:ffff::1", true},
+		{"2001:10::1", true}, // ORCHID
+		{"2001:1f:ffff::1", true},
+		{"2001:20::1", true}, // ORCHIDv2
+		{"2001:2f:ffff::1", true},
+		{"fec0::1", true}, // site-local
+		{"feff:ffff::1", true},
 		{"8.8.8.8", false},
+		{"192.0.3.1", false},
+		{"2003::1", false},          // next to 6to4
+		{"2001:1::1", false},        // next to Teredo (a PCP anycast address)
+		{"2001:30::1", false},       // after ORCHIDv2
+		{"2001:db9::1", false},      // after documentation
+		{"100:0:0:1::1", false},     // after discard-only
+		{"64:ff9b:2::1", false},     // after local-use NAT64
+		{"::ffff:0:808:808", false}, // IPv4-translated 8.8.8.8
+		{"fe00::1", false},          // neither link- nor site-local (unallocated, not refused)
 		{"100.63.255.255", false},
 		{"100.128.0.0", false},
 		{"172.32.0.1", false},

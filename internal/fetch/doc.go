@@ -12,8 +12,12 @@
 //     checked after name resolution, in the dialer, so that neither a
 //     redirect nor DNS rebinding gets around it: loopback, private (RFC
 //     1918, fc00::/7), link-local, unspecified, multicast, CGNAT
-//     (100.64.0.0/10) and reserved IPv4 ranges are refused, written as IPv4
-//     or as IPv4-mapped, IPv4-compatible or NAT64 IPv6 (KindPrivateAddress).
+//     (100.64.0.0/10), documentation and reserved IPv4 ranges are refused,
+//     written as IPv4 or as IPv4-mapped, IPv4-compatible, IPv4-translated
+//     or NAT64 IPv6 (KindPrivateAddress); so are the IPv6 ranges that
+//     reach IPv4 through a relay or a local translator (6to4, Teredo,
+//     local-use NAT64), and discard-only, documentation, ORCHID and
+//     site-local ones.
 //     Environment proxies are not used.
 //   - Content: text/* is accepted (text/html too: its markup is returned,
 //     and tokenised, as text); application/octet-stream, application/gzip,
