@@ -53,12 +53,13 @@ type Server struct {
 	// /queries, and 405 to requests that change models.
 	readOnly bool
 	metrics  *metrics
+	guard    *guard // requests from other sites (guard.go)
 }
 
 // NewServer returns the API over store. wake, if not nil, is called after a
 // model is created (in-process workers look for the job at once).
 func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, version string, wake func()) *Server {
-	s := &Server{store: store, log: log, version: version, wake: wake, metrics: newMetrics(store)}
+	s := &Server{store: store, log: log, version: version, wake: wake, metrics: newMetrics(store), guard: newGuard()}
 	s.cache = modelcache.New(cacheBytes, s.loadVectors)
 	api := http.NewServeMux()
 	api.HandleFunc("GET /{$}", s.root)
@@ -131,6 +132,11 @@ func (s *Server) withJSONErrors(mux *http.ServeMux) http.Handler {
 		w := &statusWriter{ResponseWriter: rw}
 		defer func() { s.metrics.observe(r, w.status, time.Since(start)) }()
 		h, pattern := mux.Handler(r)
+		if err := s.guard.check(r); err != nil {
+			r.Pattern = pattern // for the metrics
+			s.fail(w, r, err)
+			return
+		}
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // (sets the path values and r.Pattern, which Handler does not)
 			return
@@ -178,6 +184,9 @@ var errorStatus = map[string]int{
 	ophicleide.EUNAVAILABLE: http.StatusServiceUnavailable,
 	ophicleide.EINTERNAL:    http.StatusInternalServerError,
 	methodNotAllowed:        http.StatusMethodNotAllowed,
+	unsupportedMediaType:    http.StatusUnsupportedMediaType,
+	crossOrigin:             http.StatusForbidden,
+	misdirectedRequest:      http.StatusMisdirectedRequest,
 }
 
 // apiError is one element of the original's error body.
@@ -215,28 +224,22 @@ func (s *Server) json(w http.ResponseWriter, status int, v any) {
 	}
 }
 
-// decode reads a JSON body strictly: one object, known fields only.
+// decode reads a JSON body strictly: a JSON content type, one object,
+// known fields only. Its errors never name Go types.
 func decode(r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
-			return ophicleide.Errorf(ophicleide.ETOOLARGE, "the request body is larger than %d bytes", maxJSONBody)
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-			return ophicleide.Errorf(ophicleide.EINVALID, "the request body is not valid JSON: %v", err)
-		case errors.As(err, &te):
-			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: te.Field,
-				Message: fmt.Sprintf("field %q must be of type %s", te.Field, te.Type)}
-		case errors.Is(err, io.EOF):
-			return ophicleide.Errorf(ophicleide.EINVALID, "the request body is empty; send a JSON object")
-		}
-		return ophicleide.Errorf(ophicleide.EINVALID, "invalid request body: %v", err)
+		return jsonError(err, "the request body", "")
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return ophicleide.Errorf(ophicleide.ETOOLARGE, "the request body is larger than %d bytes", maxJSONBody)
+		}
 		return ophicleide.Errorf(ophicleide.EINVALID, "the request body holds more than one JSON value")
 	}
 	return nil
