@@ -50,13 +50,30 @@ func (m *metrics) handler() http.Handler {
 }
 
 // observe records a request once the router has matched it (r.Pattern).
+// Every label comes from a bounded set, never from the request itself: the
+// route is a pattern of the router ("unmatched" for none), the method one
+// of the standard ones ("other" for the rest; Go's server accepts any
+// token as a method, and each new label value is a new series), the
+// status a number the server wrote.
 func (m *metrics) observe(r *http.Request, status int, took time.Duration) {
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, r.Method).Observe(took.Seconds())
+	method := methodLabel(r.Method)
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+// methodLabel is r.Method if it is a method of RFC 9110 or PATCH, else
+// "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // statusWriter remembers the status a handler wrote.

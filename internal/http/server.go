@@ -132,8 +132,10 @@ func (s *Server) withJSONErrors(mux *http.ServeMux) http.Handler {
 		w := &statusWriter{ResponseWriter: rw}
 		defer func() { s.metrics.observe(r, w.status, time.Since(start)) }()
 		h, pattern := mux.Handler(r)
+		// The metrics' route: this router's pattern, "" if none (the outer
+		// router has set its own, "/" or "/api/").
+		r.Pattern = pattern
 		if err := s.guard.check(r); err != nil {
-			r.Pattern = pattern // for the metrics
 			s.fail(w, r, err)
 			return
 		}
