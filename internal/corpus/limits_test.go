@@ -286,8 +286,9 @@ func gzipped(t *testing.T, s string) []byte {
 	return b.Bytes()
 }
 
-// The server's paths stay out of the messages; the error keeps them.
-func TestFileErrorsDoNotShowPaths(t *testing.T) {
+// The server's paths stay out of the messages, the reasons users see; the
+// error keeps them, for logs.
+func TestFailureReasonsDoNotLeakPaths(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "uploads", "0")
 	unreadable := t.TempDir() // a directory: opens, but reading fails
@@ -314,6 +315,9 @@ func TestFileErrorsDoNotShowPaths(t *testing.T) {
 		if err == nil || err.Error() != c.want {
 			t.Errorf("error %v, want %q", err, c.want)
 			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "/tmp") || strings.Contains(msg, dir) || strings.Contains(msg, " /") {
+			t.Errorf("message %q shows a path", msg)
 		}
 		var se *SourceError
 		var pe *os.PathError

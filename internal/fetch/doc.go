@@ -51,5 +51,8 @@
 //     has returned a Body, failures while reading it are not retried.
 //
 // Every error is an *Error carrying the URL, a Kind and, for HTTP, the
-// status; its message is meant for the user who gave the URL.
+// status; its message is meant for the user who gave the URL, and shows
+// nothing of the server's network (the addresses names resolve to, the
+// name server, the local ends of connections), which the wrapped cause
+// keeps.
 package fetch

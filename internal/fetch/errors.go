@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -49,6 +51,9 @@ type Error struct {
 
 // Error returns a message a user understands, such as
 // "fetching https://example.org/x: the server answered 404 Not Found".
+// It shows nothing of the server's network: neither the addresses a host
+// name resolved to, nor the name server's, nor the local ends of
+// connections; Err keeps them, for logs.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("fetching ")
@@ -62,13 +67,13 @@ func (e *Error) Error() string {
 			b.WriteString(" " + t)
 		}
 	case KindDNS:
-		b.WriteString("could not find the host: " + errText(e.Err))
+		b.WriteString(dnsText(e.Err))
 	case KindConnect:
-		b.WriteString("could not connect: " + errText(e.Err))
+		b.WriteString("could not connect: " + causeText(e.Err))
 	case KindRead:
-		b.WriteString("the connection failed while reading: " + errText(e.Err))
+		b.WriteString("the connection failed while reading: " + causeText(e.Err))
 	case KindCanceled:
-		b.WriteString("stopped: " + errText(e.Err))
+		b.WriteString("stopped: " + causeText(e.Err))
 	default:
 		if e.Err != nil {
 			b.WriteString(e.Err.Error())
@@ -115,11 +120,64 @@ func KindOf(err error) Kind {
 	return ""
 }
 
-func errText(err error) string {
-	if err == nil {
-		return "unknown error"
+// dnsText is the message of a failed name resolution without the name
+// server's address that *net.DNSError shows ("lookup HOST on
+// 10.0.0.2:53: no such host"): "could not find the host HOST (no such
+// host)".
+func dnsText(err error) string {
+	var de *net.DNSError
+	if !errors.As(err, &de) {
+		return "could not find the host: " + causeText(err)
 	}
-	return err.Error()
+	why := stripAddrs(de.Err)
+	switch {
+	case de.IsNotFound:
+		why = "no such host"
+	case de.IsTimeout:
+		why = "the name server did not answer in time"
+	case why == "":
+		why = "unknown error"
+	}
+	if de.Name == "" {
+		return "could not find the host (" + why + ")"
+	}
+	return "could not find the host " + de.Name + " (" + why + ")"
+}
+
+// causeText is the message of a network error without the addresses that
+// *net.OpError and *net.DNSError show: "connection refused", "connection
+// reset by peer", "timed out".
+func causeText(err error) string {
+	var (
+		de    *net.DNSError
+		errno syscall.Errno
+		ne    net.Error
+		oe    *net.OpError
+	)
+	switch {
+	case err == nil:
+		return "unknown error"
+	case errors.As(err, &de):
+		return dnsText(de)
+	case isCertificateError(err):
+		return stripAddrs(err.Error())
+	case errors.As(err, &errno):
+		return errno.Error()
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.As(err, &oe) && oe.Err != nil:
+		return causeText(oe.Err)
+	}
+	return stripAddrs(err.Error())
+}
+
+// addrPattern matches IPv4 and IPv6 addresses, with or without a port.
+var addrPattern = regexp.MustCompile(`\[[0-9A-Fa-f:.]+(%[^\]]*)?\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|(\b|::)[0-9A-Fa-f]{0,4}(::?[0-9A-Fa-f]{1,4}){2,7}(::)?\b|::1\b`)
+
+// stripAddrs replaces the IP addresses in s, the last resort of causeText
+// for messages it does not know.
+func stripAddrs(s string) string {
+	return addrPattern.ReplaceAllString(s, "(address)")
 }
 
 // showURL quotes a URL that would be unreadable in a message.
@@ -159,10 +217,13 @@ func (e *schemeError) Error() string {
 	return fmt.Sprintf("the scheme %q is not supported; only http and https URLs are fetched", e.scheme)
 }
 
+// privateAddressError keeps the address refused, for logs only: the
+// message does not show it, so that users cannot map the server's network
+// by naming its hosts.
 type privateAddressError struct{ addr string }
 
 func (e *privateAddressError) Error() string {
-	return fmt.Sprintf("resolves to a private address (%s); private addresses are refused unless the server runs with --allow-private-urls", e.addr)
+	return "resolves to a private address; private addresses are refused unless the server runs with --allow-private-urls"
 }
 
 type redirectsError struct{ max int }
@@ -216,7 +277,7 @@ type decodeError struct {
 	err  error
 }
 
-func (e *decodeError) Error() string { return e.what + ": " + errText(e.err) }
+func (e *decodeError) Error() string { return e.what + ": " + causeText(e.err) }
 func (e *decodeError) Unwrap() error { return e.err }
 
 // formatBytes writes n as a user reads it: "64 MiB", "1.5 KiB", "100 bytes".

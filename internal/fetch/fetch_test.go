@@ -453,7 +453,7 @@ func TestPrivateAddressRefused(t *testing.T) {
 		if e.Temporary() {
 			t.Errorf("%s: temporary", u)
 		}
-		if !strings.Contains(e.Error(), "resolves to a private address (") ||
+		if !strings.Contains(e.Error(), "resolves to a private address; ") ||
 			!strings.Contains(e.Error(), "--allow-private-urls") {
 			t.Errorf("message %q", e)
 		}
