@@ -7,6 +7,8 @@ package ophicleide
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -119,9 +121,19 @@ type ModelStore interface {
 	// FindModel returns the model, or ENOTFOUND.
 	FindModel(ctx context.Context, id string) (*Model, error)
 	// ListModels returns every model, newest first.
+	//
+	// Deprecated: it reads every model. Use PageModels for lists and
+	// CountModels for figures; it goes once /metrics uses CountModels.
 	ListModels(ctx context.Context) ([]*Model, error)
-	// DeleteModel removes the model, its job, uploads and vectors, or
-	// returns ENOTFOUND. A worker holding its lease loses it.
+	// PageModels returns one page of the models, newest first (ties by
+	// descending ID), without reading the others. EINVALID (Field "limit"
+	// or "after") for a bad Page.
+	PageModels(ctx context.Context, p Page) (*ModelPage, error)
+	// CountModels counts the models by status and sums the words per
+	// second of the ones training, without reading every model.
+	CountModels(ctx context.Context) (*ModelCounts, error)
+	// DeleteModel removes the model, its job, uploads, vectors and
+	// queries, or returns ENOTFOUND. A worker holding its lease loses it.
 	DeleteModel(ctx context.Context, id string) error
 	// OpenUpload reads an uploaded corpus file of a model.
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
@@ -131,11 +143,113 @@ type ModelStore interface {
 	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
 }
 
-// QueryStore keeps queries.
+// QueryStore keeps the query history, at most a configured number of
+// queries (DefaultMaxQueries unless the store is told otherwise): the
+// oldest go first.
 type QueryStore interface {
+	// CreateQuery stores q. ECONFLICT if its ID exists, ENOTFOUND if
+	// q.ModelID names no model (queries go with their model).
 	CreateQuery(ctx context.Context, q *Query) error
 	FindQuery(ctx context.Context, id string) (*Query, error) // ENOTFOUND
-	ListQueries(ctx context.Context) ([]*Query, error)        // newest first
+	// PageQueries returns one page of the queries, newest first (ties by
+	// descending ID), those of model modelID only unless it is "",
+	// without reading the others. EINVALID (Field "limit" or "after")
+	// for a bad Page.
+	PageQueries(ctx context.Context, modelID string, p Page) (*QueryPage, error)
+	// TrimQueries removes the oldest queries until at most keep (>= 0)
+	// are left, and returns how many it removed.
+	TrimQueries(ctx context.Context, keep int) (int, error)
+}
+
+// DefaultMaxQueries is how many queries a store keeps unless it is
+// configured otherwise (~0.5 KB each: ~50 MB).
+const DefaultMaxQueries = 100_000
+
+// Page sizes of PageModels and PageQueries.
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+// Page selects one page of a list.
+type Page struct {
+	// Limit is the most items returned: 1 to MaxPageLimit, 0 for
+	// DefaultPageLimit.
+	Limit int
+	// After is the Next of the previous page, "" for the first page.
+	After string
+}
+
+// ModelPage is one page of models; its JSON is the body of GET /models.
+type ModelPage struct {
+	Models []*Model `json:"models"`
+	// Next is the cursor of the next page, "" on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// QueryPage is one page of queries; its JSON is the body of GET /queries.
+type QueryPage struct {
+	Queries []*Query `json:"queries"`
+	// Next is the cursor of the next page, "" on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// ModelCounts are figures about all models.
+type ModelCounts struct {
+	ByStatus map[Status]int // every Status is present, 0 when none
+	// WordsPerSecond is summed over the models training now.
+	WordsPerSecond float64
+}
+
+// Cursor is a decoded Page.After: the position (creation time, ID) of the
+// last item of the previous page. Lists are ordered by (Created, ID)
+// descending, so the next page starts strictly below it.
+type Cursor struct {
+	Created time.Time
+	ID      string
+}
+
+// CheckLimit returns the effective limit of p, or EINVALID naming the field.
+func (p Page) CheckLimit() (int, error) {
+	switch {
+	case p.Limit == 0:
+		return DefaultPageLimit, nil
+	case p.Limit < 0 || p.Limit > MaxPageLimit:
+		return 0, &Error{Code: EINVALID, Field: "limit", Message: fmt.Sprintf("limit must be between 1 and %d", MaxPageLimit)}
+	}
+	return p.Limit, nil
+}
+
+// Cursor decodes p.After: nil for "", EINVALID (Field "after") for a
+// string no store returned.
+func (p Page) Cursor() (*Cursor, error) {
+	if p.After == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.After)
+	if err != nil || len(b) < 12 {
+		return nil, &Error{Code: EINVALID, Field: "after", Message: "after is not a cursor this server returned (use the next of the previous page)"}
+	}
+	sec := int64(binary.BigEndian.Uint64(b) ^ 1<<63)
+	nsec := binary.BigEndian.Uint32(b[8:])
+	if nsec >= 1e9 {
+		return nil, &Error{Code: EINVALID, Field: "after", Message: "after is not a cursor this server returned (use the next of the previous page)"}
+	}
+	return &Cursor{Created: time.Unix(sec, int64(nsec)).UTC(), ID: string(b[12:])}, nil
+}
+
+// String encodes c as an opaque Page.After.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString(c.Key())
+}
+
+// Key is c as bytes whose order is (Created, ID) order: seconds with the
+// sign bit flipped, nanoseconds, both big-endian, then the ID.
+func (c Cursor) Key() []byte {
+	k := make([]byte, 12, 12+len(c.ID))
+	binary.BigEndian.PutUint64(k, uint64(c.Created.Unix())^(1<<63))
+	binary.BigEndian.PutUint32(k[8:], uint32(c.Created.Nanosecond()))
+	return append(k, c.ID...)
 }
 
 // JobQueue hands training jobs to workers. Every method that takes a

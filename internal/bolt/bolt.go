@@ -3,8 +3,8 @@
 // corpora, trained vectors) as plain files beside it, all in one data
 // directory that one process owns at a time:
 //
-//	<dir>/ophicleide.db             buckets models, jobs, meta (JSON values)
-//	<dir>/queries.db                bucket queries: the query history
+//	<dir>/ophicleide.db             buckets models, models-by-time, jobs, meta (JSON values)
+//	<dir>/queries.db                the query history, with indexes by time and by model (queries.go)
 //	<dir>/vectors/<modelID>.bin     a model's vectors as the caller writes them (vectors.Compact)
 //	<dir>/uploads/<modelID>/<n>     the n-th upload of a model (0-based, as in Model.Uploads)
 //	<dir>/trash/                    files of deleted models, emptied after the commit
@@ -24,6 +24,9 @@
 //
 // Jobs are keyed by their model's creation time and ID, so a cursor meets
 // the oldest first; a claim finds and leases a job in one transaction.
+// The index models-by-time has the same keys for every model, so a page
+// of models is a seek; meta counts the models that ended, by status, so
+// CountModels reads only the unfinished jobs.
 package bolt
 
 import (
@@ -56,20 +59,25 @@ const DBFile = "ophicleide.db"
 // QueriesFile is the name of the query history's database file.
 const QueriesFile = "queries.db"
 
-// schemaVersion is stored in the meta bucket; Open refuses other versions.
-const schemaVersion = "1"
+// schemaVersion is stored in the meta bucket; Open upgrades version 1
+// (no models-by-time index, no counts) and refuses other versions.
+const schemaVersion = "2"
 
 // openTimeout bounds the wait for the database file's lock: a second
 // process opening the same directory fails after it instead of hanging.
 var openTimeout = time.Second
 
 var (
-	bucketModels  = []byte("models")
-	bucketQueries = []byte("queries")
-	bucketJobs    = []byte("jobs")
-	bucketMeta    = []byte("meta")
-	keyVersion    = []byte("version")
+	bucketModels       = []byte("models")
+	bucketModelsByTime = []byte("models-by-time")
+	bucketQueries      = []byte("queries")
+	bucketJobs         = []byte("jobs")
+	bucketMeta         = []byte("meta")
+	keyVersion         = []byte("version")
 )
+
+// endedKey is the meta key counting the models in an ended status.
+func endedKey(st ophicleide.Status) []byte { return []byte("ended:" + string(st)) }
 
 // Store is the embedded store. Create it with Open; it is safe for
 // concurrent use by many goroutines of one process.
@@ -77,7 +85,22 @@ type Store struct {
 	dir string
 	db  *bbolt.DB // models, jobs, meta: fsynced on every commit
 	qdb *bbolt.DB // the query history: not fsynced (see the package doc)
+
+	maxQueries int // 0: no cap
 }
+
+// An Option configures Open.
+type Option func(*options)
+
+type options struct {
+	maxQueries int
+}
+
+// MaxQueries caps the query history at n queries (the oldest go first;
+// each CreateQuery removes the excess in its own transaction, and Open
+// trims a history above n). Without this option the cap is
+// ophicleide.DefaultMaxQueries; n <= 0 means no cap.
+func MaxQueries(n int) Option { return func(o *options) { o.maxQueries = n } }
 
 // modelRecord is the value of the models bucket.
 type modelRecord struct {
@@ -102,9 +125,13 @@ type jobRecord struct {
 // Open opens the store in dir, creating the directory and the database if
 // they are missing, and removes files left over by a crash. It fails with
 // EUNAVAILABLE if another process has the directory open.
-func Open(ctx context.Context, dir string) (*Store, error) {
+func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	o := options{maxQueries: ophicleide.DefaultMaxQueries}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	for _, d := range []string{dir, filepath.Join(dir, "vectors"), filepath.Join(dir, "uploads"), filepath.Join(dir, "trash")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -122,13 +149,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db}
+	s := &Store{dir: dir, db: db, maxQueries: max(o.maxQueries, 0)}
 	if s.qdb, err = openQueries(dir); err != nil {
 		db.Close()
 		return nil, err
 	}
 	err = s.update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketModels, bucketQueries, bucketJobs, bucketMeta} {
+		for _, name := range [][]byte{bucketModels, bucketModelsByTime, bucketQueries, bucketJobs, bucketMeta} {
 			if tx.Bucket(name) != nil {
 				continue
 			}
@@ -139,6 +166,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(keyVersion); {
 		case v == nil:
+			return meta.Put(keyVersion, []byte(schemaVersion))
+		case string(v) == "1":
+			if err := indexModels(tx); err != nil {
+				return fmt.Errorf("upgrade from schema version 1: %w", err)
+			}
 			return meta.Put(keyVersion, []byte(schemaVersion))
 		case string(v) != schemaVersion:
 			return fmt.Errorf("schema version %q, this program knows %q", v, schemaVersion)
@@ -151,31 +183,15 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err == nil {
 		err = s.sweep()
 	}
+	if err == nil && s.maxQueries > 0 {
+		_, err = s.TrimQueries(ctx, s.maxQueries)
+	}
 	if err != nil {
 		db.Close()
 		s.qdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", dir, err)
 	}
 	return s, nil
-}
-
-// openQueries opens the query history database (see the package doc).
-func openQueries(dir string) (*bbolt.DB, error) {
-	path := filepath.Join(dir, QueriesFile)
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout, NoSync: true})
-	if err == nil {
-		err = db.Update(func(tx *bbolt.Tx) error {
-			_, err := tx.CreateBucketIfNotExists(bucketQueries)
-			return err
-		})
-		if err != nil {
-			db.Close()
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bolt: open the query history %s (if it is damaged, deleting it loses only past queries): %w", path, err)
-	}
-	return db, nil
 }
 
 // update runs fn in a read-write transaction of the main database only if
@@ -188,32 +204,6 @@ func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
 		err = s.db.Update(fn)
 	}
 	return err
-}
-
-// moveQueries moves queries that earlier versions kept in the main
-// database into the query history, synced before they are deleted there.
-func (s *Store) moveQueries() error {
-	return s.update(func(tx *bbolt.Tx) error {
-		old := tx.Bucket(bucketQueries)
-		if old.Stats().KeyN == 0 {
-			return nil
-		}
-		err := s.qdb.Update(func(qtx *bbolt.Tx) error {
-			b := qtx.Bucket(bucketQueries)
-			return old.ForEach(func(k, v []byte) error { return b.Put(k, v) })
-		})
-		if err == nil {
-			err = s.qdb.Sync()
-		}
-		if err != nil {
-			return fmt.Errorf("move queries to %s: %w", QueriesFile, err)
-		}
-		if err := tx.DeleteBucket(bucketQueries); err != nil {
-			return err
-		}
-		_, err = tx.CreateBucket(bucketQueries)
-		return err
-	})
 }
 
 // Close closes the databases. Calling it again is a no-op.
@@ -269,7 +259,55 @@ func (s *Store) sweep() error {
 	if err := clean("vectors", func(name string) bool { return vectors[name] }); err != nil {
 		return err
 	}
-	return clean("uploads", func(name string) bool { return models[name] })
+	if err := clean("uploads", func(name string) bool { return models[name] }); err != nil {
+		return err
+	}
+	return s.sweepQueries(models)
+}
+
+// indexModels fills models-by-time and the counts of ended models for a
+// database written by schema version 1.
+func indexModels(tx *bbolt.Tx) error {
+	ended := map[ophicleide.Status]uint64{}
+	byTime := tx.Bucket(bucketModelsByTime)
+	err := tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
+		var r modelRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("model %s: %w", k, err)
+		}
+		ended[r.Model.Status]++
+		return byTime.Put(timeKey(r.Model.Created, string(k)), []byte{})
+	})
+	if err != nil {
+		return err
+	}
+	meta := tx.Bucket(bucketMeta)
+	for _, st := range []ophicleide.Status{ophicleide.StatusReady, ophicleide.StatusFailed} {
+		if err := meta.Put(endedKey(st), binary.BigEndian.AppendUint64(nil, ended[st])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addEnded adds d to the count of models in status st, if st is an ended
+// status.
+func addEnded(tx *bbolt.Tx, st ophicleide.Status, d int) error {
+	if st != ophicleide.StatusReady && st != ophicleide.StatusFailed {
+		return nil
+	}
+	meta := tx.Bucket(bucketMeta)
+	var n uint64
+	if v := meta.Get(endedKey(st)); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n = uint64(max(int64(n)+int64(d), 0))
+	return meta.Put(endedKey(st), binary.BigEndian.AppendUint64(nil, n))
+}
+
+// putModelIndex records a new model in models-by-time.
+func putModelIndex(tx *bbolt.Tx, m *ophicleide.Model) error {
+	return tx.Bucket(bucketModelsByTime).Put(timeKey(m.Created, m.ID), []byte{})
 }
 
 // validID reports whether id may name a model: it becomes a file name.
@@ -289,13 +327,10 @@ func notFound(what, id string) error {
 	return ophicleide.Errorf(ophicleide.ENOTFOUND, "%s %q not found", what, id)
 }
 
-// timeKey encodes t so that byte order is time order: seconds with the
-// sign bit flipped, then nanoseconds, both big-endian.
+// timeKey encodes (t, id) so that byte order is (time, id) order: the key
+// of an ophicleide.Cursor.
 func timeKey(t time.Time, id string) []byte {
-	k := make([]byte, 12, 12+len(id))
-	binary.BigEndian.PutUint64(k, uint64(t.Unix())^(1<<63))
-	binary.BigEndian.PutUint32(k[8:], uint32(t.Nanosecond()))
-	return append(k, id...)
+	return ophicleide.Cursor{Created: t, ID: id}.Key()
 }
 
 func getJSON(b *bbolt.Bucket, key []byte, v any) (bool, error) {
@@ -385,6 +420,9 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 		if err := putJSON(models, []byte(m.ID), &rec); err != nil {
 			return err
 		}
+		if err := putModelIndex(tx, m); err != nil {
+			return err
+		}
 		job := jobRecord{ModelID: m.ID}
 		if err := putJSON(tx.Bucket(bucketJobs), timeKey(m.Created, m.ID), &job); err != nil {
 			return err
@@ -441,6 +479,12 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 			return err
 		}
 		if err := syncDir(dir); err != nil {
+			return err
+		}
+		if err := putModelIndex(tx, m); err != nil {
+			return err
+		}
+		if err := addEnded(tx, ophicleide.StatusReady, 1); err != nil {
 			return err
 		}
 		return putJSON(models, []byte(m.ID), &rec)
@@ -565,8 +609,84 @@ func (s *Store) ListModels(ctx context.Context) ([]*ophicleide.Model, error) {
 	return models, nil
 }
 
-// DeleteModel removes the model, its job, uploads and vectors, or returns
-// ENOTFOUND. The holder of the job's lease loses it.
+// PageModels returns one page of the models, newest first (ties by
+// descending ID): a seek in models-by-time and p.Limit reads.
+func (s *Store) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide.ModelPage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit, err := p.CheckLimit()
+	if err != nil {
+		return nil, err
+	}
+	after, err := p.Cursor()
+	if err != nil {
+		return nil, err
+	}
+	page := &ophicleide.ModelPage{Models: []*ophicleide.Model{}}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		models := tx.Bucket(bucketModels)
+		next, err := walkBack(tx.Bucket(bucketModelsByTime), after, limit, func(k []byte) error {
+			var r modelRecord
+			ok, err := getJSON(models, k[12:], &r)
+			if ok {
+				page.Models = append(page.Models, r.Model)
+			}
+			return err
+		})
+		page.Next = next
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: list models: %w", err)
+	}
+	return page, nil
+}
+
+// CountModels counts the models by status: the ended ones from counts
+// kept in meta, the others from the unfinished jobs (queued: not leased;
+// training: leased), whose models it reads for their speed.
+func (s *Store) CountModels(ctx context.Context) (*ophicleide.ModelCounts, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := &ophicleide.ModelCounts{ByStatus: map[ophicleide.Status]int{
+		ophicleide.StatusQueued: 0, ophicleide.StatusTraining: 0, ophicleide.StatusReady: 0, ophicleide.StatusFailed: 0,
+	}}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		for _, st := range []ophicleide.Status{ophicleide.StatusReady, ophicleide.StatusFailed} {
+			if v := meta.Get(endedKey(st)); len(v) == 8 {
+				c.ByStatus[st] = int(binary.BigEndian.Uint64(v))
+			}
+		}
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+			var j jobRecord
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("decode job %x: %w", k, err)
+			}
+			if !j.Leased {
+				c.ByStatus[ophicleide.StatusQueued]++
+				return nil
+			}
+			c.ByStatus[ophicleide.StatusTraining]++
+			r, err := getModel(tx, j.ModelID)
+			if err == nil && r.Model.Progress != nil {
+				c.WordsPerSecond += r.Model.Progress.WordsPerSecond
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: count models: %w", err)
+	}
+	return c, nil
+}
+
+// DeleteModel removes the model, its job, uploads, vectors and queries,
+// or returns ENOTFOUND. The holder of the job's lease loses it. The
+// queries are removed after the model's commit (a crash in between
+// leaves them to Open's sweep).
 func (s *Store) DeleteModel(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -587,6 +707,12 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketJobs).Delete(timeKey(r.Model.Created, id)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketModelsByTime).Delete(timeKey(r.Model.Created, id)); err != nil {
+			return err
+		}
+		if err := addEnded(tx, r.Model.Status, -1); err != nil {
+			return err
+		}
 		for _, from := range []string{filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id)} {
 			to := filepath.Join(s.dir, "trash", id+"-"+randomSuffix())
 			switch err := os.Rename(from, to); {
@@ -604,10 +730,14 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("bolt: delete model: %w", err)
 	}
+	err = s.qdb.Update(func(tx *bbolt.Tx) error { return deleteModelQueries(tx, id) })
 	for _, m := range moved {
-		if err := os.RemoveAll(m.to); err != nil {
-			return fmt.Errorf("bolt: delete model: %w", err)
+		if rerr := os.RemoveAll(m.to); err == nil {
+			err = rerr
 		}
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: delete model: %w", err)
 	}
 	return nil
 }
@@ -640,75 +770,6 @@ func (s *Store) OpenUpload(ctx context.Context, modelID, name string) (io.ReadCl
 		return nil, fmt.Errorf("bolt: open upload: %w", err)
 	}
 	return f, nil
-}
-
-// CreateQuery stores a copy of q, or returns ECONFLICT if its ID exists
-// and EINVALID if it has none.
-func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if q.ID == "" {
-		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a query needs an ID"}
-	}
-	err := s.qdb.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketQueries)
-		if b.Get([]byte(q.ID)) != nil {
-			return ophicleide.Errorf(ophicleide.ECONFLICT, "query %q exists", q.ID)
-		}
-		return putJSON(b, []byte(q.ID), q)
-	})
-	if err != nil {
-		return fmt.Errorf("bolt: create query: %w", err)
-	}
-	return nil
-}
-
-// FindQuery returns the query, or ENOTFOUND.
-func (s *Store) FindQuery(ctx context.Context, id string) (*ophicleide.Query, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var q ophicleide.Query
-	err := s.qdb.View(func(tx *bbolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bucketQueries), []byte(id), &q)
-		if err == nil && !ok {
-			err = notFound("query", id)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bolt: find query: %w", err)
-	}
-	return &q, nil
-}
-
-// ListQueries returns every query, newest first (ties by descending ID).
-func (s *Store) ListQueries(ctx context.Context) ([]*ophicleide.Query, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	queries := []*ophicleide.Query{}
-	err := s.qdb.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketQueries).ForEach(func(k, v []byte) error {
-			var q ophicleide.Query
-			if err := json.Unmarshal(v, &q); err != nil {
-				return fmt.Errorf("decode query %s: %w", k, err)
-			}
-			queries = append(queries, &q)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bolt: list queries: %w", err)
-	}
-	slices.SortFunc(queries, func(a, b *ophicleide.Query) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return queries, nil
 }
 
 // ClaimJob leases the oldest job that is queued or whose lease has
@@ -879,6 +940,9 @@ func (s *Store) finish(ctx context.Context, l *ophicleide.Lease, status ophiclei
 		r.Model.Updated = time.Now().Round(0)
 		update(r.Model)
 		r.DoneToken = l.Token
+		if err := addEnded(tx, status, 1); err != nil {
+			return err
+		}
 		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
 	})
 }

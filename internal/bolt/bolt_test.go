@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -262,6 +263,10 @@ func TestCrash(t *testing.T) {
 func TestQueriesMovedFromMainDatabase(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
+	m := storetest.NewModel(0)
+	if err := s.CreateModel(t.Context(), m, nil); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
 	if err != nil {
@@ -269,7 +274,7 @@ func TestQueriesMovedFromMainDatabase(t *testing.T) {
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for i := range 3 {
-			q := ophicleide.Query{ID: fmt.Sprintf("old-%d", i), Word: "w", ModelID: "m", Created: time.Unix(int64(i), 0).UTC()}
+			q := ophicleide.Query{ID: fmt.Sprintf("old-%d", i), Word: "w", ModelID: m.ID, Created: time.Unix(int64(i), 0).UTC()}
 			if err := putJSON(tx.Bucket(bucketQueries), []byte(q.ID), &q); err != nil {
 				return err
 			}
@@ -282,9 +287,9 @@ func TestQueriesMovedFromMainDatabase(t *testing.T) {
 	}
 	for range 2 { // the second open finds nothing left to move
 		s = open(t, dir)
-		qs, err := s.ListQueries(t.Context())
-		if err != nil || len(qs) != 3 || qs[0].ID != "old-2" {
-			t.Fatalf("queries after the move: %v %v", qs, err)
+		page, err := s.PageQueries(t.Context(), m.ID, ophicleide.Page{})
+		if err != nil || len(page.Queries) != 3 || page.Queries[0].ID != "old-2" {
+			t.Fatalf("queries after the move: %+v %v", page, err)
 		}
 		s.db.View(func(tx *bbolt.Tx) error {
 			if n := tx.Bucket(bucketQueries).Stats().KeyN; n != 0 {
@@ -341,4 +346,123 @@ func BenchmarkClaims(b *testing.B) {
 		}
 		return s
 	})
+}
+
+// TestQueryRetention: issue 10, the query history grew without bound. With
+// MaxQueries(n) every CreateQuery leaves at most n, the newest; opening
+// with a lower cap trims at once.
+func TestQueryRetention(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s, err := Open(ctx, dir, MaxQueries(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := storetest.NewModel(0)
+	if err := s.CreateModel(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 12 {
+		q := &ophicleide.Query{ID: fmt.Sprintf("q%02d", i), ModelID: m.ID, Word: "w", Created: time.Unix(int64(i), 0).UTC()}
+		if err := s.CreateQuery(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]string{q.ID}, ids...)
+		page, err := s.PageQueries(ctx, "", ophicleide.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pageIDs(page), ids[:min(len(ids), 5)]; !slices.Equal(got, want) {
+			t.Fatalf("after %d queries: %v, want %v", i+1, got, want)
+		}
+	}
+	s.Close()
+	s, err = Open(ctx, dir, MaxQueries(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	page, err := s.PageQueries(ctx, m.ID, ophicleide.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pageIDs(page); !slices.Equal(got, ids[:3]) {
+		t.Fatalf("after reopening with a cap of 3: %v, want %v", got, ids[:3])
+	}
+	if _, err := s.FindQuery(ctx, ids[3]); ophicleide.ErrorCode(err) != ophicleide.ENOTFOUND {
+		t.Errorf("a query beyond the cap: %v", err)
+	}
+}
+
+func pageIDs(p *ophicleide.QueryPage) []string {
+	var ids []string
+	for _, q := range p.Queries {
+		ids = append(ids, q.ID)
+	}
+	return ids
+}
+
+// TestUpgradeFromSchema1 opens a store as version 1 left it: no
+// models-by-time index, no counts of ended models, a query history
+// without indexes. Open builds them.
+func TestUpgradeFromSchema1(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := open(t, dir)
+	ready, queued := storetest.NewModel(0), storetest.NewModel(time.Second)
+	for _, m := range []*ophicleide.Model{ready, queued} {
+		if err := s.CreateModel(ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := s.ClaimJob(ctx, "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteJob(ctx, l, ophicleide.Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.CreateQuery(ctx, &ophicleide.Query{ID: fmt.Sprint("q", i), ModelID: ready.ID, Created: time.Unix(int64(i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Back to version 1.
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.db.Update(func(tx *bbolt.Tx) error {
+		must(tx.DeleteBucket(bucketModelsByTime))
+		must(tx.Bucket(bucketMeta).Delete(endedKey(ophicleide.StatusReady)))
+		return tx.Bucket(bucketMeta).Put(keyVersion, []byte("1"))
+	}))
+	must(s.qdb.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketQueriesByTime, bucketQueriesByModel, bucketQueriesMeta} {
+			must(tx.DeleteBucket(b))
+		}
+		return nil
+	}))
+	s.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	mp, err := s.PageModels(ctx, ophicleide.Page{})
+	if err != nil || len(mp.Models) != 2 || mp.Models[0].ID != queued.ID {
+		t.Fatalf("PageModels after the upgrade: %+v %v", mp, err)
+	}
+	c, err := s.CountModels(ctx)
+	if err != nil || c.ByStatus[ophicleide.StatusReady] != 1 || c.ByStatus[ophicleide.StatusQueued] != 1 {
+		t.Fatalf("CountModels after the upgrade: %+v %v", c, err)
+	}
+	qp, err := s.PageQueries(ctx, ready.ID, ophicleide.Page{Limit: 2})
+	if err != nil || !slices.Equal(pageIDs(qp), []string{"q2", "q1"}) || qp.Next == "" {
+		t.Fatalf("PageQueries after the upgrade: %+v %v", qp, err)
+	}
+	if n, err := s.TrimQueries(ctx, 1); err != nil || n != 2 {
+		t.Fatalf("TrimQueries after the upgrade: %d %v (the count was rebuilt?)", n, err)
+	}
 }

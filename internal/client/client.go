@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,10 +86,54 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// Models lists the models, newest first.
+// Models lists every model, newest first, reading page after page of
+// the largest size the server gives.
 func (c *Client) Models(ctx context.Context) ([]*ophicleide.Model, error) {
-	var out struct{ Models []*ophicleide.Model }
-	return out.Models, c.do(ctx, http.MethodGet, "/models", nil, &out)
+	var all []*ophicleide.Model
+	p := ophicleide.Page{Limit: ophicleide.MaxPageLimit}
+	for {
+		page, err := c.ModelsPage(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Models...)
+		if page.Next == "" || len(page.Models) == 0 {
+			return all, nil
+		}
+		p.After = page.Next
+	}
+}
+
+// ModelsPage returns one page of the models, newest first; the next page
+// is p with After set to the page's Next, until Next is "".
+func (c *Client) ModelsPage(ctx context.Context, p ophicleide.Page) (*ophicleide.ModelPage, error) {
+	var out ophicleide.ModelPage
+	return &out, c.do(ctx, http.MethodGet, "/models"+pageQuery(url.Values{}, p), nil, &out)
+}
+
+// Queries returns one page of the stored queries, newest first, of the
+// model modelID only unless it is "".
+func (c *Client) Queries(ctx context.Context, modelID string, p ophicleide.Page) (*ophicleide.QueryPage, error) {
+	v := url.Values{}
+	if modelID != "" {
+		v.Set("model", modelID)
+	}
+	var out ophicleide.QueryPage
+	return &out, c.do(ctx, http.MethodGet, "/queries"+pageQuery(v, p), nil, &out)
+}
+
+// pageQuery adds p to v and encodes it as a query string ("" or "?...").
+func pageQuery(v url.Values, p ophicleide.Page) string {
+	if p.Limit != 0 {
+		v.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.After != "" {
+		v.Set("after", p.After)
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
 }
 
 // Model returns one model.

@@ -298,18 +298,6 @@ func HealthHandler(store ophicleide.JobQueue) http.Handler {
 	return mux
 }
 
-func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.store.ListModels(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ms == nil {
-		ms = []*ophicleide.Model{}
-	}
-	s.json(w, http.StatusOK, map[string]any{"models": ms})
-}
-
 type createModelRequest struct {
 	Name     string        `json:"name"`
 	URLs     []string      `json:"urls"`
@@ -448,18 +436,6 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cache.Remove(id)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) listQueries(w http.ResponseWriter, r *http.Request) {
-	qs, err := s.store.ListQueries(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if qs == nil {
-		qs = []*ophicleide.Query{}
-	}
-	s.json(w, http.StatusOK, map[string]any{"queries": qs})
 }
 
 type createQueryRequest struct {

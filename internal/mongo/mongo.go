@@ -9,7 +9,9 @@
 //	jobs      one document per unfinished training job (_id = model id)
 //	leases    one document per claim of a job, _id "<job nonce>/<token>":
 //	          the unique _id is what makes a claim exclusive
-//	queries   the query history
+//	queries   the query history (at most Config.MaxQueries, give or take
+//	          100 inserts per process: see CreateQuery), indexed by
+//	          (created, _id) and (model, created, _id) for pages
 //	vectors.files/.chunks, uploads.files/.chunks   GridFS buckets
 //
 // Claims do not rely on findOneAndUpdate being atomic (FerretDB's is not
@@ -37,6 +39,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -61,6 +64,9 @@ type Config struct {
 	URL      string // mongodb://host:port/database?options
 	Username string // credentials, if not in the URL (read from secret files)
 	Password string
+	// MaxQueries caps the query history: 0 means
+	// ophicleide.DefaultMaxQueries, below 0 no cap.
+	MaxQueries int
 }
 
 // Store is the MongoDB store. Open one with Open.
@@ -73,6 +79,9 @@ type Store struct {
 	queries *mongo.Collection
 	vectors *mongo.GridFSBucket
 	uploads *mongo.GridFSBucket
+
+	maxQueries int          // 0: no cap
+	inserts    atomic.Int64 // queries this process inserted: every trimEvery-th checks the cap
 }
 
 // modelDoc is a document of the models collection.
@@ -145,17 +154,29 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		vectors: db.GridFSBucket(options.GridFSBucket().SetName("vectors").SetChunkSizeBytes(gridChunk)),
 		uploads: db.GridFSBucket(options.GridFSBucket().SetName("uploads").SetChunkSizeBytes(gridChunk)),
 	}
+	switch {
+	case cfg.MaxQueries == 0:
+		s.maxQueries = ophicleide.DefaultMaxQueries
+	case cfg.MaxQueries > 0:
+		s.maxQueries = cfg.MaxQueries
+	}
 	if err := client.Ping(ctx, nil); err != nil {
 		client.Disconnect(context.WithoutCancel(ctx))
 		return nil, &ophicleide.Error{Code: ophicleide.EUNAVAILABLE, Message: fmt.Sprintf("MongoDB at %s does not answer", Redact(cfg.URL)), Err: err}
 	}
-	for coll, keys := range map[*mongo.Collection]bson.D{
-		s.models:  {{Key: "created", Value: -1}},
-		s.queries: {{Key: "created", Value: -1}},
-		s.jobs:    {{Key: "created", Value: 1}},
-		s.leases:  {{Key: "job", Value: 1}},
+	for _, ix := range []struct {
+		coll *mongo.Collection
+		keys bson.D
+	}{
+		{s.models, bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
+		{s.models, bson.D{{Key: "status", Value: 1}}},
+		{s.queries, bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
+		{s.queries, bson.D{{Key: "model", Value: 1}, {Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
+		{s.jobs, bson.D{{Key: "created", Value: 1}}},
+		{s.leases, bson.D{{Key: "job", Value: 1}}},
 	} {
-		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys}); err != nil {
+		coll := ix.coll
+		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys}); err != nil {
 			client.Disconnect(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("mongo: create index on %s: %w", coll.Name(), err)
 		}
@@ -360,8 +381,105 @@ func (s *Store) ListModels(ctx context.Context) ([]*ophicleide.Model, error) {
 	return out, nil
 }
 
+// newestFirst is the order of pages.
+var newestFirst = bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}
+
+// pageFilter adds to filter the condition "below the cursor" in
+// newestFirst order, and returns the limit to ask for (one more than the
+// page, to know whether another follows).
+func pageFilter(filter bson.M, p ophicleide.Page) (bson.M, int64, error) {
+	limit, err := p.CheckLimit()
+	if err != nil {
+		return nil, 0, err
+	}
+	after, err := p.Cursor()
+	if err != nil {
+		return nil, 0, err
+	}
+	if after != nil {
+		filter["$or"] = bson.A{
+			bson.M{"created": bson.M{"$lt": after.Created}},
+			bson.M{"created": after.Created, "_id": bson.M{"$lt": after.ID}},
+		}
+	}
+	return filter, int64(limit) + 1, nil
+}
+
+// PageModels returns one page of the models, newest first (ties by
+// descending ID): a range over the (created, _id) index.
+func (s *Store) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide.ModelPage, error) {
+	filter, limit, err := pageFilter(bson.M{}, p)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.models.Find(ctx, filter, options.Find().SetSort(newestFirst).SetLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: list models: %w", unavailable(err))
+	}
+	var docs []modelDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: list models: %w", unavailable(err))
+	}
+	page := &ophicleide.ModelPage{Models: make([]*ophicleide.Model, 0, len(docs))}
+	for i := range docs {
+		if i == int(limit)-1 {
+			last := page.Models[i-1]
+			page.Next = ophicleide.Cursor{Created: last.Created, ID: last.ID}.String()
+			break
+		}
+		docs[i].Model.ID = docs[i].ID
+		page.Models = append(page.Models, &docs[i].Model)
+	}
+	return page, nil
+}
+
+// CountModels counts the models by status in one aggregation, and sums
+// the speed of those training from their progress alone (an index on
+// status serves both). FerretDB's $sum of a nested field gives 0, so the
+// speeds are not summed by the aggregation.
+func (s *Store) CountModels(ctx context.Context) (*ophicleide.ModelCounts, error) {
+	cur, err := s.models.Aggregate(ctx, bson.A{
+		bson.M{"$group": bson.M{"_id": "$status", "n": bson.M{"$sum": 1}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mongo: count models: %w", unavailable(err))
+	}
+	var groups []struct {
+		Status ophicleide.Status `bson:"_id"`
+		N      int               `bson:"n"`
+	}
+	if err := cur.All(ctx, &groups); err != nil {
+		return nil, fmt.Errorf("mongo: count models: %w", unavailable(err))
+	}
+	c := &ophicleide.ModelCounts{ByStatus: map[ophicleide.Status]int{
+		ophicleide.StatusQueued: 0, ophicleide.StatusTraining: 0, ophicleide.StatusReady: 0, ophicleide.StatusFailed: 0,
+	}}
+	for _, g := range groups {
+		c.ByStatus[g.Status] += g.N
+	}
+	if c.ByStatus[ophicleide.StatusTraining] == 0 {
+		return c, nil
+	}
+	cur, err = s.models.Find(ctx, bson.M{"status": ophicleide.StatusTraining}, options.Find().SetProjection(bson.M{"progress": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: count models: %w", unavailable(err))
+	}
+	var training []struct {
+		Progress *ophicleide.Progress `bson:"progress"`
+	}
+	if err := cur.All(ctx, &training); err != nil {
+		return nil, fmt.Errorf("mongo: count models: %w", unavailable(err))
+	}
+	for _, m := range training {
+		if m.Progress != nil {
+			c.WordsPerSecond += m.Progress.WordsPerSecond
+		}
+	}
+	return c, nil
+}
+
 // DeleteModel removes the model first (its lease holder loses the lease
-// at once), then its job, leases and files.
+// at once), then its job, leases, queries and files.
 func (s *Store) DeleteModel(ctx context.Context, id string) error {
 	doc, err := s.findModel(ctx, id)
 	if err != nil {
@@ -377,6 +495,9 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 	var job jobDoc
 	if s.jobs.FindOneAndDelete(ctx, bson.M{"_id": id}).Decode(&job) == nil {
 		s.leases.DeleteMany(ctx, bson.M{"job": job.Nonce})
+	}
+	if _, err := s.queries.DeleteMany(ctx, bson.M{"model": id}); err != nil {
+		return fmt.Errorf("mongo: delete model: its queries: %w", unavailable(err))
 	}
 	deleteFiles(ctx, s.vectors, doc.Vectors)
 	for _, u := range doc.UploadFiles {
@@ -422,7 +543,15 @@ func (s *Store) OpenVectors(ctx context.Context, modelID string) (io.ReadCloser,
 	return s.openFile(ctx, s.vectors, doc.Vectors, "vectors", modelID)
 }
 
-// CreateQuery stores q, or returns ECONFLICT if its ID exists.
+// trimEvery: each process checks the cap on the history every trimEvery
+// queries it inserts (a count; a trim when above the cap).
+const trimEvery = 100
+
+// CreateQuery stores q, or returns ECONFLICT if its ID exists and
+// ENOTFOUND if its model does not. The model is checked after the insert,
+// and the query removed again if the model is gone: a DeleteModel racing
+// with it has either removed the model before the check or will remove
+// the query with the model's others.
 func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
 	if q.ID == "" {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a query needs an ID"}
@@ -433,7 +562,35 @@ func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
 		}
 		return fmt.Errorf("mongo: create query: %w", unavailable(err))
 	}
+	n, err := s.models.CountDocuments(ctx, bson.M{"_id": q.ModelID}, options.Count().SetLimit(1))
+	if err == nil && n == 0 {
+		_, err = s.queries.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": q.ID})
+		if err == nil {
+			err = notFound("model", q.ModelID)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mongo: create query: %w", unavailable(err))
+	}
+	if s.maxQueries > 0 && s.inserts.Add(1)%trimEvery == 1 {
+		if err := s.capQueries(ctx); err != nil {
+			return fmt.Errorf("mongo: create query: %w", err)
+		}
+	}
 	return nil
+}
+
+// capQueries trims the history to the cap if it is above it.
+func (s *Store) capQueries(ctx context.Context) error {
+	n, err := s.queries.EstimatedDocumentCount(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	if n <= int64(s.maxQueries) {
+		return nil
+	}
+	_, err = s.TrimQueries(ctx, s.maxQueries)
+	return err
 }
 
 // FindQuery returns the query, or ENOTFOUND.
@@ -450,9 +607,19 @@ func (s *Store) FindQuery(ctx context.Context, id string) (*ophicleide.Query, er
 	return &doc.Query, nil
 }
 
-// ListQueries returns every query, newest first (ties by descending ID).
-func (s *Store) ListQueries(ctx context.Context) ([]*ophicleide.Query, error) {
-	cur, err := s.queries.Find(ctx, bson.M{}, options.Find().SetSort(bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}))
+// PageQueries returns one page of the queries (of one model unless
+// modelID is ""), newest first (ties by descending ID): a range over the
+// (created, _id) or (model, created, _id) index.
+func (s *Store) PageQueries(ctx context.Context, modelID string, p ophicleide.Page) (*ophicleide.QueryPage, error) {
+	filter := bson.M{}
+	if modelID != "" {
+		filter["model"] = modelID
+	}
+	filter, limit, err := pageFilter(filter, p)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.queries.Find(ctx, filter, options.Find().SetSort(newestFirst).SetLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: list queries: %w", unavailable(err))
 	}
@@ -460,12 +627,46 @@ func (s *Store) ListQueries(ctx context.Context) ([]*ophicleide.Query, error) {
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("mongo: list queries: %w", unavailable(err))
 	}
-	out := make([]*ophicleide.Query, 0, len(docs))
+	page := &ophicleide.QueryPage{Queries: make([]*ophicleide.Query, 0, len(docs))}
 	for i := range docs {
+		if i == int(limit)-1 {
+			last := page.Queries[i-1]
+			page.Next = ophicleide.Cursor{Created: last.Created, ID: last.ID}.String()
+			break
+		}
 		docs[i].Query.ID = docs[i].ID
-		out = append(out, &docs[i].Query)
+		page.Queries = append(page.Queries, &docs[i].Query)
 	}
-	return out, nil
+	return page, nil
+}
+
+// TrimQueries removes the oldest queries until at most keep are left:
+// it finds the newest query beyond keep and deletes it and every older
+// one in one deleteMany (queries inserted meanwhile are newer).
+func (s *Store) TrimQueries(ctx context.Context, keep int) (int, error) {
+	if keep < 0 {
+		return 0, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "keep", Message: "keep must be 0 or more"}
+	}
+	var edge struct {
+		ID      string    `bson:"_id"`
+		Created time.Time `bson:"created"`
+	}
+	err := s.queries.FindOne(ctx, bson.M{}, options.FindOne().SetSort(newestFirst).SetSkip(int64(keep)).
+		SetProjection(bson.M{"_id": 1, "created": 1})).Decode(&edge)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mongo: trim queries: %w", unavailable(err))
+	}
+	res, err := s.queries.DeleteMany(ctx, bson.M{"$or": bson.A{
+		bson.M{"created": bson.M{"$lt": edge.Created}},
+		bson.M{"created": edge.Created, "_id": bson.M{"$lte": edge.ID}},
+	}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: trim queries: %w", unavailable(err))
+	}
+	return int(res.DeletedCount), nil
 }
 
 // claimBatch is how many claimable jobs ClaimJob reads at once.

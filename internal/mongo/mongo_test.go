@@ -1,6 +1,8 @@
 package mongo
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,5 +70,40 @@ func TestClaimSkipsEndedModel(t *testing.T) {
 	}
 	if got, _ := s.FindModel(ctx, m.ID); got.Status != ophicleide.StatusReady {
 		t.Errorf("model status %s, want ready", got.Status)
+	}
+}
+
+// TestQueryRetention: issue 10, the query history grew without bound.
+// With Config.MaxQueries every process checks the cap every 100 inserts
+// and trims to it, the oldest first.
+func TestQueryRetention(t *testing.T) {
+	s, err := Open(t.Context(), Config{URL: mongotest.URL(t), MaxQueries: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	m := storetest.NewModel(0)
+	if err := s.CreateModel(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range trimEvery + 1 {
+		q := &ophicleide.Query{ID: fmt.Sprintf("q%03d", i), ModelID: m.ID, Word: "w", Created: time.Unix(int64(i), 0).UTC()}
+		if err := s.CreateQuery(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]string{q.ID}, ids...)
+	}
+	page, err := s.PageQueries(ctx, "", ophicleide.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, q := range page.Queries {
+		got = append(got, q.ID)
+	}
+	if !slices.Equal(got, ids[:5]) {
+		t.Fatalf("after %d inserts with a cap of 5: %v, want %v", trimEvery+1, got, ids[:5])
 	}
 }

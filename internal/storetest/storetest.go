@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +295,87 @@ func testModels(t *testing.T, open opener) {
 		wantModel(t, ms[0], &want, true)
 	})
 
+	t.Run("PageModels", func(t *testing.T) {
+		s := open(t)
+		page, err := s.PageModels(ctx(t), ophicleide.Page{})
+		if err != nil || len(page.Models) != 0 || page.Next != "" {
+			t.Fatalf("PageModels of an empty store = %+v, %v", page, err)
+		}
+		// 3 models per creation time: the cursor must order ties by ID.
+		var all []*ophicleide.Model
+		for i := range 11 {
+			m := NewModel(time.Duration(i/3) * time.Second)
+			mustCreate(t, s, m, nil)
+			all = append(all, m)
+		}
+		sortNewestFirst(all, func(m *ophicleide.Model) (time.Time, string) { return m.Created, m.ID })
+		for _, limit := range []int{1, 2, 3, 4, 11, 12} {
+			if got, want := modelIDs(pageAll(t, s, limit)), modelIDs(all); !reflect.DeepEqual(got, want) {
+				t.Fatalf("pages of %d: %v\nwant %v", limit, got, want)
+			}
+		}
+		page, err = s.PageModels(ctx(t), ophicleide.Page{Limit: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *all[0]
+		want.Status = ophicleide.StatusQueued
+		wantModel(t, page.Models[0], &want, true)
+		wantBadPages(t, func(p ophicleide.Page) error { _, err := s.PageModels(ctx(t), p); return err })
+	})
+
+	t.Run("CountModels", func(t *testing.T) {
+		s := open(t)
+		wantCounts := func(queued, training, ready, failed int, wps float64) {
+			t.Helper()
+			c, err := s.CountModels(ctx(t))
+			if err != nil {
+				t.Fatalf("CountModels: %v", err)
+			}
+			want := map[ophicleide.Status]int{ophicleide.StatusQueued: queued, ophicleide.StatusTraining: training,
+				ophicleide.StatusReady: ready, ophicleide.StatusFailed: failed}
+			if !reflect.DeepEqual(c.ByStatus, want) || c.WordsPerSecond != wps {
+				t.Fatalf("CountModels = %v %v, want %v %v", c.ByStatus, c.WordsPerSecond, want, wps)
+			}
+		}
+		wantCounts(0, 0, 0, 0, 0)
+		ms := []*ophicleide.Model{NewModel(0), NewModel(time.Second), NewModel(2 * time.Second), NewModel(3 * time.Second)}
+		for _, m := range ms {
+			mustCreate(t, s, m, nil)
+		}
+		imported := NewModel(4 * time.Second)
+		if err := s.ImportModel(ctx(t), imported, func(w io.Writer) error { _, err := w.Write([]byte("v")); return err }); err != nil {
+			t.Fatal(err)
+		}
+		wantCounts(4, 0, 1, 0, 0)
+		done, failed, slow, fast := mustClaim(t, s, "w", time.Minute), mustClaim(t, s, "w", time.Minute),
+			mustClaim(t, s, "w", time.Minute), mustClaim(t, s, "w", -time.Millisecond) // lapsed: still training
+		for l, wps := range map[*ophicleide.Lease]float64{slow: 1000.5, fast: 250000} {
+			if err := s.UpdateProgress(ctx(t), l, ophicleide.Progress{Phase: "training", WordsPerSecond: wps}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.CompleteJob(ctx(t), done, ophicleide.Stats{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteJob(ctx(t), done, ophicleide.Stats{}); err != nil { // a repeat counts once
+			t.Fatal(err)
+		}
+		if err := s.FailJob(ctx(t), failed, "no"); err != nil {
+			t.Fatal(err)
+		}
+		wantCounts(0, 2, 2, 1, 251000.5)
+		if err := s.ReleaseJob(ctx(t), slow); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{done.ModelID, failed.ModelID, imported.ID} {
+			if err := s.DeleteModel(ctx(t), id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCounts(1, 1, 0, 0, 250000)
+	})
+
 	t.Run("Delete", func(t *testing.T) {
 		s := open(t)
 		keep, del := NewModel(0), NewModel(time.Second)
@@ -315,6 +397,9 @@ func testModels(t *testing.T, open opener) {
 		if got := modelIDs(ms); !reflect.DeepEqual(got, []string{keep.ID}) {
 			t.Fatalf("ListModels after DeleteModel = %v, want [%s]", got, keep.ID)
 		}
+		if got := modelIDs(pageAll(t, s, 1)); !reflect.DeepEqual(got, []string{keep.ID}) {
+			t.Fatalf("PageModels after DeleteModel = %v, want [%s]", got, keep.ID)
+		}
 		wantQueueLength(t, s, 1)
 		if l := mustClaim(t, s, "w", time.Minute); l.ModelID != keep.ID {
 			t.Fatalf("claimed %s, want %s", l.ModelID, keep.ID)
@@ -331,12 +416,106 @@ func testModels(t *testing.T, open opener) {
 	})
 }
 
+// sortNewestFirst sorts items as lists are: by creation time, then ID,
+// both descending; times as a store keeping milliseconds keeps them.
+func sortNewestFirst[T any](items []T, key func(T) (time.Time, string)) {
+	slices.SortStableFunc(items, func(a, b T) int {
+		ta, ia := key(a)
+		tb, ib := key(b)
+		if c := tb.Truncate(time.Millisecond).Compare(ta.Truncate(time.Millisecond)); c != 0 {
+			return c
+		}
+		return strings.Compare(ib, ia)
+	})
+}
+
+// pageAll reads every model through PageModels, limit at a time, and
+// checks that only the last page has no Next.
+func pageAll(t *testing.T, s ophicleide.Store, limit int) []*ophicleide.Model {
+	t.Helper()
+	var all []*ophicleide.Model
+	p := ophicleide.Page{Limit: limit}
+	for range 1000 {
+		page, err := s.PageModels(ctx(t), p)
+		if err != nil {
+			t.Fatalf("PageModels(%+v): %v", p, err)
+		}
+		if len(page.Models) > limit || (page.Next != "" && len(page.Models) != limit) {
+			t.Fatalf("PageModels(%+v): %d models, next %q", p, len(page.Models), page.Next)
+		}
+		all = append(all, page.Models...)
+		if page.Next == "" {
+			return all
+		}
+		p.After = page.Next
+	}
+	t.Fatal("PageModels never ended")
+	return nil
+}
+
+// queryPages reads every query (of model, unless ""), limit at a time.
+func queryPages(t *testing.T, s ophicleide.Store, model string, limit int) []*ophicleide.Query {
+	t.Helper()
+	var all []*ophicleide.Query
+	p := ophicleide.Page{Limit: limit}
+	for range 1000 {
+		page, err := s.PageQueries(ctx(t), model, p)
+		if err != nil {
+			t.Fatalf("PageQueries(%q, %+v): %v", model, p, err)
+		}
+		if len(page.Queries) > limit || (page.Next != "" && len(page.Queries) != limit) {
+			t.Fatalf("PageQueries(%+v): %d queries, next %q", p, len(page.Queries), page.Next)
+		}
+		all = append(all, page.Queries...)
+		if page.Next == "" {
+			return all
+		}
+		p.After = page.Next
+	}
+	t.Fatal("PageQueries never ended")
+	return nil
+}
+
+func queryIDs(qs []*ophicleide.Query) []string {
+	var ids []string
+	for _, q := range qs {
+		ids = append(ids, q.ID)
+	}
+	return ids
+}
+
+// wantBadPages checks that list refuses bad limits and cursors, naming
+// the field.
+func wantBadPages(t *testing.T, list func(ophicleide.Page) error) {
+	t.Helper()
+	for _, p := range []ophicleide.Page{{Limit: -1}, {Limit: ophicleide.MaxPageLimit + 1}, {After: "not a cursor!"}, {After: "AAAA"}} {
+		err := list(p)
+		wantCode(t, fmt.Sprintf("page %+v", p), err, ophicleide.EINVALID)
+		var e *ophicleide.Error
+		if errors.As(err, &e) && ((p.Limit != 0 && e.Field != "limit") || (p.After != "" && e.Field != "after")) {
+			t.Errorf("page %+v: field %q", p, e.Field)
+		}
+	}
+}
+
 func testQueries(t *testing.T, open opener) {
-	newQuery := func(age time.Duration) *ophicleide.Query {
+	// newQuery returns a query of model m (a model of its own if nil).
+	newQuery := func(t *testing.T, s ophicleide.Store, m *ophicleide.Model, age time.Duration) *ophicleide.Query {
+		t.Helper()
+		if m == nil {
+			m = NewModel(0)
+			mustCreate(t, s, m, nil)
+		}
 		return &ophicleide.Query{
-			ID: NewID(), Word: "darcy", ModelID: NewID(), ModelName: "austen",
+			ID: NewID(), Word: "darcy", ModelID: m.ID, ModelName: m.Name,
 			Results: []ophicleide.Result{{Word: "bingley", Score: 0.8125}, {Word: "elizabeth", Score: 0.1 + 0.2}},
 			Created: base.Add(age),
+		}
+	}
+	mustQuery := func(t *testing.T, s ophicleide.Store, q *ophicleide.Query) {
+		t.Helper()
+		if err := s.CreateQuery(ctx(t), q); err != nil {
+			t.Fatalf("CreateQuery: %v", err)
 		}
 	}
 	wantQuery := func(t *testing.T, got, want *ophicleide.Query) {
@@ -350,13 +529,16 @@ func testQueries(t *testing.T, open opener) {
 			t.Errorf("query\n got %+v\nwant %+v", g, w)
 		}
 	}
+	byAge := func(qs []*ophicleide.Query) []*ophicleide.Query {
+		qs = slices.Clone(qs)
+		sortNewestFirst(qs, func(q *ophicleide.Query) (time.Time, string) { return q.Created, q.ID })
+		return qs
+	}
 
 	t.Run("CreateFind", func(t *testing.T) {
 		s := open(t)
-		q := newQuery(0)
-		if err := s.CreateQuery(ctx(t), q); err != nil {
-			t.Fatalf("CreateQuery: %v", err)
-		}
+		q := newQuery(t, s, nil, 0)
+		mustQuery(t, s, q)
 		got, err := s.FindQuery(ctx(t), q.ID)
 		if err != nil {
 			t.Fatalf("FindQuery: %v", err)
@@ -364,32 +546,189 @@ func testQueries(t *testing.T, open opener) {
 		wantQuery(t, got, q)
 		_, err = s.FindQuery(ctx(t), NewID())
 		wantCode(t, "FindQuery of an unknown ID", err, ophicleide.ENOTFOUND)
-		dup := newQuery(time.Second)
+		dup := newQuery(t, s, nil, time.Second)
 		dup.ID = q.ID
 		wantCode(t, "CreateQuery of an existing ID", s.CreateQuery(ctx(t), dup), ophicleide.ECONFLICT)
+		orphan := newQuery(t, s, nil, 0)
+		orphan.ModelID = NewID()
+		wantCode(t, "CreateQuery of an unknown model", s.CreateQuery(ctx(t), orphan), ophicleide.ENOTFOUND)
+		_, err = s.FindQuery(ctx(t), orphan.ID)
+		wantCode(t, "FindQuery of a query refused", err, ophicleide.ENOTFOUND)
 	})
 
 	t.Run("ListNewestFirst", func(t *testing.T) {
 		s := open(t)
-		qs, err := s.ListQueries(ctx(t))
-		if err != nil || len(qs) != 0 {
-			t.Fatalf("ListQueries of an empty store = %v, %v", qs, err)
+		page, err := s.PageQueries(ctx(t), "", ophicleide.Page{})
+		if err != nil || len(page.Queries) != 0 || page.Next != "" {
+			t.Fatalf("PageQueries of an empty store = %+v, %v", page, err)
 		}
-		a, b, c := newQuery(time.Second), newQuery(3*time.Second), newQuery(2*time.Second)
+		a, b, c := newQuery(t, s, nil, time.Second), newQuery(t, s, nil, 3*time.Second), newQuery(t, s, nil, 2*time.Second)
 		for _, q := range []*ophicleide.Query{a, b, c} {
-			if err := s.CreateQuery(ctx(t), q); err != nil {
-				t.Fatal(err)
-			}
+			mustQuery(t, s, q)
 		}
-		qs, err = s.ListQueries(ctx(t))
+		page, err = s.PageQueries(ctx(t), "", ophicleide.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(qs) != 3 {
-			t.Fatalf("ListQueries returned %d queries, want 3", len(qs))
+		if len(page.Queries) != 3 || page.Next != "" {
+			t.Fatalf("PageQueries returned %d queries, next %q; want 3 and none", len(page.Queries), page.Next)
 		}
 		for i, want := range []*ophicleide.Query{b, c, a} {
-			wantQuery(t, qs[i], want)
+			wantQuery(t, page.Queries[i], want)
+		}
+	})
+
+	// ListQueriesIsPaginated: issue 10, GET /queries returned all 37k
+	// queries (17.5 MB). Pages follow one another by cursor, across equal
+	// timestamps, without gaps or repeats, and a cursor stays valid while
+	// newer queries arrive.
+	t.Run("ListQueriesIsPaginated", func(t *testing.T) {
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		var all []*ophicleide.Query
+		for i := range 23 {
+			q := newQuery(t, s, m, time.Duration(i/4)*time.Second) // 4 per timestamp
+			mustQuery(t, s, q)
+			all = append(all, q)
+		}
+		want := queryIDs(byAge(all))
+		for _, limit := range []int{1, 3, 4, 5, 22, 23, 24} {
+			if got := queryIDs(queryPages(t, s, "", limit)); !reflect.DeepEqual(got, want) {
+				t.Fatalf("pages of %d:\n got %v\nwant %v", limit, got, want)
+			}
+		}
+		first, err := s.PageQueries(ctx(t), "", ophicleide.Page{Limit: 6})
+		if err != nil || len(first.Queries) != 6 || first.Next == "" {
+			t.Fatalf("first page: %+v %v", first, err)
+		}
+		wantQuery(t, first.Queries[0], byAge(all)[0])
+		mustQuery(t, s, newQuery(t, s, m, time.Hour)) // newer: not on later pages
+		second, err := s.PageQueries(ctx(t), "", ophicleide.Page{Limit: 6, After: first.Next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := queryIDs(second.Queries); !reflect.DeepEqual(got, want[6:12]) {
+			t.Fatalf("second page after a newer query:\n got %v\nwant %v", got, want[6:12])
+		}
+		def, err := s.PageQueries(ctx(t), "", ophicleide.Page{})
+		if err != nil || len(def.Queries) != 24 {
+			t.Fatalf("default page: %d queries, %v", len(def.Queries), err)
+		}
+		wantBadPages(t, func(p ophicleide.Page) error { _, err := s.PageQueries(ctx(t), "", p); return err })
+	})
+
+	t.Run("ModelFilter", func(t *testing.T) {
+		s := open(t)
+		a, b := NewModel(0), NewModel(time.Second)
+		mustCreate(t, s, a, nil)
+		mustCreate(t, s, b, nil)
+		var ofA, ofB []*ophicleide.Query
+		for i := range 9 {
+			qa, qb := newQuery(t, s, a, time.Duration(i/2)*time.Second), newQuery(t, s, b, time.Duration(i/2)*time.Second)
+			mustQuery(t, s, qa)
+			mustQuery(t, s, qb)
+			ofA, ofB = append(ofA, qa), append(ofB, qb)
+		}
+		for _, limit := range []int{2, 9, 10} {
+			if got, want := queryIDs(queryPages(t, s, a.ID, limit)), queryIDs(byAge(ofA)); !reflect.DeepEqual(got, want) {
+				t.Fatalf("model a, pages of %d:\n got %v\nwant %v", limit, got, want)
+			}
+		}
+		if got, want := queryIDs(queryPages(t, s, b.ID, 4)), queryIDs(byAge(ofB)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("model b:\n got %v\nwant %v", got, want)
+		}
+		if got := queryPages(t, s, NewID(), 5); len(got) != 0 {
+			t.Fatalf("queries of an unknown model: %v", queryIDs(got))
+		}
+	})
+
+	// QueriesOfDeletedModelGo: the history of a deleted model goes with it.
+	t.Run("QueriesOfDeletedModelGo", func(t *testing.T) {
+		s := open(t)
+		del, keep := NewModel(0), NewModel(time.Second)
+		mustCreate(t, s, del, nil)
+		mustCreate(t, s, keep, nil)
+		var gone, kept []*ophicleide.Query
+		for i := range 5 {
+			qd, qk := newQuery(t, s, del, time.Duration(i)*time.Second), newQuery(t, s, keep, time.Duration(i)*time.Second)
+			mustQuery(t, s, qd)
+			mustQuery(t, s, qk)
+			gone, kept = append(gone, qd), append(kept, qk)
+		}
+		if err := s.DeleteModel(ctx(t), del.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range gone {
+			_, err := s.FindQuery(ctx(t), q.ID)
+			wantCode(t, "FindQuery of a deleted model's query", err, ophicleide.ENOTFOUND)
+		}
+		if got := queryPages(t, s, del.ID, 2); len(got) != 0 {
+			t.Errorf("queries of the deleted model: %v", queryIDs(got))
+		}
+		if got, want := queryIDs(queryPages(t, s, "", 3)), queryIDs(byAge(kept)); !reflect.DeepEqual(got, want) {
+			t.Errorf("queries after the deletion:\n got %v\nwant %v", got, want)
+		}
+		wantCode(t, "CreateQuery of the deleted model", s.CreateQuery(ctx(t), newQuery(t, s, del, 0)), ophicleide.ENOTFOUND)
+		// The same ID again starts with no history.
+		again := NewModel(2 * time.Second)
+		again.ID = del.ID
+		mustCreate(t, s, again, nil)
+		if got := queryPages(t, s, again.ID, 10); len(got) != 0 {
+			t.Errorf("a re-created model inherited queries: %v", queryIDs(got))
+		}
+	})
+
+	// QueryRetention: TrimQueries keeps the newest, removes the oldest,
+	// and leaves the indexes right (pages, the model filter).
+	t.Run("QueryRetention", func(t *testing.T) {
+		s := open(t)
+		a, b := NewModel(0), NewModel(time.Second)
+		mustCreate(t, s, a, nil)
+		mustCreate(t, s, b, nil)
+		var all []*ophicleide.Query
+		for i := range 20 {
+			m := a
+			if i%3 == 0 {
+				m = b
+			}
+			q := newQuery(t, s, m, time.Duration(i/2)*time.Second)
+			mustQuery(t, s, q)
+			all = append(all, q)
+		}
+		all = byAge(all)
+		n, err := s.TrimQueries(ctx(t), 7)
+		if err != nil || n != 13 {
+			t.Fatalf("TrimQueries(7) = %d, %v; want 13 removed", n, err)
+		}
+		if got, want := queryIDs(queryPages(t, s, "", 3)), queryIDs(all[:7]); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after TrimQueries(7):\n got %v\nwant %v", got, want)
+		}
+		var wantA []string
+		for _, q := range all[:7] {
+			if q.ModelID == a.ID {
+				wantA = append(wantA, q.ID)
+			}
+		}
+		if got := queryIDs(queryPages(t, s, a.ID, 2)); !reflect.DeepEqual(got, wantA) {
+			t.Fatalf("model a after TrimQueries(7):\n got %v\nwant %v", got, wantA)
+		}
+		for _, q := range all[7:] {
+			_, err := s.FindQuery(ctx(t), q.ID)
+			wantCode(t, "FindQuery of a trimmed query", err, ophicleide.ENOTFOUND)
+		}
+		if n, err := s.TrimQueries(ctx(t), 7); err != nil || n != 0 {
+			t.Fatalf("TrimQueries(7) again = %d, %v; want 0", n, err)
+		}
+		if n, err := s.TrimQueries(ctx(t), 0); err != nil || n != 7 {
+			t.Fatalf("TrimQueries(0) = %d, %v; want 7", n, err)
+		}
+		if got := queryPages(t, s, "", 10); len(got) != 0 {
+			t.Fatalf("queries after TrimQueries(0): %v", queryIDs(got))
+		}
+		mustQuery(t, s, newQuery(t, s, a, 0))
+		if got := queryPages(t, s, a.ID, 10); len(got) != 1 {
+			t.Fatalf("a query after TrimQueries(0): %v", queryIDs(got))
 		}
 	})
 }
@@ -778,11 +1117,7 @@ func testConcurrency(t *testing.T, open opener) {
 		}
 	}
 	wantQueueLength(t, s, 0)
-	ms, err := s.ListModels(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
+	for _, m := range pageAll(t, s, ophicleide.MaxPageLimit) {
 		if m.Status != ophicleide.StatusReady {
 			t.Errorf("model %s is %s after all jobs completed", m.ID, m.Status)
 		}
