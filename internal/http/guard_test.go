@@ -89,7 +89,7 @@ func TestSameOriginAndNoOriginWritesPass(t *testing.T) {
 		{"Origin", self},
 		{"Origin", self, "Sec-Fetch-Site", "same-origin"},
 		{"Origin", "http://127.0.0.1:8081", "Sec-Fetch-Site", "same-origin"}, // through the web role's proxy
-		{"Sec-Fetch-Site", "none"}, // typed in the address bar
+		{"Sec-Fetch-Site", "none"},                                           // typed in the address bar
 		{"Origin", "https://tools.example:8443", "Sec-Fetch-Site", "cross-site"},
 		{"Origin", "https://tools.example:8443"},
 	} {

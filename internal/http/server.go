@@ -480,7 +480,7 @@ func (s *Server) query(ctx context.Context, req createQueryRequest) (*ophicleide
 	if err != nil {
 		return nil, err
 	}
-	ns, err := set.Nearest(word, count)
+	ns, err := set.Nearest(vocabWord(m, set, word), count)
 	if err != nil {
 		return nil, wordError(m, "word", err)
 	}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -59,6 +61,36 @@ func wordError(m *ophicleide.Model, field string, err error) error {
 	return err
 }
 
+// vocabWord returns the form of word that the model knows: word itself if
+// it is in the vocabulary (imported models may be case-sensitive), else
+// word as the model's tokenizer writes it (tokenize.NormalizeWord: "Darcy"
+// is "darcy" to a unicode model) if that is, else word, which the lookup
+// then reports as unknown. Imported models have no tokenizer: unicode.
+func vocabWord(m *ophicleide.Model, set *vectors.Set, word string) string {
+	if _, ok := set.Index(word); ok {
+		return word
+	}
+	mode, err := tokenize.ParseMode(m.Params.Tokenizer)
+	if err != nil {
+		mode = tokenize.Unicode
+	}
+	if n := tokenize.NormalizeWord(mode, word); n != word {
+		if _, ok := set.Index(n); ok {
+			return n
+		}
+	}
+	return word
+}
+
+// vocabWords is vocabWord for each of words, in a new slice.
+func vocabWords(m *ophicleide.Model, set *vectors.Set, words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = vocabWord(m, set, w)
+	}
+	return out
+}
+
 // countParam reads ?count= (default 5, 1..100).
 func countParam(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("count")
@@ -101,7 +133,7 @@ func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, err := set.Nearest(word, count)
+	ns, err := set.Nearest(vocabWord(m, set, word), count)
 	if err != nil {
 		return wordError(m, "word", err)
 	}
@@ -133,9 +165,20 @@ func (s *Server) analogy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, err := set.Analogy(pos, neg, count)
+	vpos, vneg := vocabWords(m, set, pos), vocabWords(m, set, neg)
+	for i, w := range vneg {
+		if slices.Contains(vpos, w) {
+			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "negative",
+				Message: fmt.Sprintf("the word %q is both positive and negative: an analogy needs different words (for example positive=king,woman&negative=man)", neg[i])}
+		}
+	}
+	ns, err := set.Analogy(vpos, vneg, count)
 	if err != nil {
-		return wordError(m, "positive", err)
+		field := "positive"
+		if uw := (*vectors.UnknownWordError)(nil); errors.As(err, &uw) && !slices.Contains(vpos, uw.Word) {
+			field = "negative"
+		}
+		return wordError(m, field, err)
 	}
 	s.json(w, http.StatusOK, map[string]any{"positive": pos, "negative": neg, "results": results(ns)})
 	return nil
@@ -154,9 +197,14 @@ func (s *Server) similarity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sim, err := set.Similarity(a, b)
+	va, vb := vocabWord(m, set, a), vocabWord(m, set, b)
+	sim, err := set.Similarity(va, vb)
 	if err != nil {
-		return wordError(m, "a", err)
+		field := "a"
+		if _, ok := set.Index(va); ok {
+			field = "b"
+		}
+		return wordError(m, field, err)
 	}
 	s.json(w, http.StatusOK, map[string]any{"a": a, "b": b, "similarity": sim})
 	return nil
@@ -168,7 +216,7 @@ func (s *Server) vector(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := set.Vector(word)
+	v, err := set.Vector(vocabWord(m, set, word))
 	if err != nil {
 		return wordError(m, "word", err)
 	}
