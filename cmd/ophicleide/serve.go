@@ -10,16 +10,23 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ophicleide/ophicleide"
+	"golang.org/x/net/netutil"
+
 	"github.com/ophicleide/ophicleide/internal/bolt"
+	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/mongo"
+	"github.com/ophicleide/ophicleide/internal/params"
+	"github.com/ophicleide/ophicleide/internal/sysmem"
 	"github.com/ophicleide/ophicleide/internal/web"
 	"github.com/ophicleide/ophicleide/internal/worker"
 )
@@ -86,15 +93,34 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	dataDir := fs.String("data-dir", envOr("./ophicleide-data", "OPH_DATA_DIR", "OPHICLEIDE_DATA_DIR"), "directory of the embedded store (env OPH_DATA_DIR)")
 	workers := fs.Int("workers", defWorkers, "in-process training workers (0: none)")
 	allowPrivate := fs.Bool("allow-private-urls", os.Getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
-	threads := fs.Int("threads", 0, "training goroutines per worker (0: all cores)")
+	threads := fs.Int("threads", 0, "training goroutines per worker (0: all cores for the worker role; all cores but one where the process also answers queries, so queries stay fast while a model trains)")
 	cacheMB := fs.Int64("cache-mb", 1024, "memory for loaded models, MiB")
 	lease := fs.Duration("lease", 30*time.Second, "how long a worker's claim on a job lasts without renewal (a crashed worker's job is taken up after this)")
 	fetchMB := fs.Int64("max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
 	mongoURL := fs.String("mongo", envOr("", "MONGO", "OPH_MONGO_URL"), "MongoDB URL, mongodb://HOST:PORT/DATABASE (env MONGO, OPH_MONGO_URL); empty: the embedded store in --data-dir")
 	secretDir := fs.String("mongo-secret-dir", envOr(defaultSecretDir(), "MONGO_SECRET_DIR"), "directory holding the MongoDB username and password files")
 	poll := fs.Duration("poll", 2*time.Second, "how often an idle worker looks for a job (jittered, backing off to 4x)")
+	lim := params.DefaultLimits()
+	fs.IntVar(&lim.MaxDim, "max-dim", lim.MaxDim, "largest vector dimension a model may ask for")
+	fs.IntVar(&lim.MaxWindow, "max-window", lim.MaxWindow, "largest window a model may ask for")
+	fs.IntVar(&lim.MaxNegative, "max-negative", lim.MaxNegative, "most negative samples a model may ask for")
+	fs.IntVar(&lim.MaxEpochs, "max-epochs", lim.MaxEpochs, "most epochs a model may ask for")
+	fs.Float64Var(&lim.MaxAlpha, "max-alpha", lim.MaxAlpha, "largest learning rate a model may ask for")
+	modelMB := fs.Int64("max-model-mb", corpus.DefaultMaxTotalBytes>>20, "largest text of one model, all URLs and uploads together, MiB (after decompression)")
+	jobMemory := fs.String("max-job-memory", envOr("auto", "OPH_MAX_JOB_MEMORY"), "memory one training job may use, e.g. 2GiB or 512MiB; auto: the container's memory limit (else the machine's) less the model cache and 512 MiB, shared by the workers (env OPH_MAX_JOB_MEMORY)")
+	jobTime := fs.Duration("max-job-time", 4*time.Hour, "wall-clock limit of one job, fetching included (0: none)")
+	fetchTime := fs.Duration("max-fetch-time", 30*time.Minute, "limit on fetching and reading all of one model's URLs and uploads (0: none); a URL slower than 1 KiB/s over 30 s fails sooner")
+	maxAttempts := fs.Int("max-attempts", 3, "claims of a job before it fails (a job whose worker dies each time cannot crash-loop the fleet)")
+	maxConns := fs.Int("max-conns", 512, "most concurrent client connections; more wait to be accepted")
+	idle := fs.Duration("idle-timeout", time.Minute, "a connection that sends or reads nothing for this long is closed (slow clients; transfers that keep moving are never cut)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := lim.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if *maxAttempts < 1 || *maxConns < 1 || *idle <= 0 || *modelMB < 1 || *fetchMB < 1 || *jobTime < 0 || *fetchTime < 0 {
+		return usagef("--max-attempts, --max-conns, --idle-timeout, --max-model-mb and --max-url-mb must be positive, --max-job-time 0 or more")
 	}
 	if *workers < 0 {
 		return usagef("--workers must be 0 or more")
@@ -110,8 +136,17 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	if *mongoURL != "" {
 		storeDesc = mongo.Redact(mongoURLOf(*mongoURL))
 	}
+	if *threads == 0 && role != roleWorker {
+		*threads = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	memLimit, memFrom, err := jobMemoryLimit(*jobMemory, *cacheMB<<20, *workers)
+	if err != nil {
+		return err
+	}
 	log.Info("starting", "role", role, "version", version, "addr", *addr, "store", storeDesc, "workers", *workers,
-		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB, "lease", *lease, "poll", *poll)
+		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB, "lease", *lease, "poll", *poll,
+		"max_model_mb", *modelMB, "max_job_memory_mb", memLimit>>20, "max_job_memory_from", memFrom, "max_job_time", *jobTime,
+		"max_attempts", *maxAttempts, "max_fetch_time", *fetchTime, "max_conns", *maxConns, "idle_timeout", *idle, "limits", fmt.Sprintf("%+v", lim))
 
 	store, err := openStore(ctx, *dataDir, *mongoURL, *secretDir)
 	if err != nil {
@@ -134,6 +169,8 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	host, _ := os.Hostname()
 	for i := range *workers {
 		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease, Poll: *poll,
+			MaxAttempts: *maxAttempts, MaxJobTime: *jobTime, MemoryLimit: memLimit,
+			Corpus: corpus.Limits{MaxSourceBytes: *fetchMB << 20, MaxTotalBytes: *modelMB << 20, MaxReadTime: *fetchTime},
 			Notify: func(ctx context.Context, url string, body []byte) error {
 				return f.Post(ctx, url, "application/json", body)
 			}})
@@ -145,7 +182,10 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 			w.Wake()
 		}
 	}
-	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake)
+	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake).WithLimits(ophttp.Limits{
+		Params: lim, MaxJobMemoryBytes: memLimit, MaxURLBytes: *fetchMB << 20, MaxModelBytes: *modelMB << 20,
+		MaxJobSeconds: jobTime.Seconds(), MaxAttempts: *maxAttempts,
+	})
 	var handler http.Handler = api
 	switch role {
 	case roleServe:
@@ -159,7 +199,8 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 
 	// Graceful shutdown: stop accepting, let requests finish, hand running
 	// jobs back to the queue.
-	return serveUntilDone(ctx, e, log, *addr, handler, func() {
+	handler = ophttp.Deadlines(handler, *idle)
+	return serveUntilDone(ctx, e, log, *addr, *maxConns, handler, func() {
 		stopWork()
 		wg.Wait()
 	})
@@ -214,16 +255,22 @@ func openStore(ctx context.Context, dataDir, mongoURL, secretDir string) (ophicl
 // shuts the server down gracefully: it stops accepting and lets requests
 // in flight finish (for up to 20 s). It returns early with the server's
 // error if serving fails. after runs once serving has stopped, either way.
-func serveUntilDone(ctx context.Context, e *env, log *slog.Logger, addr string, handler http.Handler, after func()) error {
+func serveUntilDone(ctx context.Context, e *env, log *slog.Logger, addr string, maxConns int, handler http.Handler, after func()) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	if maxConns > 0 {
+		ln = netutil.LimitListener(ln, maxConns)
 	}
 	log.Info("listening", "url", "http://"+ln.Addr().String())
 	if e.onListen != nil {
 		e.onListen(ln.Addr().String())
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Headers must arrive within 10 s and a kept-alive connection closes
+	// after 2 idle minutes; bodies and responses are bounded by
+	// ophttp.Deadlines, which every role's handler goes through.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -243,4 +290,46 @@ func serveUntilDone(ctx context.Context, e *env, log *slog.Logger, addr string, 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// jobMemoryLimit is --max-job-memory: a size such as 2GiB, or auto: the
+// container's (else the machine's) memory less the model cache and 512
+// MiB of headroom for the rest of the process, divided among the workers,
+// and never below 256 MiB. It returns the limit and where it came from.
+func jobMemoryLimit(flag string, cacheBytes int64, workers int) (int64, string, error) {
+	if flag != "auto" {
+		n, err := parseSize(flag)
+		if err != nil || n < 0 {
+			return 0, "", usagef("--max-job-memory: %q is not a size like 2GiB, 512MiB or auto", flag)
+		}
+		return n, "--max-job-memory", nil
+	}
+	total, from, err := sysmem.Limit()
+	if err != nil {
+		return 0, "", fmt.Errorf("--max-job-memory auto: %w (give a size)", err)
+	}
+	n := (total - cacheBytes - 512<<20) / int64(max(workers, 1))
+	return max(n, 256<<20), from, nil
+}
+
+// parseSize reads 1234, 512KiB, 512MiB, 2GiB, 1TiB (also KB, MB, GB,
+// TB, K, M, G, T as powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
+		{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return int64(n * float64(mult)), nil
 }

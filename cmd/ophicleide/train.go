@@ -96,7 +96,8 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		cfg.ProgressInterval = p.interval
 	}
 	f := fetch.New(fetch.Options{AllowPrivate: *allowPrivate, UserAgent: "ophicleide/" + version})
-	src := corpus.New(ctx, inputSources(e, inputs, f), tokenize.Options{Mode: mode, Encoding: *encoding})
+	// The offline trainer reads the user's own files: no size limits.
+	src := corpus.NewWithLimits(ctx, inputSources(e, inputs, f), tokenize.Options{Mode: mode, Encoding: *encoding}, corpus.Limits{MaxSourceBytes: -1, MaxTotalBytes: -1})
 	defer src.Close()
 	res, err := word2vec.Train(ctx, cfg, src)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"time"
 
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/web"
@@ -33,5 +34,5 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	log.Info("starting", "role", "web", "version", version, "addr", *addr, "training", target.Redacted())
 
-	return serveUntilDone(ctx, e, log, *addr, web.Handler(target, log, ophttp.RuntimeMetrics()), func() {})
+	return serveUntilDone(ctx, e, log, *addr, 512, ophttp.Deadlines(web.Handler(target, log, ophttp.RuntimeMetrics()), time.Minute), func() {})
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -63,6 +64,9 @@ type Config struct {
 	MaxJobTime  time.Duration
 	Threads     int   // training goroutines, default all cores
 	MemoryLimit int64 // bytes a training run may use; 0 = no limit
+	// Corpus limits the text of one model, per input and in all, counted
+	// after decompression (zero fields: corpus's defaults).
+	Corpus corpus.Limits
 	// Retry is how long a worker waits before its next claim after a
 	// transient store failure (the store unavailable or full), default 30 s.
 	Retry time.Duration
@@ -194,9 +198,13 @@ var errJobTime = errors.New("job time limit")
 func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 	log := w.log.With("model", lease.ModelID, "attempt", lease.Attempt)
 	log.Info("job claimed", "token", lease.Token, "lease_expires", lease.Expires)
-	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer endCancel()
+	// Ending the job must work even when ctx is cancelled (shutdown).
+	end := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	}
 	if lease.Attempt > w.cfg.MaxAttempts {
+		endCtx, endCancel := end()
+		defer endCancel()
 		reason := fmt.Sprintf("gave up after %d attempts: the worker stopped each time before the model was ready (it crashed, was killed or lost the store; the server log says more)", w.cfg.MaxAttempts)
 		log.Warn("model failed", "reason", reason)
 		if err := w.store.FailJob(endCtx, lease, reason); err != nil && !errors.Is(err, ophicleide.ErrLeaseLost) {
@@ -237,7 +245,8 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 	cause := context.Cause(jobCtx)
 	cancel(nil)
 	<-renewed
-	// Ending the job must work even when ctx is cancelled (shutdown).
+	endCtx, endCancel := end()
+	defer endCancel()
 	switch {
 	case err == nil:
 		err = w.store.CompleteJob(endCtx, lease, stats)
@@ -315,6 +324,10 @@ func userMessage(err error) string {
 		me *word2vec.MemoryError
 		ve *word2vec.VocabularyError
 		se *shownError
+		le *corpus.LimitError
+		xe *corpus.CompressionError
+		ie *corpus.SourceError
+		pa *fs.PathError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -323,8 +336,21 @@ func userMessage(err error) string {
 		return "invalid training parameters: " + ce.Error()
 	case errors.As(err, &de), errors.As(err, &me), errors.As(err, &ve), errors.Is(err, word2vec.ErrEmptyCorpus):
 		return err.Error()
+	case errors.As(err, &le):
+		return le.Error()
+	case errors.As(err, &xe):
+		return xe.Error()
 	case errors.As(err, &se):
-		return err.Error() // the corpus adds the source's name to the fetcher's words
+		if errors.As(err, &ie) {
+			return ie.Error() // the source's name, then the fetcher's words
+		}
+		return se.Error()
+	case errors.As(err, &ie) && errors.As(err, &pa):
+		return ie.Error() // corpus leaves out the server's paths
+	case errors.As(err, &ie) && ophicleide.ErrorCode(err) != ophicleide.EINTERNAL:
+		return ie.Source + ": " + ophicleide.ErrorMessage(err)
+	case errors.As(err, &ie):
+		return ie.Source + ": cannot be read (internal error, reported in the server log)"
 	case ophicleide.ErrorCode(err) != ophicleide.EINTERNAL:
 		return ophicleide.ErrorMessage(err)
 	}
@@ -403,7 +429,7 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 		}
 	}
 	w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "fetching"})
-	src := corpus.New(ctx, srcs, tokenize.Options{Mode: tok})
+	src := corpus.NewWithLimits(ctx, srcs, tokenize.Options{Mode: tok}, w.cfg.Corpus)
 	defer src.Close()
 	res, err := word2vec.Train(ctx, cfg, src)
 	if cause := context.Cause(ctx); errors.Is(cause, ophicleide.ErrLeaseLost) {
