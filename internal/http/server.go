@@ -27,7 +27,6 @@ import (
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/http/openapi"
 	"github.com/ophicleide/ophicleide/internal/modelcache"
-	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -54,15 +53,17 @@ type Server struct {
 	readOnly bool
 	metrics  *metrics
 	guard    *guard // requests from other sites (guard.go)
+	limits   Limits // published at GET /limits (limits.go)
 }
 
 // NewServer returns the API over store. wake, if not nil, is called after a
 // model is created (in-process workers look for the job at once).
 func NewServer(store ophicleide.Store, cacheBytes int64, log *slog.Logger, version string, wake func()) *Server {
-	s := &Server{store: store, log: log, version: version, wake: wake, metrics: newMetrics(store), guard: newGuard()}
+	s := &Server{store: store, log: log, version: version, wake: wake, metrics: newMetrics(store), guard: newGuard(), limits: DefaultLimits()}
 	s.cache = modelcache.New(cacheBytes, s.loadVectors)
 	api := http.NewServeMux()
 	api.HandleFunc("GET /{$}", s.root)
+	api.HandleFunc("GET /limits", s.getLimits)
 	api.HandleFunc("GET /models", s.listModels)
 	api.HandleFunc("POST /models", s.writes(s.createModel))
 	api.HandleFunc("POST /models/import", s.writes(s.importModel))
@@ -184,6 +185,7 @@ var errorStatus = map[string]int{
 	ophicleide.ECONFLICT:    http.StatusConflict,
 	ophicleide.ETOOLARGE:    http.StatusRequestEntityTooLarge,
 	ophicleide.EUNAVAILABLE: http.StatusServiceUnavailable,
+	ophicleide.EFULL:        http.StatusInsufficientStorage,
 	ophicleide.EINTERNAL:    http.StatusInternalServerError,
 	methodNotAllowed:        http.StatusMethodNotAllowed,
 	unsupportedMediaType:    http.StatusUnsupportedMediaType,
@@ -272,7 +274,7 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.json(w, http.StatusOK, map[string]any{"name": "ophicleide", "version": s.version, "info": map[string]int{"training_queue_len": n}})
+	s.json(w, http.StatusOK, map[string]any{"name": "ophicleide", "version": s.version, "info": map[string]any{"training_queue_len": n, "limits": s.limits}})
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }
@@ -355,7 +357,7 @@ func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	m, err := newModel(req)
+	m, err := newModelWithin(req, s.limits)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -371,8 +373,15 @@ func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusCreated, m)
 }
 
-// newModel validates a request and builds the model to store.
+// newModel validates a request against the default limits and builds the
+// model to store.
 func newModel(req createModelRequest) (*ophicleide.Model, error) {
+	return newModelWithin(req, DefaultLimits())
+}
+
+// newModelWithin validates a request against lim and builds the model to
+// store.
+func newModelWithin(req createModelRequest, lim Limits) (*ophicleide.Model, error) {
 	name := strings.TrimSpace(req.Name)
 	switch {
 	case name == "":
@@ -401,7 +410,7 @@ func newModel(req createModelRequest) (*ophicleide.Model, error) {
 		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: req.Params.zero,
 			Message: fmt.Sprintf("%s must be above 0 (leave it out for the default)", req.Params.zero)}
 	}
-	if _, _, err := params.Config(req.Params.Params); err != nil {
+	if err := lim.Params.Check(req.Params.Params); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
