@@ -433,3 +433,39 @@ func waitEnd(t *testing.T, base, id string, d time.Duration, logs *syncBuffer) m
 		}
 	}
 }
+
+// TestUploadOverJobMemoryRefusedAtCreate reproduces issue 10's
+// {"dim":10000,"minCount":1} on an upload (67 GiB needed, accepted with a
+// 201): the estimate is made when the model is created, and a model over
+// --max-job-memory is a 400 naming the estimate and the limit. The same
+// text and settings within the limit train.
+func TestUploadOverJobMemoryRefusedAtCreate(t *testing.T) {
+	book, err := os.ReadFile("../../testdata/alice-in-wonderland_11-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(base string) (int, errorsBody) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("name", "big")
+		mw.WriteField("params", `{"dim": 1000, "minCount": 1}`)
+		fw, _ := mw.CreateFormFile("files", "alice.txt")
+		fw.Write(book)
+		mw.Close()
+		resp, err := http.Post(base+"/models", mw.FormDataContentType(), &b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var eb errorsBody
+		json.NewDecoder(resp.Body).Decode(&eb)
+		return resp.StatusCode, eb
+	}
+	code, eb := post(startServer(t, "--max-job-memory", "16MiB"))
+	if code != 400 || len(eb.Errors) != 1 || !strings.Contains(eb.Errors[0].Details, "more than the memory limit of 16.0 MiB") {
+		t.Fatalf("over the limit: %d %+v", code, eb)
+	}
+	if code, eb := post(startServer(t, "--max-job-memory", "1GiB")); code != 201 {
+		t.Fatalf("within the limit: %d %+v", code, eb)
+	}
+}

@@ -165,15 +165,18 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	var ws []*worker.Worker
+	jobCfg := worker.Config{Threads: *threads, Lease: *lease, Poll: *poll,
+		MaxAttempts: *maxAttempts, MaxJobTime: *jobTime, MemoryLimit: memLimit,
+		Corpus: corpus.Limits{MaxSourceBytes: *fetchMB << 20, MaxTotalBytes: *modelMB << 20, MaxReadTime: *fetchTime},
+		Notify: func(ctx context.Context, url string, body []byte) error {
+			return f.Post(ctx, url, "application/json", body)
+		}}
 	var wg sync.WaitGroup
 	host, _ := os.Hostname()
 	for i := range *workers {
-		w := worker.New(store, fetchFn, log, worker.Config{Owner: fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i), Threads: *threads, Lease: *lease, Poll: *poll,
-			MaxAttempts: *maxAttempts, MaxJobTime: *jobTime, MemoryLimit: memLimit,
-			Corpus: corpus.Limits{MaxSourceBytes: *fetchMB << 20, MaxTotalBytes: *modelMB << 20, MaxReadTime: *fetchTime},
-			Notify: func(ctx context.Context, url string, body []byte) error {
-				return f.Post(ctx, url, "application/json", body)
-			}})
+		cfg := jobCfg
+		cfg.Owner = fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
+		w := worker.New(store, fetchFn, log, cfg)
 		ws = append(ws, w)
 		wg.Go(func() { w.Run(workCtx) })
 	}
@@ -185,6 +188,9 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake).WithLimits(ophttp.Limits{
 		Params: lim, MaxJobMemoryBytes: memLimit, MaxURLBytes: *fetchMB << 20, MaxModelBytes: *modelMB << 20,
 		MaxJobSeconds: jobTime.Seconds(), MaxAttempts: *maxAttempts,
+	}).WithPrecheck(func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
+		// As the workers will train it (with the roles' shared limits).
+		return worker.Precheck(ctx, jobCfg, p, uploads)
 	})
 	var handler http.Handler = api
 	switch role {

@@ -1,8 +1,12 @@
 package http
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/http"
 
+	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/params"
 )
 
@@ -44,4 +48,36 @@ func (s *Server) WithLimits(l Limits) *Server {
 
 func (s *Server) getLimits(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, map[string]any{"limits": s.limits})
+}
+
+// Precheck is told of a model about to be created whose text is all in
+// the request (uploads, no URLs) and may refuse it, e.g. because training
+// it would need more memory than a job may use. It may read the uploads;
+// the server rewinds them afterwards.
+type Precheck func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error
+
+// WithPrecheck sets the check of models whose text is uploaded.
+func (s *Server) WithPrecheck(p Precheck) *Server {
+	s.precheck = p
+	return s
+}
+
+// precheckUploads runs the precheck on a model trained only from uploads.
+func (s *Server) precheckUploads(ctx context.Context, m *ophicleide.Model, uploads map[string]io.Reader) error {
+	if s.precheck == nil || len(m.URLs) > 0 || len(uploads) == 0 {
+		return nil
+	}
+	if err := s.precheck(ctx, m.Params, uploads); err != nil {
+		return err
+	}
+	for name, u := range uploads {
+		sk, ok := u.(io.Seeker)
+		if !ok {
+			return fmt.Errorf("upload %q cannot be rewound after the precheck", name)
+		}
+		if _, err := sk.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("rewinding upload %q: %w", name, err)
+		}
+	}
+	return nil
 }

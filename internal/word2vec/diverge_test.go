@@ -94,3 +94,21 @@ func TestHighButSaneAlphaTrains(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEstimateIsTrainsFigure: Estimate gives the figure Train checks.
+func TestEstimateIsTrainsFigure(t *testing.T) {
+	cfg := Config{Dim: 300, MinCount: 1, Threads: 1, Epochs: 1}
+	need, vocab, err := Estimate(context.Background(), cfg, src(austen(t)))
+	if err != nil || vocab < 5000 {
+		t.Fatalf("Estimate: %d %d %v", need, vocab, err)
+	}
+	cfg.MemoryLimit = need - 1
+	var me *MemoryError
+	if _, err := Train(context.Background(), cfg, src(austen(t))); !errors.As(err, &me) || me.Need != need {
+		t.Fatalf("Train with the limit just under the estimate: %v", err)
+	}
+	cfg.MemoryLimit = need
+	if _, err := Train(context.Background(), cfg, src(austen(t))); err != nil {
+		t.Fatalf("Train with the limit at the estimate: %v", err)
+	}
+}

@@ -75,6 +75,27 @@ func EstimateMemory(cfg Config, vocab int) int64 {
 	return m
 }
 
+// Estimate makes Train's counting pass over src and returns the memory
+// training it with cfg would need (the figure Train checks against
+// MemoryLimit) and the vocabulary size, without training. A server uses it
+// to refuse, when a model is created, a request whose text it already has
+// (uploads) but which would need more memory than a job may use. It
+// returns Train's errors of the counting pass.
+func Estimate(ctx context.Context, cfg Config, src Sentences) (need int64, vocab int, err error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, 0, err
+	}
+	cfg = cfg.withDefaults()
+	c, err := readCorpus(ctx, src, cfg, func(int64, float64) {})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := c.finish(cfg.MinCount, cfg.MaxVocab); err != nil {
+		return 0, 0, err
+	}
+	return EstimateMemory(cfg, len(c.words)) + c.tokens.bytes(), len(c.words), nil
+}
+
 // Train reads every sentence of src, builds the vocabulary and trains word
 // vectors. It returns ErrEmptyCorpus, a *VocabularyError, a *ConfigError,
 // a *MemoryError, the source's error, or ctx.Err() when cancelled.

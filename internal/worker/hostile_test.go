@@ -202,3 +202,39 @@ func TestTransientStoreErrorRetries(t *testing.T) {
 		t.Fatalf("after the retry: status %s, error %q", m.Status, m.Error)
 	}
 }
+
+// TestJobOverMemoryLimitFails reproduces issue 10's 67 GiB request: a
+// job whose estimate is over the worker's memory limit fails before the
+// matrices are allocated, naming the estimate and the limit.
+func TestJobOverMemoryLimitFails(t *testing.T) {
+	f := newFixture(t)
+	id := f.modelWith(t, ophicleide.Params{Dim: 1000, MinCount: 1}, f.srv.URL+"/austen.txt")
+	if ran, err := f.workerWith(Config{MemoryLimit: 16 << 20}).RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("RunOnce: %v %v", ran, err)
+	}
+	m := f.find(t, id)
+	if m.Status != ophicleide.StatusFailed || !strings.Contains(m.Error, "more than the memory limit of 16.0 MiB") {
+		t.Fatalf("status %s, error %q", m.Status, m.Error)
+	}
+}
+
+// TestPrecheckRefusesUploadOverMemoryLimit: a model trained from uploads
+// only is refused at creation when its estimate is over the limit, and
+// accepted when it fits.
+func TestPrecheckRefusesUploadOverMemoryLimit(t *testing.T) {
+	book, err := os.ReadFile("../../testdata/pride-and-prejudice_1342-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := func() map[string]io.Reader { return map[string]io.Reader{"austen": strings.NewReader(string(book))} }
+	err = Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 16 << 20}, ophicleide.Params{Dim: 1000, MinCount: 1}, up())
+	if ophicleide.ErrorCode(err) != ophicleide.EINVALID || !strings.Contains(err.Error(), "more than the memory limit of 16.0 MiB") {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if err := Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 1 << 30}, ophicleide.Params{Dim: 1000, MinCount: 1}, up()); err != nil {
+		t.Fatalf("within the limit: %v", err)
+	}
+	if err := Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 16 << 20}, ophicleide.Params{MinCount: 100000}, up()); err != nil {
+		t.Fatalf("a vocabulary problem is left to the job: %v", err)
+	}
+}
