@@ -54,6 +54,7 @@ type Server struct {
 	metrics  *metrics
 	guard    *guard // requests from other sites (guard.go)
 	limits   Limits // published at GET /limits (limits.go)
+	precheck Precheck
 }
 
 // NewServer returns the API over store. wake, if not nil, is called after a
@@ -359,6 +360,10 @@ func (s *Server) createModel(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := newModelWithin(req, s.limits)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.precheckUploads(r.Context(), m, uploads); err != nil {
 		s.fail(w, r, err)
 		return
 	}
