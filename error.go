@@ -14,6 +14,9 @@ const (
 	ENOTFOUND    = "not_found"
 	EUNAVAILABLE = "unavailable"
 	ETOOLARGE    = "too_large"
+	// EFULL: the server cannot store more (its disk or quota is full,
+	// or its data directory reached its configured limit).
+	EFULL = "insufficient_storage"
 )
 
 // Error is the application error: a code and a message safe to show a

@@ -135,7 +135,10 @@ type ModelStore interface {
 	// DeleteModel removes the model, its job, uploads, vectors and
 	// queries, or returns ENOTFOUND. A worker holding its lease loses it.
 	DeleteModel(ctx context.Context, id string) error
-	// OpenUpload reads an uploaded corpus file of a model.
+	// OpenUpload reads an uploaded corpus file of a model while its job
+	// is unfinished (a retry reads it again); once the model is ready or
+	// failed its uploads are removed (m.Uploads keeps their names, its
+	// Stats their sizes) and OpenUpload returns ENOTFOUND.
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
 	// ImportModel stores m as a ready model (no job) with the vectors that
 	// write writes (word2vec binary), all or nothing: nothing is stored
@@ -266,10 +269,11 @@ type JobQueue interface {
 	// PutVectors stores the model's vectors, written by write, replacing
 	// any earlier ones. Nothing is visible unless write returns nil.
 	PutVectors(ctx context.Context, l *Lease, write func(io.Writer) error) error
-	// CompleteJob marks the model ready with stats and removes its job;
-	// repeating it with the same lease is a no-op.
+	// CompleteJob marks the model ready with stats and removes its job
+	// and its uploads; repeating it with the same lease is a no-op.
 	CompleteJob(ctx context.Context, l *Lease, stats Stats) error
-	// FailJob marks the model failed with a reason a user understands.
+	// FailJob marks the model failed with a reason a user understands,
+	// and removes its job and its uploads.
 	FailJob(ctx context.Context, l *Lease, reason string) error
 	// ReleaseJob puts the job back in the queue (a worker shutting down).
 	ReleaseJob(ctx context.Context, l *Lease) error

@@ -6,7 +6,8 @@
 //	<dir>/ophicleide.db             buckets models, models-by-time, jobs, meta (JSON values)
 //	<dir>/queries.db                the query history, with indexes by time and by model (queries.go)
 //	<dir>/vectors/<modelID>.bin     a model's vectors as the caller writes them (vectors.Compact)
-//	<dir>/uploads/<modelID>/<n>     the n-th upload of a model (0-based, as in Model.Uploads)
+//	<dir>/uploads/<modelID>/<n>     the n-th upload of a model (0-based, as in Model.Uploads),
+//	                                kept while its job is unfinished (a retry reads it again)
 //	<dir>/trash/                    files of deleted models, emptied after the commit
 //
 // Every change is one bbolt read-write transaction, which bbolt fsyncs
@@ -20,7 +21,9 @@
 // file loses only the history. Files are written to a temporary name, fsynced, renamed
 // into place and their directory fsynced inside the transaction that makes
 // a record point at them; files left over by a crash (temporary files,
-// files no record points at) are removed by Open.
+// files no record points at, uploads of models that ended) are removed by
+// Open. Writes the disk refuses, and writes beyond MaxBytes, are EFULL
+// (disk.go).
 //
 // Jobs are keyed by their model's creation time and ID, so a cursor meets
 // the oldest first; a claim finds and leases a job in one transaction.
@@ -45,6 +48,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ophicleide/ophicleide"
@@ -86,7 +90,11 @@ type Store struct {
 	db  *bbolt.DB // models, jobs, meta: fsynced on every commit
 	qdb *bbolt.DB // the query history: not fsynced (see the package doc)
 
-	maxQueries int // 0: no cap
+	maxQueries int   // 0: no cap
+	maxBytes   int64 // 0: no limit on the data directory
+	// files is the size of the files under vectors/ and uploads/ (and
+	// trash/ until emptied), measured by Open and tracked since.
+	files atomic.Int64
 }
 
 // An Option configures Open.
@@ -94,6 +102,7 @@ type Option func(*options)
 
 type options struct {
 	maxQueries int
+	maxBytes   int64
 }
 
 // MaxQueries caps the query history at n queries (the oldest go first;
@@ -149,7 +158,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, db: db, maxQueries: max(o.maxQueries, 0)}
+	s := &Store{dir: dir, db: db, maxQueries: max(o.maxQueries, 0), maxBytes: max(o.maxBytes, 0)}
 	if s.qdb, err = openQueries(dir); err != nil {
 		db.Close()
 		return nil, err
@@ -186,6 +195,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err == nil && s.maxQueries > 0 {
 		_, err = s.TrimQueries(ctx, s.maxQueries)
 	}
+	s.files.Store(treeSize(filepath.Join(dir, "vectors")) + treeSize(filepath.Join(dir, "uploads")))
 	if err != nil {
 		db.Close()
 		s.qdb.Close()
@@ -223,6 +233,7 @@ func (s *Store) Close() error {
 func (s *Store) sweep() error {
 	vectors := map[string]bool{}
 	models := map[string]bool{}
+	unfinished := map[string]bool{} // whose uploads a job still needs
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
 			var r modelRecord
@@ -230,6 +241,9 @@ func (s *Store) sweep() error {
 				return fmt.Errorf("model %s: %w", k, err)
 			}
 			models[string(k)] = true
+			if st := r.Model.Status; st == ophicleide.StatusQueued || st == ophicleide.StatusTraining {
+				unfinished[string(k)] = true
+			}
 			if r.Vectors != "" {
 				vectors[r.Vectors] = true
 			}
@@ -259,7 +273,7 @@ func (s *Store) sweep() error {
 	if err := clean("vectors", func(name string) bool { return vectors[name] }); err != nil {
 		return err
 	}
-	if err := clean("uploads", func(name string) bool { return models[name] }); err != nil {
+	if err := clean("uploads", func(name string) bool { return unfinished[name] }); err != nil {
 		return err
 	}
 	return s.sweepQueries(models)
@@ -396,6 +410,9 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 	if err := checkUploads(m.Uploads, uploads); err != nil {
 		return err
 	}
+	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("bolt: create model: %w", err)
+	}
 	model := *m
 	model.Status = ophicleide.StatusQueued
 	rec := modelRecord{Model: &model}
@@ -406,9 +423,9 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 	if len(m.Uploads) > 0 {
 		var err error
 		if tmp, err = s.writeUploads(ctx, m.ID, m.Uploads, uploads); err != nil {
-			return fmt.Errorf("bolt: create model: %w", err)
+			return fileError("create model", err)
 		}
-		defer os.RemoveAll(tmp) // a no-op once renamed
+		defer s.removeAll(tmp) // a no-op once renamed
 	}
 	final := filepath.Join(s.dir, "uploads", m.ID)
 	renamed := false
@@ -431,7 +448,7 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 			return nil
 		}
 		// Left over by a crash between a deletion's commit and its cleanup.
-		if err := os.RemoveAll(final); err != nil {
+		if err := s.removeAll(final); err != nil {
 			return err
 		}
 		if err := os.Rename(tmp, final); err != nil {
@@ -442,9 +459,9 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 	})
 	if err != nil {
 		if renamed {
-			os.RemoveAll(final) // the commit failed after the rename
+			s.removeAll(final) // the commit failed after the rename
 		}
-		return fmt.Errorf("bolt: create model: %w", err)
+		return fileError("create model", err)
 	}
 	return nil
 }
@@ -460,11 +477,14 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 	if !validID(m.ID) {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a model ID is 1 to 128 letters, digits, '-' or '_'"}
 	}
+	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("bolt: import model: %w", err)
+	}
 	dir := filepath.Join(s.dir, "vectors")
 	tmp := filepath.Join(dir, m.ID+".bin."+randomSuffix()+".tmp")
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := writeFile(tmp, write); err != nil {
-		return fmt.Errorf("bolt: import model: %w", err)
+	defer s.removeAll(tmp) // a no-op once renamed
+	if err := s.writeFile(tmp, write); err != nil {
+		return fileError("import model", err)
 	}
 	name := m.ID + ".bin"
 	model := *m
@@ -490,7 +510,7 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 		return putJSON(models, []byte(m.ID), &rec)
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: import model: %w", err)
+		return fileError("import model", err)
 	}
 	return nil
 }
@@ -528,38 +548,22 @@ func (s *Store) writeUploads(ctx context.Context, id string, names []string, upl
 	}
 	for i, name := range names {
 		if err := ctx.Err(); err != nil {
-			os.RemoveAll(tmp)
+			s.removeAll(tmp)
 			return "", err
 		}
-		if err := writeFile(filepath.Join(tmp, strconv.Itoa(i)), func(w io.Writer) error {
+		if err := s.writeFile(filepath.Join(tmp, strconv.Itoa(i)), func(w io.Writer) error {
 			_, err := io.Copy(w, uploads[name])
 			return err
 		}); err != nil {
-			os.RemoveAll(tmp)
+			s.removeAll(tmp)
 			return "", fmt.Errorf("upload %q: %w", name, err)
 		}
 	}
 	if err := syncDir(tmp); err != nil {
-		os.RemoveAll(tmp)
+		s.removeAll(tmp)
 		return "", err
 	}
 	return tmp, nil
-}
-
-// writeFile creates path, fills it with write and fsyncs it.
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // FindModel returns the model, or ENOTFOUND.
@@ -694,7 +698,6 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 	// The files are moved to the trash inside the transaction, so that a
 	// model created again with the same ID cannot lose its new files, and
 	// removed after the commit.
-	type move struct{ from, to string }
 	var moved []move
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		r, err := getModel(tx, id)
@@ -713,33 +716,57 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 		if err := addEnded(tx, r.Model.Status, -1); err != nil {
 			return err
 		}
-		for _, from := range []string{filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id)} {
-			to := filepath.Join(s.dir, "trash", id+"-"+randomSuffix())
-			switch err := os.Rename(from, to); {
-			case err == nil:
-				moved = append(moved, move{from, to})
-			case !errors.Is(err, fs.ErrNotExist):
-				return err
-			}
-		}
-		return nil
+		moved, err = s.trash(id, filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id))
+		return err
 	})
 	if err != nil {
-		for _, m := range moved {
-			os.Rename(m.to, m.from)
-		}
-		return fmt.Errorf("bolt: delete model: %w", err)
+		untrash(moved)
+		return fileError("delete model", err)
 	}
 	err = s.qdb.Update(func(tx *bbolt.Tx) error { return deleteModelQueries(tx, id) })
+	if rerr := s.emptyTrash(moved); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fileError("delete model", err)
+	}
+	return nil
+}
+
+// move is a file moved to the trash.
+type move struct{ from, to string }
+
+// trash moves the paths that exist to the trash, inside the transaction
+// that stops records pointing at them; emptyTrash removes them after the
+// commit, untrash puts them back if it failed.
+func (s *Store) trash(id string, paths ...string) ([]move, error) {
+	var moved []move
+	for _, from := range paths {
+		to := filepath.Join(s.dir, "trash", id+"-"+randomSuffix())
+		switch err := os.Rename(from, to); {
+		case err == nil:
+			moved = append(moved, move{from, to})
+		case !errors.Is(err, fs.ErrNotExist):
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+func untrash(moved []move) {
 	for _, m := range moved {
-		if rerr := os.RemoveAll(m.to); err == nil {
+		os.Rename(m.to, m.from)
+	}
+}
+
+func (s *Store) emptyTrash(moved []move) error {
+	var err error
+	for _, m := range moved {
+		if rerr := s.removeAll(m.to); err == nil {
 			err = rerr
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("bolt: delete model: %w", err)
-	}
-	return nil
+	return err
 }
 
 // OpenUpload reads an uploaded corpus file of a model, or returns
@@ -814,7 +841,7 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, d time.Duration) (*o
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bolt: claim job: %w", err)
+		return nil, fileError("claim job", err)
 	}
 	return lease, nil
 }
@@ -862,7 +889,7 @@ func (s *Store) RenewLease(ctx context.Context, l *ophicleide.Lease, d time.Dura
 		return putJSON(tx.Bucket(bucketJobs), key, j)
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: renew lease: %w", err)
+		return fileError("renew lease", err)
 	}
 	return nil
 }
@@ -875,7 +902,7 @@ func (s *Store) UpdateProgress(ctx context.Context, l *ophicleide.Lease, p ophic
 		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: update progress: %w", err)
+		return fileError("update progress", err)
 	}
 	return nil
 }
@@ -897,15 +924,17 @@ func (s *Store) PutVectors(ctx context.Context, l *ophicleide.Lease, write func(
 	}
 	dir := filepath.Join(s.dir, "vectors")
 	tmp := filepath.Join(dir, l.ModelID+".bin."+randomSuffix()+".tmp")
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := writeFile(tmp, write); err != nil {
-		return fmt.Errorf("bolt: put vectors: %w", err)
+	defer s.removeAll(tmp) // a no-op once renamed
+	if err := s.writeFile(tmp, write); err != nil {
+		return fileError("put vectors", err)
 	}
 	name := l.ModelID + ".bin"
 	err := s.leased(ctx, l, func(tx *bbolt.Tx, _ []byte, _ *jobRecord, r *modelRecord) error {
+		replaced := treeSize(filepath.Join(dir, name))
 		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 			return err
 		}
+		s.files.Add(-replaced)
 		if err := syncDir(dir); err != nil {
 			return err
 		}
@@ -914,18 +943,20 @@ func (s *Store) PutVectors(ctx context.Context, l *ophicleide.Lease, write func(
 		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: put vectors: %w", err)
+		return fileError("put vectors", err)
 	}
 	return nil
 }
 
-// finish ends the job of l with the model in status, unless the same
-// lease already ended it that way, which is a no-op.
+// finish ends the job of l with the model in status, and removes the
+// model's uploads (no retry will read them), unless the same lease already
+// ended it that way, which is a no-op.
 func (s *Store) finish(ctx context.Context, l *ophicleide.Lease, status ophicleide.Status, update func(m *ophicleide.Model)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	var moved []move
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		r, _, key, err := current(tx, l)
 		if errors.Is(err, ophicleide.ErrLeaseLost) && r != nil && r.DoneToken == l.Token && r.Model.Status == status {
 			return nil
@@ -943,8 +974,17 @@ func (s *Store) finish(ctx context.Context, l *ophicleide.Lease, status ophiclei
 		if err := addEnded(tx, status, 1); err != nil {
 			return err
 		}
-		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
+		if err := putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r); err != nil {
+			return err
+		}
+		moved, err = s.trash(l.ModelID, filepath.Join(s.dir, "uploads", l.ModelID))
+		return err
 	})
+	if err != nil {
+		untrash(moved)
+		return diskError(err)
+	}
+	return s.emptyTrash(moved)
 }
 
 // CompleteJob marks the model ready with stats and removes its job.
@@ -956,7 +996,7 @@ func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, stats ophi
 		m.Error = ""
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: complete job: %w", err)
+		return fileError("complete job", err)
 	}
 	return nil
 }
@@ -968,7 +1008,7 @@ func (s *Store) FailJob(ctx context.Context, l *ophicleide.Lease, reason string)
 		m.Error = reason
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: fail job: %w", err)
+		return fileError("fail job", err)
 	}
 	return nil
 }
@@ -988,7 +1028,7 @@ func (s *Store) ReleaseJob(ctx context.Context, l *ophicleide.Lease) error {
 		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: release job: %w", err)
+		return fileError("release job", err)
 	}
 	return nil
 }

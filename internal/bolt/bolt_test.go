@@ -59,7 +59,11 @@ func TestReopen(t *testing.T) {
 	if err := s.CreateModel(ctx, ready, map[string]io.Reader{"a.txt": strings.NewReader("corpus")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []*ophicleide.Model{expired, held} {
+	held.Uploads = []string{"b.txt"}
+	if err := s.CreateModel(ctx, held, map[string]io.Reader{"b.txt": strings.NewReader("held corpus")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*ophicleide.Model{expired} {
 		if err := s.CreateModel(ctx, m, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -99,8 +103,11 @@ func TestReopen(t *testing.T) {
 	if got := read(t)(s.OpenVectors(ctx, ready.ID)); got != "vectors" {
 		t.Errorf("vectors after reopen %q", got)
 	}
-	if got := read(t)(s.OpenUpload(ctx, ready.ID, "a.txt")); got != "corpus" {
-		t.Errorf("upload after reopen %q", got)
+	if got := read(t)(s.OpenUpload(ctx, held.ID, "b.txt")); got != "held corpus" {
+		t.Errorf("upload of a training model after reopen %q", got)
+	}
+	if _, err := s.OpenUpload(ctx, ready.ID, "a.txt"); ophicleide.ErrorCode(err) != ophicleide.ENOTFOUND {
+		t.Errorf("upload of a ready model after reopen: %v, want ENOTFOUND (removed when it ended)", err)
 	}
 	if got, err := s.FindQuery(ctx, q.ID); err != nil || got.Word != "darcy" || len(got.Results) != 1 {
 		t.Errorf("query after reopen: %+v %v", got, err)
@@ -247,8 +254,10 @@ func TestCrash(t *testing.T) {
 		if got := read(t)(s.OpenVectors(ctx, id)); got != "vectors of "+id {
 			t.Errorf("vectors of %s: %q", id, got)
 		}
-		if got := read(t)(s.OpenUpload(ctx, id, "a.txt")); got != "corpus of "+id {
-			t.Errorf("upload of %s: %q", id, got)
+		// Its upload went when it ended (or, if the crash came between the
+		// commit and the removal, when Open swept).
+		if _, err := os.Stat(filepath.Join(dir, "uploads", id)); !os.IsNotExist(err) {
+			t.Errorf("upload of ready model %s after the crash: %v", id, err)
 		}
 		// The query history is not fsynced, but a killed process loses
 		// none of it.

@@ -187,6 +187,9 @@ func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
 	if q.ID == "" {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a query needs an ID"}
 	}
+	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("bolt: create query: %w", err)
+	}
 	err := s.qdb.Update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketQueries).Get([]byte(q.ID)) != nil {
 			return ophicleide.Errorf(ophicleide.ECONFLICT, "query %q exists", q.ID)
@@ -210,7 +213,7 @@ func (s *Store) CreateQuery(ctx context.Context, q *ophicleide.Query) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: create query: %w", err)
+		return fileError("create query", err)
 	}
 	return nil
 }
@@ -325,7 +328,7 @@ func (s *Store) TrimQueries(ctx context.Context, keep int) (int, error) {
 		})
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("bolt: trim queries: %w", err)
+			return total, fileError("trim queries", err)
 		}
 		if n < trimBatch {
 			return total, nil

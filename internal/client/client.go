@@ -33,7 +33,7 @@ func New(base string) *Client {
 var codes = map[int]string{
 	http.StatusBadRequest: ophicleide.EINVALID, http.StatusNotFound: ophicleide.ENOTFOUND,
 	http.StatusConflict: ophicleide.ECONFLICT, http.StatusRequestEntityTooLarge: ophicleide.ETOOLARGE,
-	http.StatusServiceUnavailable: ophicleide.EUNAVAILABLE,
+	http.StatusServiceUnavailable: ophicleide.EUNAVAILABLE, http.StatusInsufficientStorage: ophicleide.EFULL,
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

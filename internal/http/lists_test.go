@@ -29,9 +29,9 @@ import (
 
 // newListsServer serves the API over a real embedded store on a temporary
 // directory.
-func newListsServer(t testing.TB) (*httptest.Server, *bolt.Store) {
+func newListsServer(t testing.TB, opts ...bolt.Option) (*httptest.Server, *bolt.Store) {
 	t.Helper()
-	store, err := bolt.Open(context.Background(), t.TempDir())
+	store, err := bolt.Open(context.Background(), t.TempDir(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,4 +360,24 @@ func BenchmarkListQueriesPage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFullStoreIs507: a store that cannot take more (here its data
+// directory is at its MaxBytes) answers 507 with its words, not a 500.
+func TestFullStoreIs507(t *testing.T) {
+	srv, _ := newListsServer(t, bolt.MaxBytes(1))
+	resp, err := http.Post(srv.URL+"/models", "application/json", strings.NewReader(`{"name": "austen", "urls": ["https://example.org/a.txt"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Errors []apiError `json:"errors"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusInsufficientStorage || len(e.Errors) != 1 || !strings.Contains(e.Errors[0].Details, "reached its limit of 1 bytes") {
+		t.Fatalf("POST /models to a full store: %d %+v, want 507 saying the limit", resp.StatusCode, e.Errors)
+	}
 }

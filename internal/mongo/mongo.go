@@ -12,7 +12,9 @@
 //	queries   the query history (at most Config.MaxQueries, give or take
 //	          100 inserts per process: see CreateQuery), indexed by
 //	          (created, _id) and (model, created, _id) for pages
-//	vectors.files/.chunks, uploads.files/.chunks   GridFS buckets
+//	vectors.files/.chunks, uploads.files/.chunks   GridFS buckets (a
+//	          model's uploads are kept while its job is unfinished, and
+//	          deleted when it ends ready or failed, or is deleted)
 //
 // Claims do not rely on findOneAndUpdate being atomic (FerretDB's is not
 // under concurrency, measured: 8 racers on 200 jobs gave ~200 double
@@ -230,11 +232,36 @@ func notFound(what, id string) error {
 	return ophicleide.Errorf(ophicleide.ENOTFOUND, "%s %q not found", what, id)
 }
 
+// outOfSpace are the server's answers that mean it cannot store more:
+// MongoDB's OutOfDiskSpace (14031), its errors from a full disk, Atlas's
+// space quota, and SQLite's full database under FerretDB.
+var outOfSpace = struct {
+	codes    []int
+	messages []string
+}{
+	codes:    []int{14031},
+	messages: []string{"No space left on device", "over your space quota", "database or disk is full", "Disk quota exceeded"},
+}
+
 // unavailable maps driver errors that mean "the database is not there" to
-// EUNAVAILABLE; others pass through.
+// EUNAVAILABLE and those that mean "the database is full" to EFULL;
+// others pass through.
 func unavailable(err error) error {
 	if err == nil {
 		return nil
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		full := false
+		for _, c := range outOfSpace.codes {
+			full = full || se.HasErrorCode(c)
+		}
+		for _, m := range outOfSpace.messages {
+			full = full || se.HasErrorMessage(m)
+		}
+		if full {
+			return &ophicleide.Error{Code: ophicleide.EFULL, Message: "the database's disk is full: nothing was stored; free space or delete models, then retry", Err: err}
+		}
 	}
 	var ce mongo.CommandError
 	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, mongo.ErrClientDisconnected) ||
@@ -824,12 +851,14 @@ func (s *Store) PutVectors(ctx context.Context, l *ophicleide.Lease, write func(
 // no-op.
 func (s *Store) finish(ctx context.Context, op string, l *ophicleide.Lease, status ophicleide.Status, set bson.M, unset bson.M) error {
 	set["status"], set["updated"] = status, time.Now()
-	res, err := s.models.UpdateOne(ctx, bson.M{"_id": l.ModelID, "jobToken": l.Token, "status": ophicleide.StatusTraining},
-		bson.M{"$set": set, "$unset": unset})
-	if err != nil {
+	unset["uploadFiles"] = "" // no retry will read them: deleted below
+	var old modelDoc
+	err := s.models.FindOneAndUpdate(ctx, bson.M{"_id": l.ModelID, "jobToken": l.Token, "status": ophicleide.StatusTraining},
+		bson.M{"$set": set, "$unset": unset}).Decode(&old)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return fmt.Errorf("mongo: %s: %w", op, unavailable(err))
 	}
-	if res.MatchedCount == 0 {
+	if errors.Is(err, mongo.ErrNoDocuments) {
 		// Done already by this lease (a repeat), or lost.
 		doc, err := s.findModel(ctx, l.ModelID)
 		if err == nil && doc.JobToken == l.Token && doc.Status == status && status == ophicleide.StatusReady {
@@ -840,6 +869,9 @@ func (s *Store) finish(ctx context.Context, op string, l *ophicleide.Lease, stat
 	var job jobDoc
 	if s.jobs.FindOneAndDelete(ctx, bson.M{"_id": l.ModelID, "token": l.Token}).Decode(&job) == nil {
 		s.leases.DeleteMany(ctx, bson.M{"job": job.Nonce})
+	}
+	for _, u := range old.UploadFiles {
+		deleteFiles(ctx, s.uploads, u.File)
 	}
 	return nil
 }

@@ -2,11 +2,14 @@ package mongo
 
 import (
 	"fmt"
+	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
@@ -105,5 +108,57 @@ func TestQueryRetention(t *testing.T) {
 	}
 	if !slices.Equal(got, ids[:5]) {
 		t.Fatalf("after %d inserts with a cap of 5: %v, want %v", trimEvery+1, got, ids[:5])
+	}
+}
+
+// TestOutOfSpaceIsFull: the server's answers that mean it cannot store
+// more are EFULL. A full MongoDB cannot be made in a test (FerretDB's
+// SQLite file would need a full disk), so these are named fakes of the
+// errors the driver returns: MongoDB's OutOfDiskSpace code, WiredTiger's
+// message, Atlas's quota and SQLite's under FerretDB.
+func TestOutOfSpaceIsFull(t *testing.T) {
+	for _, fake := range []error{
+		mongo.CommandError{Code: 14031, Name: "OutOfDiskSpace", Message: "Command failed: out of disk space"},
+		mongo.WriteException{WriteErrors: []mongo.WriteError{{Code: 1, Message: "WiredTiger error: No space left on device"}}},
+		mongo.CommandError{Code: 8000, Name: "AtlasError", Message: "you are over your space quota, using 513 MB of 512 MB"},
+		mongo.CommandError{Code: 1, Message: "sqlite: database or disk is full (13)"},
+	} {
+		err := fmt.Errorf("mongo: op: %w", unavailable(fake))
+		if ophicleide.ErrorCode(err) != ophicleide.EFULL || !strings.Contains(ophicleide.ErrorMessage(err), "disk is full") {
+			t.Errorf("%v -> %v (%s), want EFULL", fake, err, ophicleide.ErrorCode(err))
+		}
+	}
+	if err := unavailable(mongo.CommandError{Code: 2, Message: "bad value"}); ophicleide.ErrorCode(err) != ophicleide.EINTERNAL {
+		t.Errorf("another server error -> %v", err)
+	}
+}
+
+// TestUploadsLeaveGridFS: the GridFS files of a model's uploads are
+// deleted when its job ends.
+func TestUploadsLeaveGridFS(t *testing.T) {
+	s := open(t)
+	defer s.Close()
+	ctx := t.Context()
+	m := storetest.NewModel(0)
+	m.Uploads = []string{"a.txt", "b.txt"}
+	if err := s.CreateModel(ctx, m, map[string]io.Reader{"a.txt": strings.NewReader("a"), "b.txt": strings.NewReader("b")}); err != nil {
+		t.Fatal(err)
+	}
+	files := s.db.Collection("uploads.files")
+	if n, err := files.CountDocuments(ctx, bson.M{}); err != nil || n != 2 {
+		t.Fatalf("upload files before the end: %d %v", n, err)
+	}
+	l, err := s.ClaimJob(ctx, "w", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailJob(ctx, l, "no"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := files.CountDocuments(ctx, bson.M{}); err != nil || n != 0 {
+		t.Fatalf("upload files after FailJob: %d %v", n, err)
+	}
+	if n, err := s.db.Collection("uploads.chunks").CountDocuments(ctx, bson.M{}); err != nil || n != 0 {
+		t.Fatalf("upload chunks after FailJob: %d %v", n, err)
 	}
 }

@@ -1065,6 +1065,62 @@ func testJobs(t *testing.T, open opener) {
 		wantLost(t, "CompleteJob repeated after DeleteModel", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
 	})
 
+	// UploadsGoWhenTheJobEnds: issue 10, uploads were kept forever. They
+	// stay while a retry may read them (a lapsed lease, a released job)
+	// and go when the model ends ready or failed; the model keeps their
+	// names.
+	t.Run("UploadsGoWhenTheJobEnds", func(t *testing.T) {
+		s := open(t)
+		done, failed := NewModel(0), NewModel(time.Second)
+		for _, m := range []*ophicleide.Model{done, failed} {
+			m.Uploads = []string{"a.txt", "b.txt"}
+			mustCreate(t, s, m, map[string]io.Reader{"a.txt": strings.NewReader("a of " + m.ID), "b.txt": strings.NewReader("b")})
+		}
+		l := mustClaim(t, s, "w1", -time.Millisecond) // lapses at once
+		if got := readAll(t)(s.OpenUpload(ctx(t), done.ID, "a.txt")); string(got) != "a of "+done.ID {
+			t.Fatalf("upload while training: %q", got)
+		}
+		l = mustClaim(t, s, "w2", time.Minute) // the retry
+		if l.ModelID != done.ID || l.Attempt != 2 {
+			t.Fatalf("retry lease %+v", l)
+		}
+		if err := s.ReleaseJob(ctx(t), l); err != nil {
+			t.Fatal(err)
+		}
+		l = mustClaim(t, s, "w3", time.Minute)
+		if got := readAll(t)(s.OpenUpload(ctx(t), done.ID, "a.txt")); string(got) != "a of "+done.ID {
+			t.Fatalf("upload on a retry: %q", got)
+		}
+		if err := putVectors(t, s, l, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{Sources: []ophicleide.SourceStats{{URL: "upload:a.txt", Bytes: 10}}}); err != nil {
+			t.Fatal(err)
+		}
+		lf := mustClaim(t, s, "w", time.Minute)
+		if err := s.FailJob(ctx(t), lf, "no words"); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*ophicleide.Model{done, failed} {
+			for _, name := range m.Uploads {
+				_, err := s.OpenUpload(ctx(t), m.ID, name)
+				wantCode(t, "OpenUpload after the job ended", err, ophicleide.ENOTFOUND)
+			}
+			if got := mustFind(t, s, m.ID); !reflect.DeepEqual(got.Uploads, m.Uploads) {
+				t.Errorf("uploads named %v after the job ended, want %v", got.Uploads, m.Uploads)
+			}
+		}
+		if got := mustFind(t, s, done.ID); got.Stats == nil || len(got.Stats.Sources) != 1 || got.Stats.Sources[0].Bytes != 10 {
+			t.Errorf("stats of the ready model %+v", got.Stats)
+		}
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+			t.Errorf("CompleteJob repeated after the uploads went: %v", err)
+		}
+		if err := s.DeleteModel(ctx(t), done.ID); err != nil {
+			t.Errorf("DeleteModel of a model whose uploads went: %v", err)
+		}
+	})
+
 	t.Run("VectorsOnlyWhenReady", func(t *testing.T) {
 		s := open(t)
 		m := NewModel(0)
