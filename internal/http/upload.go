@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/json"
@@ -161,8 +160,11 @@ func closeAll(rs map[string]io.Reader) {
 	}
 }
 
-// MaxImportBytes limits POST /models/import.
-const MaxImportBytes = 1 << 30
+// MaxImportBytes limits POST /models/import. Imports stream to the store
+// (memory does not grow with the file), so the limit is about disk and
+// time: 8 GiB holds the largest set the readers accept in the binary
+// format (vectors.MaxValues values).
+const MaxImportBytes = 8 << 30
 
 // importModel creates a ready model from a word2vec file (text or binary,
 // detected): multipart with a "file" part and a "name" field, or the raw
@@ -201,26 +203,33 @@ func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", maxNameLen)})
 		return
 	}
-	set, err := vectors.Read(bufio.NewReaderSize(src, 1<<20))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.fail(w, r, ophicleide.Errorf(ophicleide.ETOOLARGE, "the vectors file is larger than %d MiB", MaxImportBytes>>20))
-			return
-		}
-		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + err.Error()})
-		return
-	}
+	// The rows go to the store as they are read (vectors.StreamCompact):
+	// memory holds a batch of rows and the word list, never the matrix.
+	// Dim and VocabSize are known only at the end: the stores read m
+	// after write returns, and store nothing when it fails.
 	now := time.Now().UTC()
-	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusReady, URLs: []string{},
-		Params: ophicleide.Params{Dim: set.Dim()}, Stats: &ophicleide.Stats{VocabSize: set.Len()}, Created: now, Updated: now}
-	if err := s.store.ImportModel(r.Context(), m, func(out io.Writer) error {
-		bw := bufio.NewWriterSize(out, 1<<20)
-		if err := vectors.WriteCompact(bw, set); err != nil {
+	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
+	err := s.store.ImportModel(r.Context(), m, func(out io.Writer) error {
+		words, dim, err := vectors.StreamCompact(out, src, vectors.StreamOptions{UTF8: true})
+		if err != nil {
 			return err
 		}
-		return bw.Flush()
-	}); err != nil {
+		if words == 0 {
+			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the vectors file holds no words"}
+		}
+		m.Params.Dim = dim
+		m.Stats = &ophicleide.Stats{VocabSize: words}
+		return nil
+	})
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var pe *vectors.ParseError
+		switch {
+		case errors.As(err, &mbe):
+			err = ophicleide.Errorf(ophicleide.ETOOLARGE, "the vectors file is larger than %d GiB", MaxImportBytes>>30)
+		case errors.As(err, &pe):
+			err = &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + pe.Reason()}
+		}
 		s.fail(w, r, err)
 		return
 	}

@@ -74,52 +74,7 @@ func ReadBinary(r io.Reader) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readBinaryBody(lr.br, h, size)
-}
-
-// readBinaryBody reads the rows after the header.
-func readBinaryBody(br *bufio.Reader, h header, size int64) (*Set, error) {
-	b := newBuilder(h.count, h.dim, size, 4)
-	raw := make([]byte, 4*h.dim)
-	var wordBuf []byte
-	fail := func(err error) (*Set, error) {
-		return nil, &ParseError{Format: Binary, Row: b.rows + 1, Err: err}
-	}
-	for b.rows < h.count {
-		word, err := readBinaryWord(br, wordBuf[:0])
-		if err == io.EOF {
-			return fail(truncated(fmt.Sprintf("input ends after %d of %d rows", b.rows, h.count)))
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := io.ReadFull(br, raw); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				err = truncated(fmt.Sprintf("vector of %q shorter than %d bytes", clip(word), len(raw)))
-			}
-			return fail(err)
-		}
-		dst, err := b.row()
-		if err != nil {
-			return fail(err)
-		}
-		for j := range dst {
-			bits := binary.LittleEndian.Uint32(raw[4*j:])
-			if bits&0x7f800000 == 0x7f800000 {
-				return fail(malformed("value %d of %q is not finite", j+1, clip(word)))
-			}
-			dst[j] = math.Float32frombits(bits)
-		}
-		b.add(word)
-		wordBuf = word
-	}
-	if err := skipSpace(br); err != io.EOF {
-		if err == nil {
-			err = malformed("data after the %d rows the header announces", h.count)
-		}
-		return fail(err)
-	}
-	return b.set(), nil
+	return readSet(newRowReader(lr, h, nil, Binary), size)
 }
 
 // readBinaryWord skips white space and returns the word up to the next

@@ -18,15 +18,35 @@ import (
 // vectors and must be parsed row by row (a 50k-word model: ~8 ms against
 // ~80-120 ms). It is not a format for other tools; export converts.
 //
+// It has two layouts. WriteCompact, which has the whole set, puts the
+// sizes first:
+//
 //	"OPHVEC1\n"                     8 bytes
 //	count, dim, wordsLen            3 little-endian uint64
 //	count*dim float32               little-endian, row-major
 //	words                           wordsLen bytes, each word ended by '\n'
+//
+// StreamCompact, which writes rows as it reads them, knows count and
+// wordsLen only at the end and puts them in a trailer:
+//
+//	"OPHVEC2\n", 0, dim, 0          the same 32-byte header, sizes zero
+//	count*dim float32, words        as above
+//	count, wordsLen                 2 little-endian uint64
+//	"OPHVEC2\n"                     8 bytes
+//
+// Both keep the matrix at offset 32 (aligned in a mapping); every reader
+// of this package reads both.
 const Compact Format = "compact"
 
-var compactMagic = []byte("OPHVEC1\n")
+var (
+	compactMagic = []byte("OPHVEC1\n")
+	streamMagic  = []byte("OPHVEC2\n") // the layout with a trailer
+)
 
-const compactHeaderLen = 8 + 3*8
+const (
+	compactHeaderLen  = 8 + 3*8
+	compactTrailerLen = 2*8 + 8
+)
 
 // WriteCompact writes s to w in the Compact format. A set holding a NaN
 // or infinite value yields an error wrapping ErrInvalid before anything is
@@ -63,10 +83,14 @@ func WriteCompact(w io.Writer, s *Set) error {
 }
 
 // IsCompact reports whether p, the first bytes of a file, start the
-// Compact format.
-func IsCompact(p []byte) bool { return bytes.HasPrefix(p, compactMagic) }
+// Compact format (either layout).
+func IsCompact(p []byte) bool {
+	return bytes.HasPrefix(p, compactMagic) || bytes.HasPrefix(p, streamMagic)
+}
 
-// ReadCompact reads a set written by WriteCompact. Malformed input yields
+// ReadCompact reads a set written by WriteCompact or StreamCompact (either
+// layout; a streamed one is read whole, then its matrix copied out: twice
+// the matrix for a moment, where Load maps a file). Malformed input yields
 // a *ParseError wrapping ErrMalformed: a wrong magic, sizes out of range
 // (as for the word2vec formats: MaxDim, MaxValues, MaxWordLen), a
 // truncated matrix or word list, a non-finite value, or a word list that
@@ -90,6 +114,9 @@ func readCompact(r io.Reader, size int64) (*Set, error) {
 	h, err := parseCompactHeader(hdr[:], size)
 	if err != nil {
 		return nil, err
+	}
+	if h.streamed {
+		return readStreamed(r, h, size)
 	}
 	if size < 0 {
 		// Not a file: read what is there before allocating what the
@@ -143,34 +170,123 @@ func compactError(row int, err error) error {
 }
 
 // compactHeader is the parsed header of a Compact file.
-type compactHeader struct{ count, dim, wordsLen uint64 }
+type compactHeader struct {
+	count, dim, wordsLen uint64
+	streamed             bool // the layout with a trailer: count and wordsLen come from it
+}
 
 // parseCompactHeader checks the header's magic and sizes, and that they
-// add up to size unless size is -1.
+// add up to size unless size is -1. For the streamed layout it checks the
+// dimension only: the rest is in the trailer (parseTrailer).
 func parseCompactHeader(hdr []byte, size int64) (compactHeader, error) {
-	if !IsCompact(hdr) {
-		return compactHeader{}, compactError(0, malformed("not the compact vectors format"))
+	switch {
+	case bytes.HasPrefix(hdr, compactMagic):
+		h := compactHeader{
+			count:    binary.LittleEndian.Uint64(hdr[8:]),
+			dim:      binary.LittleEndian.Uint64(hdr[16:]),
+			wordsLen: binary.LittleEndian.Uint64(hdr[24:]),
+		}
+		if err := h.check(size); err != nil {
+			return compactHeader{}, compactError(0, err)
+		}
+		return h, nil
+	case bytes.HasPrefix(hdr, streamMagic):
+		h := compactHeader{dim: binary.LittleEndian.Uint64(hdr[16:]), streamed: true}
+		var err error
+		switch {
+		case binary.LittleEndian.Uint64(hdr[8:]) != 0 || binary.LittleEndian.Uint64(hdr[24:]) != 0:
+			err = malformed("streamed header with sizes")
+		case h.dim < 1 || h.dim > MaxDim:
+			err = malformed("dimension %d out of range 1..%d", h.dim, MaxDim)
+		case size >= 0 && size < compactHeaderLen+compactTrailerLen:
+			err = truncated(fmt.Sprintf("file of %d bytes has no trailer", size))
+		}
+		if err != nil {
+			return compactHeader{}, compactError(0, err)
+		}
+		return h, nil
 	}
-	h := compactHeader{
-		count:    binary.LittleEndian.Uint64(hdr[8:]),
-		dim:      binary.LittleEndian.Uint64(hdr[16:]),
-		wordsLen: binary.LittleEndian.Uint64(hdr[24:]),
+	return compactHeader{}, compactError(0, malformed("not the compact vectors format"))
+}
+
+// parseTrailer reads count and wordsLen of a streamed file of size bytes
+// from tail, its last compactTrailerLen bytes, and checks them.
+func (h *compactHeader) parseTrailer(tail []byte, size int64) error {
+	if !bytes.Equal(tail[16:], streamMagic) {
+		return compactError(0, truncated("no trailer at the end (was the file cut short?)"))
 	}
-	var err error
+	h.count = binary.LittleEndian.Uint64(tail)
+	h.wordsLen = binary.LittleEndian.Uint64(tail[8:])
+	if err := h.check(size); err != nil {
+		return compactError(0, err)
+	}
+	return nil
+}
+
+// check checks the sizes, and that they add up to size unless it is -1.
+func (h compactHeader) check(size int64) error {
+	total := compactHeaderLen + 4*h.count*h.dim + h.wordsLen
+	what := "header"
+	if h.streamed {
+		total += compactTrailerLen
+		what = "trailer"
+	}
 	switch {
 	case h.dim < 1 || h.dim > MaxDim:
-		err = malformed("dimension %d out of range 1..%d", h.dim, MaxDim)
+		return malformed("dimension %d out of range 1..%d", h.dim, MaxDim)
 	case h.count > MaxValues/h.dim:
-		err = malformed("%d vectors of dimension %d exceed the limit of %d values", h.count, h.dim, MaxValues)
+		return malformed("%d vectors of dimension %d exceed the limit of %d values", h.count, h.dim, MaxValues)
 	case h.wordsLen < 2*h.count || h.wordsLen > h.count*(MaxWordLen+1):
-		err = malformed("%d bytes of words for %d words", h.wordsLen, h.count)
-	case size >= 0 && uint64(size) != compactHeaderLen+4*h.count*h.dim+h.wordsLen:
-		err = truncated(fmt.Sprintf("file of %d bytes, header announces %d", size, compactHeaderLen+4*h.count*h.dim+h.wordsLen))
+		return malformed("%d bytes of words for %d words", h.wordsLen, h.count)
+	case size >= 0 && uint64(size) != total:
+		return truncated(fmt.Sprintf("file of %d bytes, %s announces %d", size, what, total))
 	}
-	if err != nil {
-		return compactHeader{}, compactError(0, err)
+	return nil
+}
+
+// readStreamed reads the rest of a streamed Compact file after its header
+// h: all of it (size-32 bytes for a file, or whatever r holds), then the
+// matrix is copied out of it. Memory is twice the matrix for a moment;
+// Load maps files instead where it can.
+func readStreamed(r io.Reader, h compactHeader, size int64) (*Set, error) {
+	var data []byte
+	if size >= 0 {
+		data = make([]byte, size-compactHeaderLen)
+		if _, err := io.ReadFull(r, data); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = truncated("file shorter than its size")
+			}
+			return nil, compactError(1, err)
+		}
+		if _, err := io.ReadFull(r, make([]byte, 1)); err != io.EOF {
+			if err == nil {
+				err = malformed("data after the trailer")
+			}
+			return nil, compactError(0, err)
+		}
+	} else {
+		// The most a valid file of this dimension holds.
+		most := 4*MaxValues + MaxValues/h.dim*(MaxWordLen+1) + compactTrailerLen
+		var err error
+		if data, err = io.ReadAll(io.LimitReader(r, int64(most)+1)); err != nil {
+			return nil, compactError(1, err)
+		}
+		if uint64(len(data)) > most {
+			return nil, compactError(0, malformed("larger than %d values can be", MaxValues))
+		}
 	}
-	return h, nil
+	if len(data) < compactTrailerLen {
+		return nil, compactError(0, truncated("no trailer"))
+	}
+	if err := h.parseTrailer(data[len(data)-compactTrailerLen:], int64(len(data))+compactHeaderLen); err != nil {
+		return nil, err
+	}
+	n, d := int(h.count), int(h.dim)
+	vecs := make([]float32, n*d)
+	for i := range vecs {
+		vecs[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return compactSet(vecs, data[4*n*d:4*n*d+int(h.wordsLen)], n, d)
 }
 
 // compactSet checks the values and the word list and builds the set. It

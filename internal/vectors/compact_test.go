@@ -97,7 +97,7 @@ func TestReadCompactMalformed(t *testing.T) {
 	}{
 		{"empty", "header shorter", nil},
 		{"short header", "header shorter", good[:20]},
-		{"magic", "not the compact", append([]byte("OPHVEC2\n"), good[8:]...)},
+		{"magic", "not the compact", append([]byte("OPHVEC9\n"), good[8:]...)},
 		{"dim 0", "dimension 0", header(1, 0, 2)},
 		{"dim huge", "dimension 10001", header(1, MaxDim+1, 2)},
 		{"too many values", "exceed the limit", header(1<<40, 100, 1<<41)},
@@ -142,14 +142,36 @@ func TestReadCompactFileSizeChecked(t *testing.T) {
 func FuzzReadCompact(f *testing.F) {
 	for _, s := range []*Set{awkwardSet(f), randomSet(f, 3, 5, 1), mustSet(f, nil, 4)} {
 		f.Add(compactFile(f, s))
+		f.Add(streamedFile(f, s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ReadCompact(bytes.NewReader(data))
 		checkRead(t, data, s, err)
-		if err == nil && !bytes.Equal(compactFile(t, s), data) {
+		if err != nil {
+			return
+		}
+		want := compactFile(t, s)
+		if bytes.HasPrefix(data, streamMagic) {
+			want = streamedFile(t, s)
+		}
+		if !bytes.Equal(want, data) {
 			t.Fatal("a set read from a compact file writes another file")
 		}
 	})
+}
+
+// streamedFile is s in the streamed Compact layout (StreamCompact of its
+// text file).
+func streamedFile(t testing.TB, s *Set) []byte {
+	t.Helper()
+	var text, out bytes.Buffer
+	if err := WriteText(&text, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := StreamCompact(&out, &text, StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // BenchmarkLoadCompact and BenchmarkLoadBinary load the same 58k x 100

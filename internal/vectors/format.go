@@ -1,7 +1,6 @@
 package vectors
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -61,8 +60,19 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string {
+	return "vectors: " + e.where() + ": " + e.Err.Error()
+}
+
+// Reason is the error for a user: where and what, without the package's
+// prefix and the ErrMalformed wording ("text line 3 (row 2): 3 values,
+// want 4").
+func (e *ParseError) Reason() string {
+	return e.where() + ": " + strings.TrimPrefix(e.Err.Error(), ErrMalformed.Error()+": ")
+}
+
+// where names the format and the position.
+func (e *ParseError) where() string {
 	var b strings.Builder
-	b.WriteString("vectors: ")
 	if e.Format != "" {
 		b.WriteString(string(e.Format))
 		b.WriteByte(' ')
@@ -75,8 +85,6 @@ func (e *ParseError) Error() string {
 	default:
 		fmt.Fprintf(&b, "row %d", e.Row)
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Err.Error())
 	return b.String()
 }
 
@@ -139,22 +147,11 @@ func Read(r io.Reader) (*Set, error) {
 
 // read is Read for an input of size bytes (-1: unknown).
 func read(r io.Reader, size int64) (*Set, error) {
-	lr := newLineReader(r)
-	h, first, err := readHeader(lr, "")
+	rr, err := openRows(r)
 	if err != nil {
 		return nil, err
 	}
-	if h.headerless {
-		return readTextBody(lr, h, first, -1)
-	}
-	p, err := lr.br.Peek(bufSize)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return nil, &ParseError{Line: lr.line + 1, Row: 1, Err: err}
-	}
-	if detect(p, err == io.EOF, h.count, h.dim) == Binary {
-		return readBinaryBody(lr.br, h, size)
-	}
-	return readTextBody(lr, h, nil, size)
+	return readSet(rr, size)
 }
 
 // inputSize is the size of r when it is a file (it has Stat), else -1.
@@ -294,7 +291,6 @@ type builder struct {
 	words []string
 	vecs  []float32
 	index map[string]int
-	rows  int // rows read, duplicates included
 }
 
 // newBuilder prepares for count rows of dim values. The header's count is
@@ -340,7 +336,6 @@ func (b *builder) row() ([]float32, error) {
 // add keeps the row just filled under word, unless word was seen before:
 // then the row is dropped, as gensim does (first occurrence wins).
 func (b *builder) add(word []byte) {
-	b.rows++
 	if _, dup := b.index[string(word)]; dup {
 		b.vecs = b.vecs[:len(b.vecs)-b.dim]
 		return

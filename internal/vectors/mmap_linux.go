@@ -51,10 +51,16 @@ func mappedSet(data []byte, size int64) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.streamed {
+		if err := h.parseTrailer(data[len(data)-compactTrailerLen:], size); err != nil {
+			return nil, err
+		}
+	}
 	n, d := int(h.count), int(h.dim)
 	var vecs []float32
 	if n > 0 {
 		vecs = unsafe.Slice((*float32)(unsafe.Pointer(&data[compactHeaderLen])), n*d)
 	}
-	return compactSet(vecs, data[compactHeaderLen+4*n*d:], n, d)
+	words := data[compactHeaderLen+4*n*d:]
+	return compactSet(vecs, words[:h.wordsLen], n, d)
 }

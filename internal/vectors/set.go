@@ -12,7 +12,9 @@
 // word2vec.c and gensim write, treat their input as untrusted (errors, not
 // panics; memory bounded by MaxDim, MaxWordLen, MaxValues and by the data
 // actually present) and report the line or row of a malformed file in a
-// *ParseError.
+// *ParseError. StreamCompact converts a word2vec file to the Compact
+// format stores keep with the same parsing, row by row, never holding the
+// matrix (imports of any size).
 //
 // It knows nothing of HTTP, jobs or stores.
 package vectors

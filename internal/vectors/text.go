@@ -78,56 +78,7 @@ func ReadText(r io.Reader) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readTextBody(lr, h, first, inputSize(r))
-}
-
-// readTextBody reads the rows after the header. first, if not nil, is the
-// first row, already read (a file without header).
-func readTextBody(lr *lineReader, h header, first []byte, size int64) (*Set, error) {
-	b := newBuilder(h.count, h.dim, size, 2)
-	fail := func(err error) (*Set, error) {
-		return nil, &ParseError{Format: Text, Line: lr.line, Row: b.rows + 1, Err: err}
-	}
-	addLine := func(line []byte) error {
-		if h.count >= 0 && b.rows == h.count {
-			return malformed("more rows than the %d the header announces", h.count)
-		}
-		dst, err := b.row()
-		if err != nil {
-			return err
-		}
-		word, err := parseTextRow(line, h.dim, dst)
-		if err != nil {
-			return err
-		}
-		b.add(word)
-		return nil
-	}
-	if first != nil {
-		if err := addLine(first); err != nil {
-			return fail(err)
-		}
-	}
-	for {
-		line, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if isBlank(line) {
-			continue
-		}
-		if err := addLine(line); err != nil {
-			return fail(err)
-		}
-	}
-	if h.count >= 0 && b.rows < h.count {
-		lr.line++ // the line that is missing
-		return fail(truncated(fmt.Sprintf("input ends after %d of %d rows", b.rows, h.count)))
-	}
-	return b.set(), nil
+	return readSet(newRowReader(lr, h, first, Text), inputSize(r))
 }
 
 // parseTextRow parses "word v1 ... vdim" into dst (len(dim)) and returns
@@ -137,26 +88,32 @@ func parseTextRow(line []byte, dim int, dst []float32) ([]byte, error) {
 	if len(word) > MaxWordLen {
 		return nil, malformed("word of %d bytes is longer than %d", len(word), MaxWordLen)
 	}
+	return word, parseTextValues(rest, dim, dst)
+}
+
+// parseTextValues parses exactly dim white-space separated finite float32
+// values from b into dst.
+func parseTextValues(b []byte, dim int, dst []float32) error {
 	n := 0
 	for {
 		var f []byte
-		if f, rest = nextField(rest); len(f) == 0 {
+		if f, b = nextField(b); len(f) == 0 {
 			break
 		}
 		if n == dim {
-			return nil, malformed("more than %d values", dim)
+			return malformed("more than %d values", dim)
 		}
 		v, err := strconv.ParseFloat(string(f), 32)
 		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-			return nil, malformed("value %d %q is not a finite float32", n+1, clip(f))
+			return malformed("value %d %q is not a finite float32", n+1, clip(f))
 		}
 		dst[n] = float32(v)
 		n++
 	}
 	if n != dim {
-		return nil, malformed("%d values, want %d", n, dim)
+		return malformed("%d values, want %d", n, dim)
 	}
-	return word, nil
+	return nil
 }
 
 // lineReader reads lines, counting them.
