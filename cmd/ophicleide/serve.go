@@ -109,6 +109,8 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	modelMB := fs.Int64("max-model-mb", corpus.DefaultMaxTotalBytes>>20, "largest text of one model, all URLs and uploads together, MiB (after decompression)")
 	jobMemory := fs.String("max-job-memory", envOr("auto", "OPH_MAX_JOB_MEMORY"), "memory one training job may use, e.g. 2GiB or 512MiB; auto: the container's memory limit (else the machine's) less the model cache and 512 MiB, shared by the workers (env OPH_MAX_JOB_MEMORY)")
 	jobTime := fs.Duration("max-job-time", 4*time.Hour, "wall-clock limit of one job, fetching included (0: none)")
+	maxQueries := fs.Int("max-queries", ophicleide.DefaultMaxQueries, "queries kept in the history, oldest removed first (-1: all)")
+	dataMB := fs.Int64("max-data-mb", 0, "size limit of the embedded store's data directory, MiB; writes beyond it answer 507 (0: none)")
 	fetchTime := fs.Duration("max-fetch-time", 30*time.Minute, "limit on fetching and reading all of one model's URLs and uploads (0: none); a URL slower than 1 KiB/s over 30 s fails sooner")
 	maxAttempts := fs.Int("max-attempts", 3, "claims of a job before it fails (a job whose worker dies each time cannot crash-loop the fleet)")
 	maxConns := fs.Int("max-conns", 512, "most concurrent client connections; more wait to be accepted")
@@ -146,9 +148,18 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	log.Info("starting", "role", role, "version", version, "addr", *addr, "store", storeDesc, "workers", *workers,
 		"allow_private_urls", *allowPrivate, "threads", *threads, "cache_mb", *cacheMB, "max_url_mb", *fetchMB, "lease", *lease, "poll", *poll,
 		"max_model_mb", *modelMB, "max_job_memory_mb", memLimit>>20, "max_job_memory_from", memFrom, "max_job_time", *jobTime,
-		"max_attempts", *maxAttempts, "max_fetch_time", *fetchTime, "max_conns", *maxConns, "idle_timeout", *idle, "limits", fmt.Sprintf("%+v", lim))
+		"max_attempts", *maxAttempts, "max_fetch_time", *fetchTime, "max_queries", *maxQueries, "max_data_mb", *dataMB, "max_conns", *maxConns, "idle_timeout", *idle, "limits", fmt.Sprintf("%+v", lim))
 
-	store, err := openStore(ctx, *dataDir, *mongoURL, *secretDir)
+	if role != roleWorker {
+		// Spooled uploads of a process killed mid-request (an hour old:
+		// another process may be receiving one now).
+		if n, err := ophttp.CleanStaleMultipartFiles(os.TempDir(), time.Hour); err != nil {
+			log.Warn("removing stale multipart files", "err", err)
+		} else if n > 0 {
+			log.Info("removed stale multipart files", "count", n)
+		}
+	}
+	store, err := openStore(ctx, *dataDir, *mongoURL, *secretDir, storeLimits{queries: *maxQueries, bytes: *dataMB << 20})
 	if err != nil {
 		return err
 	}
@@ -230,15 +241,22 @@ func defaultSecretDir() string {
 	return ""
 }
 
+// storeLimits: the query history's cap (0: the store's default, negative:
+// none) and the embedded store's size (0: none).
+type storeLimits struct {
+	queries int
+	bytes   int64
+}
+
 // openStore opens MongoDB when a URL is given, else the embedded store.
 // MongoDB credentials come from the URL, or from the files
 // MONGO_USERNAME_FILE and MONGO_PASSWORD_FILE, or from "username" and
 // "password" in secretDir; they are never logged.
-func openStore(ctx context.Context, dataDir, mongoURL, secretDir string) (ophicleide.Store, error) {
+func openStore(ctx context.Context, dataDir, mongoURL, secretDir string, lim storeLimits) (ophicleide.Store, error) {
 	if mongoURL == "" {
-		return bolt.Open(ctx, dataDir)
+		return bolt.Open(ctx, dataDir, bolt.MaxQueries(lim.queries), bolt.MaxBytes(lim.bytes))
 	}
-	cfg := mongo.Config{URL: mongoURLOf(mongoURL)}
+	cfg := mongo.Config{URL: mongoURLOf(mongoURL), MaxQueries: lim.queries}
 	userFile, passFile := os.Getenv("MONGO_USERNAME_FILE"), os.Getenv("MONGO_PASSWORD_FILE")
 	if userFile == "" && secretDir != "" {
 		userFile, passFile = filepath.Join(secretDir, "username"), filepath.Join(secretDir, "password")

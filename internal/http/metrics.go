@@ -116,21 +116,13 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ms, err := c.store.ListModels(ctx)
+	counts, err := c.store.CountModels(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
 		return
 	}
-	counts := map[ophicleide.Status]int{ophicleide.StatusQueued: 0, ophicleide.StatusTraining: 0, ophicleide.StatusReady: 0, ophicleide.StatusFailed: 0}
-	var wps float64
-	for _, m := range ms {
-		counts[m.Status]++
-		if m.Status == ophicleide.StatusTraining && m.Progress != nil {
-			wps += m.Progress.WordsPerSecond
-		}
+	for _, st := range []ophicleide.Status{ophicleide.StatusQueued, ophicleide.StatusTraining, ophicleide.StatusReady, ophicleide.StatusFailed} {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(counts.ByStatus[st]), string(st))
 	}
-	for st, n := range counts {
-		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), string(st))
-	}
-	ch <- prometheus.MustNewConstMetric(wpsDesc, prometheus.GaugeValue, wps)
+	ch <- prometheus.MustNewConstMetric(wpsDesc, prometheus.GaugeValue, counts.WordsPerSecond)
 }

@@ -179,14 +179,11 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 // transient reports whether err is a store failure that may pass.
 func transient(err error) bool {
 	switch ophicleide.ErrorCode(err) {
-	case ophicleide.EUNAVAILABLE, codeFull:
+	case ophicleide.EUNAVAILABLE, ophicleide.EFULL:
 		return true
 	}
 	return false
 }
-
-// codeFull is the store's "disk full" code.
-const codeFull = "insufficient_storage"
 
 // errJobTime is the cause of a job's context ending at MaxJobTime.
 var errJobTime = errors.New("job time limit")

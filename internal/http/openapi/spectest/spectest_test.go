@@ -59,6 +59,7 @@ var want = map[string][]int{
 	"GET /readyz":                     {200, 503},
 	"GET /metrics":                    {200},
 	"GET /openapi.yaml":               {200},
+	"GET /limits":                     {200},
 }
 
 func TestOperations(t *testing.T) {
@@ -254,7 +255,7 @@ func TestPathsListed(t *testing.T) {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	if len(paths) != 16 {
-		t.Errorf("%d paths, want 16: %v", len(paths), paths)
+	if len(paths) != 17 {
+		t.Errorf("%d paths, want 17: %v", len(paths), paths)
 	}
 }
