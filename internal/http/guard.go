@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,38 @@ func newGuard() *guard { return &guard{cop: http.NewCrossOriginProtection()} }
 // the operator's --public-host and --allowed-origin values. It returns an
 // error naming an invalid origin or host; s is then unchanged.
 func (s *Server) WithHostPolicy(p HostPolicy) (*Server, error) {
+	g, err := newGuardFor(p)
+	if err != nil {
+		return s, err
+	}
+	s.guard = g
+	return s, nil
+}
+
+// GuardHosts wraps h with p's checks (Host names on a loopback address,
+// browser writes from other origins), for handlers that are not a Server:
+// the web role, whose proxy forwards to a training server that checks
+// only its own Host header. Refusals get the API's JSON error body.
+func GuardHosts(h http.Handler, p HostPolicy) (http.Handler, error) {
+	g, err := newGuardFor(p)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := g.check(r); err != nil {
+			var e *ophicleide.Error
+			errors.As(err, &e) // check returns only *ophicleide.Error
+			status := errorStatus[e.Code]
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			json.NewEncoder(w).Encode(map[string][]apiError{"errors": {{Status: status, Title: http.StatusText(status), Details: e.Message}}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), nil
+}
+
+func newGuardFor(p HostPolicy) (*guard, error) {
 	g := newGuard()
 	for _, o := range p.AllowedOrigins {
 		o = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/")
@@ -100,7 +133,7 @@ func (s *Server) WithHostPolicy(p HostPolicy) (*Server, error) {
 			continue
 		}
 		if err := g.cop.AddTrustedOrigin(o); err != nil {
-			return s, fmt.Errorf("%s: %w", allowedOriginFlag, err)
+			return nil, fmt.Errorf("%s: %w", allowedOriginFlag, err)
 		}
 	}
 	g.hosts = map[string]bool{}
@@ -110,7 +143,7 @@ func (s *Server) WithHostPolicy(p HostPolicy) (*Server, error) {
 			continue
 		}
 		if strings.ContainsAny(h, "/ ,") {
-			return s, fmt.Errorf("%s %q: want a host name, optionally with a port", publicHostFlag, h)
+			return nil, fmt.Errorf("%s %q: want a host name, optionally with a port", publicHostFlag, h)
 		}
 		g.hosts[h] = true
 	}
@@ -118,8 +151,7 @@ func (s *Server) WithHostPolicy(p HostPolicy) (*Server, error) {
 		g.loopbackOnly = isLoopbackHost(normHost(host))
 	}
 	g.addr = p.Addr
-	s.guard = g
-	return s, nil
+	return g, nil
 }
 
 // check refuses a request from elsewhere: a Host this server does not

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -171,5 +172,35 @@ func TestHostPolicyErrors(t *testing.T) {
 		if _, err := a.srv.WithHostPolicy(p); err == nil {
 			t.Errorf("%+v: no error", p)
 		}
+	}
+}
+
+// TestGuardHostsWrapsAnyHandler: the web role's proxy on loopback refuses
+// rebinding host names too (its training server only sees its own Host).
+func TestGuardHostsWrapsAnyHandler(t *testing.T) {
+	h, err := GuardHosts(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("page")) }),
+		HostPolicy{Addr: "127.0.0.1:8081", PublicHosts: []string{"web.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{"127.0.0.1:8081": 200, "localhost:8081": 200, "web.example": 200, "evil.example:8081": 421} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/api/models", nil)
+		r.Host = host
+		h.ServeHTTP(rec, r)
+		if rec.Code != want || (want == 421 && !strings.Contains(rec.Body.String(), "--public-host")) {
+			t.Errorf("Host %s: %d %s; want %d", host, rec.Code, rec.Body, want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/api/models", nil)
+	r.Host = "127.0.0.1:8081"
+	r.Header.Set("Origin", "http://evil.example")
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("cross-origin POST through the web role: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := GuardHosts(http.NotFoundHandler(), HostPolicy{AllowedOrigins: []string{"nope"}}); err == nil {
+		t.Error("a bad origin: no error")
 	}
 }
