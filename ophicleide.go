@@ -141,8 +141,10 @@ type ModelStore interface {
 	// Stats their sizes) and OpenUpload returns ENOTFOUND.
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
 	// ImportModel stores m as a ready model (no job) with the vectors that
-	// write writes (word2vec binary), all or nothing: nothing is stored
-	// when write fails. ECONFLICT if the ID exists.
+	// write writes (the bytes are the caller's: vectors.Compact), all or
+	// nothing: nothing is stored when write fails. m is stored after write
+	// returns, so write may fill in what it learns (dimension, vocabulary
+	// size). ECONFLICT if the ID exists.
 	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
 }
 
@@ -283,8 +285,9 @@ type JobQueue interface {
 
 // VectorReader reads stored vectors.
 type VectorReader interface {
-	// OpenVectors reads the vectors of a ready model (the format is the
-	// store's business: the word2vec binary format), or ENOTFOUND.
+	// OpenVectors reads the vectors of a ready model, the bytes PutVectors
+	// or ImportModel wrote (vectors.Compact; older stores hold word2vec
+	// binary), or ENOTFOUND.
 	OpenVectors(ctx context.Context, modelID string) (io.ReadCloser, error)
 }
 

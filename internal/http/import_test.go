@@ -1,10 +1,8 @@
-package vectors_test
+package http_test
 
 // POST /models/import through the real HTTP handler and the real embedded
 // store: imports stream, hostile files are refused with a readable 400.
-// (These exercise internal/http's importModel; they live here, in an
-// external test package, because they test the streaming this package
-// provides.)
+// (The streaming itself is vectors.StreamCompact.)
 
 import (
 	"bufio"
