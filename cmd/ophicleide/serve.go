@@ -109,6 +109,8 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	modelMB := fs.Int64("max-model-mb", corpus.DefaultMaxTotalBytes>>20, "largest text of one model, all URLs and uploads together, MiB (after decompression)")
 	jobMemory := fs.String("max-job-memory", envOr("auto", "OPH_MAX_JOB_MEMORY"), "memory one training job may use, e.g. 2GiB or 512MiB; auto: the container's memory limit (else the machine's) less the model cache and 512 MiB, shared by the workers (env OPH_MAX_JOB_MEMORY)")
 	jobTime := fs.Duration("max-job-time", 4*time.Hour, "wall-clock limit of one job, fetching included (0: none)")
+	publicHosts := fs.String("public-host", envOr("", "OPH_PUBLIC_HOSTS"), "comma-separated host names served besides loopback ones when bound to a loopback address, e.g. the name a local reverse proxy forwards (env OPH_PUBLIC_HOSTS); other names get 421, which stops DNS rebinding")
+	allowedOrigins := fs.String("allowed-origin", envOr("", "OPH_ALLOWED_ORIGINS"), "comma-separated origins (https://tools.example) whose web pages may write to the API from a browser; other sites' pages are refused with 403 (env OPH_ALLOWED_ORIGINS)")
 	maxQueries := fs.Int("max-queries", ophicleide.DefaultMaxQueries, "queries kept in the history, oldest removed first (-1: all)")
 	dataMB := fs.Int64("max-data-mb", 0, "size limit of the embedded store's data directory, MiB; writes beyond it answer 507 (0: none)")
 	fetchTime := fs.Duration("max-fetch-time", 30*time.Minute, "limit on fetching and reading all of one model's URLs and uploads (0: none); a URL slower than 1 KiB/s over 30 s fails sooner")
@@ -203,6 +205,9 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 		// As the workers will train it (with the roles' shared limits).
 		return worker.Precheck(ctx, jobCfg, p, uploads)
 	})
+	if _, err := api.WithHostPolicy(ophttp.HostPolicy{Addr: *addr, PublicHosts: splitList(*publicHosts), AllowedOrigins: splitList(*allowedOrigins)}); err != nil {
+		return usagef("%v", err)
+	}
 	var handler http.Handler = api
 	switch role {
 	case roleServe:
@@ -212,6 +217,9 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	}
 	if role == roleWorker {
 		handler = ophttp.HealthHandler(store)
+		if handler, err = ophttp.GuardHosts(handler, ophttp.HostPolicy{Addr: *addr, PublicHosts: splitList(*publicHosts)}); err != nil {
+			return usagef("%v", err)
+		}
 	}
 
 	// Graceful shutdown: stop accepting, let requests finish, hand running
@@ -356,4 +364,15 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return int64(n * float64(mult)), nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -24,6 +24,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 		envOr("8080", "OPH_TRAINING_PORT", "OPHICLEIDE_TRAINING_PORT"))
 	training := fs.String("training", defTraining,
 		"base URL of the training server (env OPH_TRAINING_ADDR and OPH_TRAINING_PORT, or OPHICLEIDE_TRAINING_ADDR and OPHICLEIDE_TRAINING_PORT)")
+	publicHosts := fs.String("public-host", envOr("", "OPH_PUBLIC_HOSTS"), "with a loopback --addr, host names served besides localhost and loopback addresses, comma-separated (env OPH_PUBLIC_HOSTS); others get 421 (DNS rebinding)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,5 +35,11 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	log.Info("starting", "role", "web", "version", version, "addr", *addr, "training", target.Redacted())
 
-	return serveUntilDone(ctx, e, log, *addr, 512, ophttp.Deadlines(web.Handler(target, log, ophttp.RuntimeMetrics()), time.Minute), func() {})
+	// The training server behind the proxy sees only the proxy's Host:
+	// the web role checks its own.
+	page, err := ophttp.GuardHosts(web.Handler(target, log, ophttp.RuntimeMetrics()), ophttp.HostPolicy{Addr: *addr, PublicHosts: splitList(*publicHosts)})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	return serveUntilDone(ctx, e, log, *addr, 512, ophttp.Deadlines(page, time.Minute), func() {})
 }
