@@ -32,6 +32,9 @@ var leftOut = map[string]string{
 	"MONGO_USERNAME_FILE":      "the Secret's files are read from /etc/mongo-secret",
 	"MONGO_PASSWORD_FILE":      "the Secret's files are read from /etc/mongo-secret",
 	"OPH_DATA_DIR":             "set only where the embedded store is used (dev); production uses MongoDB",
+	"OPH_MAX_JOB_MEMORY":       "the default, auto, reads the container's memory limit (cgroup), which the manifests set",
+	"OPH_ALLOWED_ORIGINS":      "the page comes from the same origin as its API (the web role); no other site's pages may write",
+	"OPH_PUBLIC_HOSTS":         "only used with a loopback --addr; the containers listen on 0.0.0.0",
 }
 
 // externalSecrets are Secrets a render refers to but expects to exist
