@@ -143,7 +143,11 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 	if *threads == 0 && role != roleWorker {
 		*threads = max(1, runtime.GOMAXPROCS(0)-1)
 	}
-	memLimit, memFrom, err := jobMemoryLimit(*jobMemory, *cacheMB<<20, *workers)
+	cacheBytes := *cacheMB << 20
+	if role == roleWorker {
+		cacheBytes = 0 // no API, no loaded models
+	}
+	memLimit, memFrom, err := jobMemoryLimit(*jobMemory, cacheBytes, *workers)
 	if err != nil {
 		return err
 	}
