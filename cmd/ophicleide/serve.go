@@ -364,7 +364,7 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
+	if err != nil || !(n >= 0) || n*float64(mult) > 1<<62 { // (NaN fails n >= 0)
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return int64(n * float64(mult)), nil
