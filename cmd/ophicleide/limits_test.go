@@ -53,7 +53,9 @@ func TestLimitsPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var root struct{ Info struct{ Limits json.RawMessage } }
+	var root struct {
+		Info struct{ Limits json.RawMessage }
+	}
 	if json.NewDecoder(resp.Body).Decode(&root); len(root.Info.Limits) == 0 {
 		t.Fatal("GET / has no limits in its info")
 	}
