@@ -223,8 +223,6 @@ func TestSurvivesHostileRequests(t *testing.T) {
 	p := startProc(t, bin, "serve", "--threads", "1", "--data-dir", dir, "--allow-private-urls",
 		"--idle-timeout", "2s", "--max-conns", "400", "--max-job-time", "40s", "--workers", "2")
 	base := p.base
-	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
 
 	// /healthz throughout.
 	stopHealth := make(chan struct{})
@@ -393,10 +391,15 @@ func TestSurvivesHostileRequests(t *testing.T) {
 	}
 	close(stopHealth)
 	healthWG.Wait()
-	select {
-	case err := <-exited:
-		t.Fatalf("the server exited: %v\n%s", err, p.logs.String())
-	default:
+	// A process that exited would have failed the probes; one more, and
+	// its state in /proc (not a zombie), to be sure.
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the server is gone: %v\n%s", err, p.logs.String())
+	} else {
+		resp.Body.Close()
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid)); err == nil && bytes.Contains(st, []byte(") Z ")) {
+		t.Fatalf("the server exited\n%s", p.logs.String())
 	}
 	if n := healthFailures.Load(); n > 0 {
 		report("/healthz failed %d times", n)
