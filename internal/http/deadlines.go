@@ -19,9 +19,9 @@ func Deadlines(h http.Handler, idle time.Duration) http.Handler {
 		// connection to the next unless WriteTimeout is set: reset it.)
 		rc.SetWriteDeadline(time.Now().Add(idle))
 		if r.Body != nil && r.Body != http.NoBody {
-			// No read deadline once the body is read: net/http reads
-			// the connection in the background while the handler runs,
-			// and a deadline lapsing there would cancel the request.
+			// (Once the body is read, net/http clears the read deadline
+			// itself before it reads the connection in the background,
+			// so a handler may work longer than idle afterwards.)
 			rc.SetReadDeadline(time.Now().Add(idle))
 			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, idle: idle}
 		}
@@ -34,24 +34,15 @@ type deadlineBody struct {
 	rc   *http.ResponseController
 	idle time.Duration
 	last time.Time
-	done bool
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	// Extending costs a timer reset; do it at most every idle/8.
-	if b.done {
-		return b.ReadCloser.Read(p)
-	}
 	if now := time.Now(); now.Sub(b.last) > b.idle/8 {
 		b.rc.SetReadDeadline(now.Add(b.idle))
 		b.last = now
 	}
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
+	return b.ReadCloser.Read(p)
 }
 
 type deadlineWriter struct {
@@ -76,6 +67,10 @@ func (w *deadlineWriter) WriteHeader(status int) {
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
+
+// Flush makes the writer an http.Flusher, as the connection's is, for
+// handlers that assert it rather than use http.ResponseController.
+func (w *deadlineWriter) Flush() { w.rc.Flush() }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
