@@ -338,10 +338,10 @@ func userMessage(err error) string {
 	case errors.As(err, &xe):
 		return xe.Error()
 	case errors.As(err, &se):
-		if errors.As(err, &ie) {
+		if errors.As(err, &ie) && !strings.Contains(se.Error(), ie.Source) {
 			return ie.Error() // the source's name, then the fetcher's words
 		}
-		return se.Error()
+		return se.Error() // "fetching URL: ..." names its source already
 	case errors.As(err, &ie) && errors.As(err, &pa):
 		return ie.Error() // corpus leaves out the server's paths
 	case errors.As(err, &ie) && ophicleide.ErrorCode(err) != ophicleide.EINTERNAL:
