@@ -465,7 +465,7 @@ func TestUploadOverJobMemoryRefusedAtCreate(t *testing.T) {
 		return resp.StatusCode, eb
 	}
 	code, eb := post(startServer(t, "--max-job-memory", "16MiB"))
-	if code != 400 || len(eb.Errors) != 1 || !strings.Contains(eb.Errors[0].Details, "more than the memory limit of 16.0 MiB") {
+	if code != 400 || len(eb.Errors) != 1 || !strings.Contains(eb.Errors[0].Details, "more than the memory limit of 16 MiB") {
 		t.Fatalf("over the limit: %d %+v", code, eb)
 	}
 	if code, eb := post(startServer(t, "--max-job-memory", "1GiB")); code != 201 {

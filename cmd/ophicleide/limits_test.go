@@ -6,17 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1234": 1234, "512MiB": 512 << 20, "2GiB": 2 << 30, "1.5G": 3 << 29, "16 MiB": 16 << 20, "64K": 64 << 10, "0": 0} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "GiB", "-1MiB", "lots", "1e30GiB", "NaN"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q): no error", in)
-		}
-	}
+func TestJobMemoryLimit(t *testing.T) {
 	if _, _, err := jobMemoryLimit("plenty", 0, 1); err == nil {
 		t.Error("--max-job-memory plenty: no error")
 	}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/ophicleide/ophicleide/internal/bolt"
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
@@ -334,7 +334,7 @@ func serveUntilDone(ctx context.Context, e *env, log *slog.Logger, addr string, 
 // and never below 256 MiB. It returns the limit and where it came from.
 func jobMemoryLimit(flag string, cacheBytes int64, workers int) (int64, string, error) {
 	if flag != "auto" {
-		n, err := parseSize(flag)
+		n, err := bytesize.Parse(flag)
 		if err != nil || n < 0 {
 			return 0, "", usagef("--max-job-memory: %q is not a size like 2GiB, 512MiB or auto", flag)
 		}
@@ -346,28 +346,6 @@ func jobMemoryLimit(flag string, cacheBytes int64, workers int) (int64, string, 
 	}
 	n := (total - cacheBytes - 512<<20) / int64(max(workers, 1))
 	return max(n, 256<<20), from, nil
-}
-
-// parseSize reads 1234, 512KiB, 512MiB, 2GiB, 1TiB (also KB, MB, GB,
-// TB, K, M, G, T as powers of 1024).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
-		{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(v), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(n >= 0) || n*float64(mult) > 1<<62 { // (NaN fails n >= 0)
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return int64(n * float64(mult)), nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty entries.

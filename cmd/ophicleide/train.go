@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
@@ -63,7 +63,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--tokenizer: %v", err)
 	}
-	limit, err := parseBytes(*maxMemory)
+	var limit int64
+	if *maxMemory != "" {
+		limit, err = bytesize.Parse(*maxMemory)
+	}
 	if err != nil {
 		return usagef("--max-memory: %v", err)
 	}
@@ -180,32 +183,6 @@ func (o *output) abort() {
 		o.f.Close()
 		os.Remove(o.tmp)
 	}
-}
-
-// parseBytes reads sizes like 512MiB, 4GiB, 2G or a plain byte count.
-func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}}
-	mult := int64(1)
-	num := strings.TrimSpace(s)
-	for _, u := range units {
-		if strings.HasSuffix(num, u.suffix) {
-			mult, num = u.mult, strings.TrimSpace(strings.TrimSuffix(num, u.suffix))
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a size like 512MiB or 4GiB", s)
-	}
-	return int64(v * float64(mult)), nil
 }
 
 // progressPrinter shows training progress: a redrawn bar on a terminal,

@@ -7,8 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
+
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 
 	"github.com/ophicleide/ophicleide"
 )
@@ -51,19 +52,7 @@ func diskError(err error) error {
 
 // limitError is the error of a write beyond MaxBytes.
 func (s *Store) limitError() error {
-	return ophicleide.Errorf(ophicleide.EFULL, "the data directory has reached its limit of %s: nothing was stored; delete models or raise the limit, then retry", formatBytes(s.maxBytes))
-}
-
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		size int64
-		name string
-	}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
-		if n >= u.size {
-			return strconv.FormatFloat(float64(n)/float64(u.size), 'g', 4, 64) + " " + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
+	return ophicleide.Errorf(ophicleide.EFULL, "the data directory has reached its limit of %s: nothing was stored; delete models or raise the limit, then retry", bytesize.Format(s.maxBytes))
 }
 
 // used is the size of the data directory as tracked: files plus the two

@@ -186,14 +186,6 @@ func TestMaxBytes(t *testing.T) {
 	}
 }
 
-func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{10 << 30: "10 GiB", 1536 << 20: "1.5 GiB", 512 << 20: "512 MiB", 100: "100 bytes"} {
-		if got := formatBytes(n); got != want {
-			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 const diskFullEnv = "OPHICLEIDE_BOLT_DISK_FULL_DIR"
 
 // TestDiskFull fills a real file system: a child process of this test, in

@@ -22,6 +22,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/ophicleide/ophicleide/internal/magic"
+
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 )
 
@@ -290,41 +292,16 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// magicLen is the longest magic number of compressedFormat.
-const magicLen = 10
-
-// compressedFormat names the compression format whose magic number starts
-// head, or "".
-func compressedFormat(head []byte) string {
-	has := func(magic string) bool { return len(head) >= len(magic) && string(head[:len(magic)]) == magic }
-	switch {
-	case has("\x1f\x8b"):
-		return "gzip"
-	case has("\x28\xb5\x2f\xfd"):
-		return "zstd"
-	case has("\xfd7zXZ\x00"):
-		return "xz"
-	case has("BZh") && len(head) >= 10 && head[3] >= '1' && head[3] <= '9' &&
-		(string(head[4:10]) == "1AY&SY" || string(head[4:10]) == "\x17\x72\x45\x38\x50\x90"):
-		return "bzip2" // the magic and block size, then a block's or the end's signature
-	case has("PK\x03\x04"), has("PK\x05\x06"):
-		return "zip"
-	case has("7z\xbc\xaf\x27\x1c"):
-		return "7z"
-	}
-	return ""
-}
-
 // decompress returns the content of in, gunzipped when it starts with
 // gzip's magic number. A gzip stream whose content is compressed again, or
 // content compressed with another format, is a *CompressionError.
 func (r *Reader) decompress(name string, in io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(in, 256<<10)
-	head, err := br.Peek(magicLen)
+	head, err := br.Peek(magic.Len)
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
-	switch f := compressedFormat(head); f {
+	switch f := magic.Compression(head); f {
 	case "":
 		return br, nil
 	case "gzip":
@@ -336,11 +313,11 @@ func (r *Reader) decompress(name string, in io.Reader) (io.Reader, error) {
 		return nil, fmt.Errorf("not a valid gzip stream: %w", err)
 	}
 	zbr := bufio.NewReaderSize(zr, 64<<10)
-	head, err = zbr.Peek(magicLen)
+	head, err = zbr.Peek(magic.Len)
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("not a valid gzip stream: %w", err)
 	}
-	if f := compressedFormat(head); f != "" {
+	if f := magic.Compression(head); f != "" {
 		return nil, &CompressionError{Source: name, Format: f, Nested: true}
 	}
 	return zbr, nil

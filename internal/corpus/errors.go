@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ophicleide/ophicleide/internal/bytesize"
+
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 )
 
@@ -31,9 +33,9 @@ func (e *LimitError) Error() string {
 	case e.Duration > 0:
 		return fmt.Sprintf("fetching and reading the model's inputs took longer than the limit of %s (stopped at %s)", e.Duration, e.Source)
 	case e.Total:
-		return fmt.Sprintf("the model's text is larger than the limit of %s for all its inputs together (reached in %s, after decompression)", formatBytes(e.Limit), e.Source)
+		return fmt.Sprintf("the model's text is larger than the limit of %s for all its inputs together (reached in %s, after decompression)", bytesize.Format(e.Limit), e.Source)
 	}
-	return fmt.Sprintf("%s: the text is larger than the limit of %s (after decompression)", e.Source, formatBytes(e.Limit))
+	return fmt.Sprintf("%s: the text is larger than the limit of %s (after decompression)", e.Source, bytesize.Format(e.Limit))
 }
 
 // Unwrap returns e.Err.
@@ -90,24 +92,4 @@ func userText(err error) string {
 		return "unknown error"
 	}
 	return err.Error()
-}
-
-// formatBytes writes n as a user reads it: "64 MiB", "1.5 KiB", "100 bytes".
-func formatBytes(n int64) string {
-	units := []struct {
-		size int64
-		name string
-	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}}
-	for _, u := range units {
-		if n >= u.size {
-			if n%u.size == 0 {
-				return fmt.Sprintf("%d %s", n/u.size, u.name)
-			}
-			return fmt.Sprintf("%.1f %s", float64(n)/float64(u.size), u.name)
-		}
-	}
-	if n == 1 {
-		return "1 byte"
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -17,28 +17,6 @@ const sniffLen = 4096
 
 var gzipMagic = []byte{0x1f, 0x8b}
 
-// compressedFormat names the compression format whose magic number starts
-// head, or "": gzip, zstd, xz, bzip2, zip, 7z.
-func compressedFormat(head []byte) string {
-	has := func(magic string) bool { return len(head) >= len(magic) && string(head[:len(magic)]) == magic }
-	switch {
-	case has("\x1f\x8b"):
-		return "gzip"
-	case has("\x28\xb5\x2f\xfd"):
-		return "zstd"
-	case has("\xfd7zXZ\x00"):
-		return "xz"
-	case has("BZh") && len(head) >= 10 && head[3] >= '1' && head[3] <= '9' &&
-		(string(head[4:10]) == "1AY&SY" || string(head[4:10]) == "\x17\x72\x45\x38\x50\x90"):
-		return "bzip2" // the magic and block size, then a block's or the end's signature
-	case has("PK\x03\x04"), has("PK\x05\x06"):
-		return "zip"
-	case has("7z\xbc\xaf\x27\x1c"):
-		return "7z"
-	}
-	return ""
-}
-
 // mediaType splits a Content-Type header into its lower-case media type
 // and its parameters; a malformed header keeps what precedes ";".
 func mediaType(header string) (string, map[string]string) {

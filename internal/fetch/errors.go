@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 )
 
 // Kind classifies an *Error. Its values are stable strings, safe to store
@@ -243,7 +245,9 @@ func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 type tooLargeError struct{ limit int64 }
 
-func (e *tooLargeError) Error() string { return "is larger than the limit of " + formatBytes(e.limit) }
+func (e *tooLargeError) Error() string {
+	return "is larger than the limit of " + bytesize.Format(e.limit)
+}
 
 // compressedError is the cause of a KindNotText error for content that is
 // still compressed once gzip is undone.
@@ -279,26 +283,6 @@ type decodeError struct {
 
 func (e *decodeError) Error() string { return e.what + ": " + causeText(e.err) }
 func (e *decodeError) Unwrap() error { return e.err }
-
-// formatBytes writes n as a user reads it: "64 MiB", "1.5 KiB", "100 bytes".
-func formatBytes(n int64) string {
-	units := []struct {
-		size int64
-		name string
-	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}}
-	for _, u := range units {
-		if n >= u.size {
-			if n%u.size == 0 {
-				return fmt.Sprintf("%d %s", n/u.size, u.name)
-			}
-			return fmt.Sprintf("%.1f %s", float64(n)/float64(u.size), u.name)
-		}
-	}
-	if n == 1 {
-		return "1 byte"
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
 
 // classify turns an error of the HTTP client or of a body read into an
 // *Error. ctx is the caller's context, actx the attempt's (with the

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ophicleide/ophicleide/internal/magic"
 )
 
 // Defaults of Options.
@@ -388,7 +390,7 @@ func (f *Fetcher) try(ctx context.Context, u *url.URL, raw string) (_ *Body, ret
 	if err != nil && !atEOF {
 		return nil, 0, f.classify(ctx, actx, raw, err, true)
 	}
-	if f := compressedFormat(head); f != "" {
+	if f := magic.Compression(head); f != "" {
 		return nil, 0, &Error{URL: raw, Kind: KindNotText, Err: &compressedError{format: f, nested: gzipped || !identity}}
 	}
 	ctype, charset := mt, params["charset"]

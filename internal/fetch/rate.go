@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 )
 
 // rateReader fails the reads of a response body that arrives slower than
@@ -122,11 +124,11 @@ type slowError struct {
 }
 
 func (e *slowError) Error() string {
-	sent := formatBytes(e.n)
+	sent := bytesize.Format(e.n)
 	if e.n == 0 {
 		sent = "nothing"
 	}
-	return fmt.Sprintf("the server sent %s in the last %s, slower than the minimum of %s/s", sent, e.window, formatBytes(e.min))
+	return fmt.Sprintf("the server sent %s in the last %s, slower than the minimum of %s/s", sent, e.window, bytesize.Format(e.min))
 }
 
 func (e *slowError) Timeout() bool { return true }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 )
 
 // Sentences is a stream of tokenised sentences; *tokenize.Scanner is one.
@@ -43,18 +45,7 @@ type MemoryError struct {
 }
 
 func (e *MemoryError) Error() string {
-	return fmt.Sprintf("%s needs about %s, more than the memory limit of %s", e.What, humanBytes(e.Need), humanBytes(e.Limit))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%d KiB", (n+1023)/1024)
-	}
+	return fmt.Sprintf("%s needs about %s, more than the memory limit of %s", e.What, bytesize.Format(e.Need), bytesize.Format(e.Limit))
 }
 
 const (

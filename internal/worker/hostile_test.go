@@ -213,7 +213,7 @@ func TestJobOverMemoryLimitFails(t *testing.T) {
 		t.Fatalf("RunOnce: %v %v", ran, err)
 	}
 	m := f.find(t, id)
-	if m.Status != ophicleide.StatusFailed || !strings.Contains(m.Error, "more than the memory limit of 16.0 MiB") {
+	if m.Status != ophicleide.StatusFailed || !strings.Contains(m.Error, "more than the memory limit of 16 MiB") {
 		t.Fatalf("status %s, error %q", m.Status, m.Error)
 	}
 }
@@ -228,7 +228,7 @@ func TestPrecheckRefusesUploadOverMemoryLimit(t *testing.T) {
 	}
 	up := func() map[string]io.Reader { return map[string]io.Reader{"austen": strings.NewReader(string(book))} }
 	err = Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 16 << 20}, ophicleide.Params{Dim: 1000, MinCount: 1}, up())
-	if ophicleide.ErrorCode(err) != ophicleide.EINVALID || !strings.Contains(err.Error(), "more than the memory limit of 16.0 MiB") {
+	if ophicleide.ErrorCode(err) != ophicleide.EINVALID || !strings.Contains(err.Error(), "more than the memory limit of 16 MiB") {
 		t.Fatalf("over the limit: %v", err)
 	}
 	if err := Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 1 << 30}, ophicleide.Params{Dim: 1000, MinCount: 1}, up()); err != nil {
