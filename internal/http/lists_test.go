@@ -377,7 +377,7 @@ func TestFullStoreIs507(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusInsufficientStorage || len(e.Errors) != 1 || !strings.Contains(e.Errors[0].Details, "reached its limit of 1 bytes") {
+	if resp.StatusCode != http.StatusInsufficientStorage || len(e.Errors) != 1 || !strings.Contains(e.Errors[0].Details, "reached its limit of 1 byte:") {
 		t.Fatalf("POST /models to a full store: %d %+v, want 507 saying the limit", resp.StatusCode, e.Errors)
 	}
 }
