@@ -316,6 +316,8 @@ func (f *Fetcher) classify(ctx, actx context.Context, raw string, err error, rea
 		e.Kind, e.Err = KindTimeout, sl
 	case errors.Is(actx.Err(), context.DeadlineExceeded):
 		e.Kind, e.Err = KindTimeout, &timeoutError{f.opts.Timeout}
+	case !reading && isHeaderTimeout(err):
+		e.Kind, e.Err = KindTimeout, &headerTimeoutError{f.opts.HeaderTimeout}
 	case errors.As(err, &re):
 		e.Kind, e.Err = KindRedirects, re
 	case errors.As(err, &se):
@@ -330,4 +332,21 @@ func (f *Fetcher) classify(ctx, actx context.Context, raw string, err error, rea
 		e.Kind, e.Err = KindConnect, err
 	}
 	return e
+}
+
+// headerTimeoutError: the server took the request and sent no response
+// headers in time.
+type headerTimeoutError struct{ d time.Duration }
+
+func (e *headerTimeoutError) Error() string {
+	return "the server sent no response within " + e.d.String()
+}
+func (e *headerTimeoutError) Timeout() bool { return true }
+
+// isHeaderTimeout recognises the transport's ResponseHeaderTimeout, which
+// has no type of its own: a timeout whose text says so (dial and TLS
+// handshake timeouts are timeouts too, with other words).
+func isHeaderTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && strings.Contains(err.Error(), "awaiting response headers")
 }

@@ -29,6 +29,7 @@ const (
 	DefaultBackoff        = 500 * time.Millisecond
 	DefaultMinRate        = 1 << 10
 	DefaultRateWindow     = 30 * time.Second
+	DefaultHeaderTimeout  = time.Minute
 
 	// MaxRetryAfter caps the wait a Retry-After header may ask for.
 	MaxRetryAfter = 30 * time.Second
@@ -60,6 +61,11 @@ type Options struct {
 	// RateWindow is the period MinRate is averaged over. Default
 	// DefaultRateWindow.
 	RateWindow time.Duration
+
+	// HeaderTimeout limits the wait for the response headers once the
+	// request is sent (a server that accepts and never answers). Default
+	// DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
 
 	// MaxRedirects is how many redirects are followed. Default
 	// DefaultMaxRedirects; negative: none.
@@ -118,6 +124,9 @@ func (o Options) withDefaults() Options {
 	if o.RateWindow <= 0 {
 		o.RateWindow = DefaultRateWindow
 	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = DefaultHeaderTimeout
+	}
 	if o.UserAgent == "" {
 		o.UserAgent = defaultUserAgent()
 	}
@@ -158,6 +167,7 @@ func New(opts Options) *Fetcher {
 		IdleConnTimeout:        90 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
+		ResponseHeaderTimeout:  f.opts.HeaderTimeout,
 	}
 	f.client = &http.Client{Transport: f.transport, CheckRedirect: f.checkRedirect}
 	return f

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -206,4 +207,39 @@ func TestNestedGzipRefused(t *testing.T) {
 			t.Fatalf("got %q, %v", got, err)
 		}
 	})
+}
+
+// TestSilentServerTimesOut: a server that accepts the request and never
+// answers fails the fetch at HeaderTimeout, not after Timeout.
+func TestSilentServerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var conns []net.Conn // read nothing, answer nothing
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	f := fetch.New(fetch.Options{AllowPrivate: true, HeaderTimeout: 300 * time.Millisecond, Retries: -1})
+	defer f.CloseIdleConnections()
+	start := time.Now()
+	_, err = f.Fetch(context.Background(), "http://"+ln.Addr().String()+"/book.txt")
+	if fetch.KindOf(err) != fetch.KindTimeout || !strings.Contains(err.Error(), "no response within 300ms") {
+		t.Fatalf("got %v (kind %q)", err, fetch.KindOf(err))
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("took %s", el)
+	}
 }
