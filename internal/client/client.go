@@ -34,6 +34,10 @@ var codes = map[int]string{
 	http.StatusBadRequest: ophicleide.EINVALID, http.StatusNotFound: ophicleide.ENOTFOUND,
 	http.StatusConflict: ophicleide.ECONFLICT, http.StatusRequestEntityTooLarge: ophicleide.ETOOLARGE,
 	http.StatusServiceUnavailable: ophicleide.EUNAVAILABLE, http.StatusInsufficientStorage: ophicleide.EFULL,
+	// Requests the server refused for where they came from or how they
+	// were sent (another origin, not JSON, a Host it does not serve).
+	http.StatusForbidden: ophicleide.EINVALID, http.StatusUnsupportedMediaType: ophicleide.EINVALID,
+	http.StatusMisdirectedRequest: ophicleide.EINVALID,
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
