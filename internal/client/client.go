@@ -18,7 +18,8 @@ import (
 	"github.com/ophicleide/ophicleide"
 )
 
-// Client is safe for concurrent use.
+// Client is safe for concurrent use. A method that fails returns a nil
+// result with its error.
 type Client struct {
 	base string
 	http *http.Client
@@ -112,7 +113,10 @@ func (c *Client) Models(ctx context.Context) ([]*ophicleide.Model, error) {
 // is p with After set to the page's Next, until Next is "".
 func (c *Client) ModelsPage(ctx context.Context, p ophicleide.Page) (*ophicleide.ModelPage, error) {
 	var out ophicleide.ModelPage
-	return &out, c.do(ctx, http.MethodGet, "/models"+pageQuery(url.Values{}, p), nil, &out)
+	if err := c.do(ctx, http.MethodGet, "/models"+pageQuery(url.Values{}, p), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Queries returns one page of the stored queries, newest first, of the
@@ -123,7 +127,10 @@ func (c *Client) Queries(ctx context.Context, modelID string, p ophicleide.Page)
 		v.Set("model", modelID)
 	}
 	var out ophicleide.QueryPage
-	return &out, c.do(ctx, http.MethodGet, "/queries"+pageQuery(v, p), nil, &out)
+	if err := c.do(ctx, http.MethodGet, "/queries"+pageQuery(v, p), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // pageQuery adds p to v and encodes it as a query string ("" or "?...").
@@ -143,14 +150,20 @@ func pageQuery(v url.Values, p ophicleide.Page) string {
 // Model returns one model.
 func (c *Client) Model(ctx context.Context, id string) (*ophicleide.Model, error) {
 	var out struct{ Model *ophicleide.Model }
-	return out.Model, c.do(ctx, http.MethodGet, "/models/"+url.PathEscape(id), nil, &out)
+	if err := c.do(ctx, http.MethodGet, "/models/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Model, nil
 }
 
 // CreateModel asks the server to train a model.
 func (c *Client) CreateModel(ctx context.Context, name string, urls []string, p ophicleide.Params) (*ophicleide.Model, error) {
 	var m ophicleide.Model
 	in := map[string]any{"name": name, "urls": urls, "params": p}
-	return &m, c.do(ctx, http.MethodPost, "/models", in, &m)
+	if err := c.do(ctx, http.MethodPost, "/models", in, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // DeleteModel deletes a model.
@@ -168,7 +181,10 @@ func (c *Client) Export(ctx context.Context, id, format string, w io.Writer) err
 func (c *Client) Query(ctx context.Context, modelID, word string, count int) (*ophicleide.Query, error) {
 	var out struct{ Query *ophicleide.Query }
 	in := map[string]any{"model": modelID, "word": word, "count": count}
-	return out.Query, c.do(ctx, http.MethodPost, "/queries", in, &out)
+	if err := c.do(ctx, http.MethodPost, "/queries", in, &out); err != nil {
+		return nil, err
+	}
+	return out.Query, nil
 }
 
 // Resolve turns a model id or a unique model name into an id.
