@@ -36,7 +36,7 @@ const (
 )
 
 // Config holds the training parameters. The zero value of a field means its
-// default (DefaultConfig); Validate reports out-of-range values.
+// default (given with each field); Validate reports out-of-range values.
 type Config struct {
 	Arch     Arch    // SkipGram (default) or CBOW
 	Loss     Loss    // NegativeSampling (default) or HierarchicalSoftmax
@@ -63,16 +63,6 @@ type Config struct {
 	// InputBytes, when positive, is the size of the input; with a source
 	// that reports bytes read it gives the counting phase a fraction.
 	InputBytes int64
-}
-
-// DefaultConfig returns the defaults: skip-gram, negative sampling 5,
-// dimension 100, window 5, min count 5, sample 1e-3, 5 epochs, alpha 0.025,
-// all cores.
-func DefaultConfig() Config {
-	return Config{
-		Arch: SkipGram, Loss: NegativeSampling, Dim: 100, Window: 5, Negative: 5,
-		MinCount: 5, Sample: 1e-3, Epochs: 5, Alpha: 0.025, Threads: runtime.GOMAXPROCS(0),
-	}
 }
 
 // ConfigError names a parameter and why its value is not accepted.

@@ -104,8 +104,14 @@ func TestEstimateIsTrainsFigure(t *testing.T) {
 	}
 	cfg.MemoryLimit = need - 1
 	var me *MemoryError
-	if _, err := Train(context.Background(), cfg, src(austen(t))); !errors.As(err, &me) || me.Need != need {
+	_, err = Train(context.Background(), cfg, src(austen(t)))
+	if !errors.As(err, &me) || me.Need != need {
 		t.Fatalf("Train with the limit just under the estimate: %v", err)
+	}
+	// Estimate refuses as Train does, with the same words.
+	var ee *MemoryError
+	if n, v, eerr := Estimate(context.Background(), cfg, src(austen(t))); !errors.As(eerr, &ee) || n != need || v != vocab || eerr.Error() != err.Error() {
+		t.Fatalf("Estimate with the limit just under: %d %d %v, Train said %v", n, v, eerr, err)
 	}
 	cfg.MemoryLimit = need
 	if _, err := Train(context.Background(), cfg, src(austen(t))); err != nil {

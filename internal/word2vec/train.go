@@ -79,21 +79,36 @@ func EstimateMemory(cfg Config, vocab int) int64 {
 // training it with cfg would need (the figure Train checks against
 // MemoryLimit) and the vocabulary size, without training. A server uses it
 // to refuse, when a model is created, a request whose text it already has
-// (uploads) but which would need more memory than a job may use. It
-// returns Train's errors of the counting pass.
+// (uploads) but which would need more memory than a job may use. The
+// counting pass reads all of src whatever cfg.MemoryLimit; when the figure
+// is over a positive limit, err is the *MemoryError Train returns before
+// allocating the matrices (need and vocab are set). It returns Train's
+// other errors of the counting pass.
 func Estimate(ctx context.Context, cfg Config, src Sentences) (need int64, vocab int, err error) {
 	if err := cfg.Validate(); err != nil {
 		return 0, 0, err
 	}
 	cfg = cfg.withDefaults()
-	c, err := readCorpus(ctx, src, cfg, func(int64, float64) {})
+	counting := cfg
+	counting.MemoryLimit = 0 // the whole figure, not where the corpus alone passes the limit
+	c, err := countWords(ctx, src, counting, func(int64, float64) {})
 	if err != nil {
 		return 0, 0, err
 	}
 	if err := c.finish(cfg.MinCount, cfg.MaxVocab); err != nil {
 		return 0, 0, err
 	}
-	return EstimateMemory(cfg, len(c.words)) + c.tokens.bytes(), len(c.words), nil
+	need = EstimateMemory(cfg, len(c.words)) + c.tokens.bytes()
+	return need, len(c.words), checkMemory(cfg, len(c.words), need)
+}
+
+// checkMemory returns the *MemoryError of training vocab words needing
+// need bytes when that is over cfg.MemoryLimit (cfg with defaults).
+func checkMemory(cfg Config, vocab int, need int64) error {
+	if cfg.MemoryLimit > 0 && need > cfg.MemoryLimit {
+		return &MemoryError{What: fmt.Sprintf("training %d words of dimension %d", vocab, cfg.Dim), Need: need, Limit: cfg.MemoryLimit}
+	}
+	return nil
 }
 
 // Train reads every sentence of src, builds the vocabulary and trains word
@@ -112,7 +127,7 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 
 	start := time.Now()
 	lastReport := start
-	c, err := readCorpus(ctx, src, cfg, func(words int64, frac float64) {
+	c, err := countWords(ctx, src, cfg, func(words int64, frac float64) {
 		now := time.Now()
 		if frac < 1 && now.Sub(lastReport) < cfg.ProgressInterval {
 			return
@@ -134,8 +149,8 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 	countSeconds := time.Since(start).Seconds()
 
 	need := EstimateMemory(cfg, len(c.words)) + c.tokens.bytes()
-	if cfg.MemoryLimit > 0 && need > cfg.MemoryLimit {
-		return nil, &MemoryError{What: fmt.Sprintf("training %d words of dimension %d", len(c.words), cfg.Dim), Need: need, Limit: cfg.MemoryLimit}
+	if err := checkMemory(cfg, len(c.words), need); err != nil {
+		return nil, err
 	}
 
 	// The counting pass leaves the provisional vocabulary (a map and a
@@ -204,7 +219,7 @@ func allFinite(xs []float32) bool {
 // model is the state shared by the training goroutines.
 type model struct {
 	cfg   Config
-	c     *corpus
+	c     *counted
 	dim   int
 	syn0  []float32 // input vectors, V x dim
 	syn1  []float32 // output vectors: V x dim (ns) or (V-1) x dim (hs)
@@ -220,7 +235,7 @@ type model struct {
 	panicked atomic.Pointer[PanicError] // the first panic of a training goroutine
 }
 
-func newModel(cfg Config, c *corpus) *model {
+func newModel(cfg Config, c *counted) *model {
 	v, d := len(c.words), cfg.Dim
 	m := &model{cfg: cfg, c: c, dim: d, total: int64(cfg.Epochs) * c.trainWords}
 	m.syn0 = make([]float32, v*d)
@@ -263,7 +278,7 @@ func (m *model) run(ctx context.Context, emit func(Progress)) error {
 	n := m.c.tokens.n
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
-		w := newWorker(m, t)
+		th := newThread(m, t)
 		lo, hi := n*int64(t)/int64(threads), n*int64(t+1)/int64(threads)
 		wg.Add(1)
 		go func() {
@@ -276,7 +291,7 @@ func (m *model) run(ctx context.Context, emit func(Progress)) error {
 					m.stop.Store(true)
 				}
 			}()
-			w.train(lo, hi)
+			th.train(lo, hi)
 		}()
 	}
 	finished := make(chan struct{})

@@ -153,7 +153,7 @@ func TestVocabulary(t *testing.T) {
 }
 
 func TestCompaction(t *testing.T) {
-	c, err := readCorpus(context.Background(), src("x a y b\nz z\na q b\n"), Config{}, func(int64, float64) {})
+	c, err := countWords(context.Background(), src("x a y b\nz z\na q b\n"), Config{}, func(int64, float64) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,10 +280,10 @@ func TestProgress(t *testing.T) {
 
 func TestLearningRateFloor(t *testing.T) {
 	m := &model{cfg: Config{Alpha: 0.025}, total: 1_000_000}
-	w := &worker{m: m, local: 1_000_000}
-	w.flush()
-	if w.alpha != float32(0.025*1e-4) {
-		t.Fatalf("alpha at the end = %v, want the floor 0.025e-4", w.alpha)
+	th := &thread{m: m, local: 1_000_000}
+	th.flush()
+	if th.alpha != float32(0.025*1e-4) {
+		t.Fatalf("alpha at the end = %v, want the floor 0.025e-4", th.alpha)
 	}
 }
 

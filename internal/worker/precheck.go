@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 
@@ -29,7 +28,7 @@ func Precheck(ctx context.Context, cfg Config, p ophicleide.Params, uploads map[
 	if err != nil {
 		return err
 	}
-	tc.Threads, tc.MemoryLimit = cfg.Threads, 0
+	tc.Threads, tc.MemoryLimit = cfg.Threads, cfg.MemoryLimit
 	names := make([]string, 0, len(uploads))
 	for name := range uploads {
 		names = append(names, name)
@@ -44,25 +43,21 @@ func Precheck(ctx context.Context, cfg Config, p ophicleide.Params, uploads map[
 	}
 	src := corpus.NewWithLimits(ctx, srcs, tokenize.Options{Mode: tok}, cfg.Corpus)
 	defer src.Close()
-	need, vocab, err := word2vec.Estimate(ctx, tc, src)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var ce *word2vec.ConfigError
-		if errors.As(err, &ce) {
-			return err
-		}
-		return nil // the job will fail with this reason
-	}
-	if need > cfg.MemoryLimit {
-		dim := tc.Dim
-		if dim == 0 {
-			dim = word2vec.DefaultConfig().Dim
-		}
-		me := &word2vec.MemoryError{What: fmt.Sprintf("training %d words of dimension %d", vocab, dim), Need: need, Limit: cfg.MemoryLimit}
+	_, _, err = word2vec.Estimate(ctx, tc, src)
+	var (
+		ce *word2vec.ConfigError
+		me *word2vec.MemoryError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &ce):
+		return err
+	case errors.As(err, &me):
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "params", Err: me,
 			Message: me.Error() + " per job on this server; lower dim, raise minCount or set maxVocab"}
 	}
-	return nil
+	return nil // the job will fail with this reason
 }

@@ -76,8 +76,9 @@ func (s *tokenStore) at(i int64) int32 { return s.blocks[i>>blockBits][i&blockMa
 
 func (s *tokenStore) bytes() int64 { return int64(len(s.blocks)) * blockSize * 4 }
 
-// corpus is the result of the counting pass.
-type corpus struct {
+// counted is the result of the counting pass: the vocabulary (words and
+// their counts) and the text as word ids.
+type counted struct {
 	words       []string // by descending count after finish
 	counts      []int64
 	tokens      tokenStore // in-vocabulary ids and sentinels after finish
@@ -86,12 +87,12 @@ type corpus struct {
 	sentences   int64
 }
 
-// readCorpus is the counting pass: it reads every sentence, assigns
+// countWords is the counting pass: it reads every sentence, assigns
 // provisional ids in order of first appearance, counts them and stores the
 // id stream.
-func readCorpus(ctx context.Context, src Sentences, cfg Config, report func(words int64, fraction float64)) (*corpus, error) {
+func countWords(ctx context.Context, src Sentences, cfg Config, report func(words int64, fraction float64)) (*counted, error) {
 	ids := make(map[string]int32, 1<<16)
-	c := &corpus{}
+	c := &counted{}
 	bc, _ := src.(byteCounter)
 	var n int64
 	for src.Scan() {
@@ -146,7 +147,7 @@ func readCorpus(ctx context.Context, src Sentences, cfg Config, report func(word
 // appearance), drops words under minCount or beyond maxVocab, and rewrites
 // the stored corpus in place with the final ids, dropping the words left
 // out and empty sentences.
-func (c *corpus) finish(minCount, maxVocab int) error {
+func (c *counted) finish(minCount, maxVocab int) error {
 	order := make([]int32, 0, len(c.words))
 	var maxCount int64
 	for id, n := range c.counts {

@@ -27,7 +27,7 @@ var sigmoidTable = func() [expTableSize + 1]float32 {
 // gradient is word2vec.c's (label - sigma(f)) * alpha with its clipping:
 // beyond |f| >= maxExp the sigmoid is taken as 0 or 1. A NaN f (weights
 // that diverged) takes the last branch, so the table is never indexed out
-// of range; the divergence itself is caught by worker.flush.
+// of range; the divergence itself is caught by thread.flush.
 func gradient(f, label, alpha float32) float32 {
 	switch {
 	case f >= maxExp:
@@ -38,9 +38,10 @@ func gradient(f, label, alpha float32) float32 {
 	return label * alpha
 }
 
-// worker is one training goroutine with its own random generator and
-// scratch buffers; nothing in its loops allocates.
-type worker struct {
+// thread is one of the Config.Threads training goroutines (word2vec.c's
+// TrainModelThread), with its own random generator and scratch buffers;
+// nothing in its loops allocates.
+type thread struct {
 	m       *model
 	rng     rng
 	sen     []int32   // current sentence after subsampling
@@ -57,9 +58,9 @@ type worker struct {
 	probe   int32 // a word trained since the last report, whose rows flush checks
 }
 
-func newWorker(m *model, id int) *worker {
+func newThread(m *model, id int) *thread {
 	d, win := m.dim, m.cfg.Window
-	return &worker{
+	return &thread{
 		m:       m,
 		rng:     newRNG(m.cfg.Seed, uint64(id)),
 		sen:     make([]int32, 0, MaxSentence),
@@ -78,22 +79,22 @@ func newWorker(m *model, id int) *worker {
 // flush publishes the words processed since the last call and recomputes
 // the learning rate from the global progress. It reports whether training
 // should stop.
-func (w *worker) flush() bool {
-	m := w.m
+func (th *thread) flush() bool {
+	m := th.m
 	if flushHook != nil {
 		flushHook()
 	}
-	if !w.finite() {
+	if !th.finite() {
 		m.diverged.Store(true)
 		m.stop.Store(true)
 		return true
 	}
-	done := m.done.Add(w.local)
-	w.local = 0
+	done := m.done.Add(th.local)
+	th.local = 0
 	start := m.cfg.Alpha
 	a := start * (1 - float64(done)/float64(m.total+1))
 	a = max(a, start*1e-4)
-	w.alpha = float32(a)
+	th.alpha = float32(a)
 	m.alpha.Store(math.Float64bits(a))
 	return m.stop.Load()
 }
@@ -108,18 +109,18 @@ var flushHook func()
 // grows them without bound until they overflow to Inf and then NaN.
 const maxNorm2 = 1e8
 
-// finite reports whether the input and output rows of w.probe are finite
+// finite reports whether the input and output rows of th.probe are finite
 // and of a sane size: a cheap sample (two dot products every 10,000 words)
 // that catches divergence within one report interval of its start, since
 // a diverging model blows up the rows of frequent words first.
-func (w *worker) finite() bool {
-	d, p := w.m.dim, int(w.probe)
-	in := w.m.syn0[p*d : p*d+d]
+func (th *thread) finite() bool {
+	d, p := th.m.dim, int(th.probe)
+	in := th.m.syn0[p*d : p*d+d]
 	if n := vecmath.Dot(in, in); !(n < maxNorm2) { // false for NaN
 		return false
 	}
-	if o := p * d; o+d <= len(w.m.syn1) {
-		out := w.m.syn1[o : o+d]
+	if o := p * d; o+d <= len(th.m.syn1) {
+		out := th.m.syn1[o : o+d]
 		if n := vecmath.Dot(out, out); !(n < maxNorm2) {
 			return false
 		}
@@ -131,74 +132,74 @@ func (w *worker) finite() bool {
 // stored corpus: it skips to the first sentence start at or after lo and
 // stops at the first sentence end at or after hi, so goroutines split the
 // corpus at sentence boundaries with no overlap.
-func (w *worker) train(lo, hi int64) {
-	toks := &w.m.c.tokens
+func (th *thread) train(lo, hi int64) {
+	toks := &th.m.c.tokens
 	if lo > 0 {
 		for lo < toks.n && toks.at(lo-1) != sentinel {
 			lo++
 		}
 	}
-	for epoch := 0; epoch < w.m.cfg.Epochs; epoch++ {
+	for epoch := 0; epoch < th.m.cfg.Epochs; epoch++ {
 		i := lo
 		for i < toks.n && i < hi || (i > lo && i < toks.n && toks.at(i-1) != sentinel) {
-			i = w.readSentence(i)
-			w.trainSentence()
-			if w.local >= reportEvery {
-				if w.flush() {
+			i = th.readSentence(i)
+			th.trainSentence()
+			if th.local >= reportEvery {
+				if th.flush() {
 					return
 				}
 			}
 		}
-		if w.flush() {
+		if th.flush() {
 			return
 		}
 	}
 }
 
-// readSentence copies the sentence starting at i into w.sen, subsampling
+// readSentence copies the sentence starting at i into th.sen, subsampling
 // frequent words, and returns the index after its end.
-func (w *worker) readSentence(i int64) int64 {
-	toks := &w.m.c.tokens
-	keep := w.m.keep
-	w.sen = w.sen[:0]
-	for i < toks.n && len(w.sen) < cap(w.sen) {
+func (th *thread) readSentence(i int64) int64 {
+	toks := &th.m.c.tokens
+	keep := th.m.keep
+	th.sen = th.sen[:0]
+	for i < toks.n && len(th.sen) < cap(th.sen) {
 		v := toks.at(i)
 		i++
 		if v == sentinel {
 			break
 		}
-		w.local++
-		if keep[v] != math.MaxUint32 && uint32(w.rng.next()) >= keep[v] {
+		th.local++
+		if keep[v] != math.MaxUint32 && uint32(th.rng.next()) >= keep[v] {
 			continue
 		}
-		w.sen = append(w.sen, v)
+		th.sen = append(th.sen, v)
 	}
-	if len(w.sen) > 0 {
-		w.probe = w.sen[0]
+	if len(th.sen) > 0 {
+		th.probe = th.sen[0]
 	}
 	return i
 }
 
-func (w *worker) trainSentence() {
+func (th *thread) trainSentence() {
 	switch {
-	case w.m.cfg.Arch == SkipGram && w.m.cfg.Loss == NegativeSampling:
-		w.skipGramNS()
-	case w.m.cfg.Arch == SkipGram:
-		w.skipGramHS()
-	case w.m.cfg.Loss == NegativeSampling:
-		w.cbowNS()
+	case th.m.cfg.Arch == SkipGram && th.m.cfg.Loss == NegativeSampling:
+		th.skipGramNS()
+	case th.m.cfg.Arch == SkipGram:
+		th.skipGramHS()
+	case th.m.cfg.Loss == NegativeSampling:
+		th.cbowNS()
 	default:
-		w.cbowHS()
+		th.cbowHS()
 	}
 }
 
 // window returns the bounds of the randomly reduced window around pos
 // (word2vec.c: b uniform in [0, window), span window-b on each side).
-func (w *worker) window(pos int) (lo, hi int) {
-	win := w.m.cfg.Window
-	b := intn(w.rng.next(), win)
+func (th *thread) window(pos int) (lo, hi int) {
+	win := th.m.cfg.Window
+	b := intn(th.rng.next(), win)
 	lo = max(0, pos-win+b)
-	hi = min(len(w.sen), pos+win-b+1)
+	hi = min(len(th.sen), pos+win-b+1)
 	return lo, hi
 }
 
@@ -212,10 +213,10 @@ func labels(n int) []float32 {
 
 // drawTargets sets dst to word and up to Negative noise words, skipping
 // draws equal to word as word2vec.c does.
-func (w *worker) drawTargets(dst []int32, word int32) []int32 {
+func (th *thread) drawTargets(dst []int32, word int32) []int32 {
 	dst = append(dst[:0], word)
-	for d := 0; d < w.m.cfg.Negative; d++ {
-		if t := w.m.noise.draw(w.rng.next()); t != word {
+	for d := 0; d < th.m.cfg.Negative; d++ {
+		if t := th.m.noise.draw(th.rng.next()); t != word {
 			dst = append(dst, t)
 		}
 	}
@@ -226,16 +227,16 @@ func (w *worker) drawTargets(dst []int32, word int32) []int32 {
 // those of pos+1 and prefetches their output rows, which are scattered
 // over the whole output matrix: fetching them while pos trains hides most
 // of the memory latency.
-func (w *worker) advanceTargets(pos int) {
+func (th *thread) advanceTargets(pos int) {
 	if pos == 0 {
-		w.next = w.drawTargets(w.next, w.sen[0])
+		th.next = th.drawTargets(th.next, th.sen[0])
 	}
-	w.targets, w.next = w.next, w.targets
-	if pos+1 < len(w.sen) {
-		w.next = w.drawTargets(w.next, w.sen[pos+1])
-		d := w.m.dim
-		for _, t := range w.next {
-			vecmath.Prefetch(w.m.syn1[int(t)*d : int(t)*d+d])
+	th.targets, th.next = th.next, th.targets
+	if pos+1 < len(th.sen) {
+		th.next = th.drawTargets(th.next, th.sen[pos+1])
+		d := th.m.dim
+		for _, t := range th.next {
+			vecmath.Prefetch(th.m.syn1[int(t)*d : int(t)*d+d])
 		}
 	}
 }
@@ -250,116 +251,116 @@ func (w *worker) advanceTargets(pos int) {
 //
 // with all gradients of the window computed from the weights as they were
 // when the window started.
-func (w *worker) skipGramNS() {
-	d := w.m.dim
-	syn0, syn1 := w.m.syn0, w.m.syn1
-	alpha := w.alpha
-	for pos := range w.sen {
-		w.advanceTargets(pos)
-		lo, hi := w.window(pos)
-		w.ctx = w.ctx[:0]
+func (th *thread) skipGramNS() {
+	d := th.m.dim
+	syn0, syn1 := th.m.syn0, th.m.syn1
+	alpha := th.alpha
+	for pos := range th.sen {
+		th.advanceTargets(pos)
+		lo, hi := th.window(pos)
+		th.ctx = th.ctx[:0]
 		for c := lo; c < hi; c++ {
 			if c != pos {
-				w.ctx = append(w.ctx, w.sen[c])
+				th.ctx = append(th.ctx, th.sen[c])
 			}
 		}
-		if len(w.ctx) == 0 {
+		if len(th.ctx) == 0 {
 			continue
 		}
-		nt := len(w.targets)
-		for ci, c := range w.ctx {
+		nt := len(th.targets)
+		for ci, c := range th.ctx {
 			in := syn0[int(c)*d : int(c)*d+d]
-			neu := w.neu[ci*d : ci*d+d]
+			neu := th.neu[ci*d : ci*d+d]
 			clear(neu)
-			for ti, t := range w.targets {
+			for ti, t := range th.targets {
 				out := syn1[int(t)*d : int(t)*d+d]
-				g := gradient(vecmath.Dot(in, out), w.labels[ti], alpha)
-				w.g[ci*nt+ti] = g
+				g := gradient(vecmath.Dot(in, out), th.labels[ti], alpha)
+				th.g[ci*nt+ti] = g
 				if g != 0 {
 					vecmath.Axpy(g, out, neu)
 				}
 			}
 		}
-		for ti, t := range w.targets {
+		for ti, t := range th.targets {
 			out := syn1[int(t)*d : int(t)*d+d]
-			for ci, c := range w.ctx {
-				if g := w.g[ci*nt+ti]; g != 0 {
+			for ci, c := range th.ctx {
+				if g := th.g[ci*nt+ti]; g != 0 {
 					vecmath.Axpy(g, syn0[int(c)*d:int(c)*d+d], out)
 				}
 			}
 		}
-		for ci, c := range w.ctx {
-			vecmath.Axpy(1, w.neu[ci*d:ci*d+d], syn0[int(c)*d:int(c)*d+d])
+		for ci, c := range th.ctx {
+			vecmath.Axpy(1, th.neu[ci*d:ci*d+d], syn0[int(c)*d:int(c)*d+d])
 		}
 	}
 }
 
 // skipGramHS is skip-gram with hierarchical softmax (word2vec.c): each
 // context word's vector predicts the Huffman path of the centre word.
-func (w *worker) skipGramHS() {
-	d := w.m.dim
-	syn0 := w.m.syn0
-	for pos, word := range w.sen {
-		lo, hi := w.window(pos)
+func (th *thread) skipGramHS() {
+	d := th.m.dim
+	syn0 := th.m.syn0
+	for pos, word := range th.sen {
+		lo, hi := th.window(pos)
 		for c := lo; c < hi; c++ {
 			if c == pos {
 				continue
 			}
-			in := syn0[int(w.sen[c])*d : int(w.sen[c])*d+d]
-			clear(w.neu1e)
-			w.softmaxPath(in, word)
-			vecmath.Axpy(1, w.neu1e, in)
+			in := syn0[int(th.sen[c])*d : int(th.sen[c])*d+d]
+			clear(th.neu1e)
+			th.softmaxPath(in, word)
+			vecmath.Axpy(1, th.neu1e, in)
 		}
 	}
 }
 
 // softmaxPath trains the inner nodes on word's Huffman path to predict the
 // word from the hidden vector in (word2vec.c's hierarchical softmax),
-// adding the gradient for in to w.neu1e. Saturated nodes (|f| >= 6) are
+// adding the gradient for in to th.neu1e. Saturated nodes (|f| >= 6) are
 // skipped, as in word2vec.c.
-func (w *worker) softmaxPath(in []float32, word int32) {
-	d := w.m.dim
-	syn1 := w.m.syn1
-	points, codes := w.m.tree.path(word)
+func (th *thread) softmaxPath(in []float32, word int32) {
+	d := th.m.dim
+	syn1 := th.m.syn1
+	points, codes := th.m.tree.path(word)
 	for k, p := range points {
 		out := syn1[int(p)*d : int(p)*d+d]
 		f := vecmath.Dot(in, out)
 		if f <= -maxExp || f >= maxExp {
 			continue
 		}
-		g := gradient(f, 1-float32(codes[k]), w.alpha)
-		vecmath.Axpy(g, out, w.neu1e)
+		g := gradient(f, 1-float32(codes[k]), th.alpha)
+		vecmath.Axpy(g, out, th.neu1e)
 		vecmath.Axpy(g, in, out)
 	}
 }
 
-// hidden sets w.neu1 to the mean of the context vectors of the window
+// hidden sets th.neu1 to the mean of the context vectors of the window
 // around pos and returns the context size.
-func (w *worker) hidden(pos, lo, hi int) int {
-	d := w.m.dim
-	syn0 := w.m.syn0
-	clear(w.neu1)
+func (th *thread) hidden(pos, lo, hi int) int {
+	d := th.m.dim
+	syn0 := th.m.syn0
+	clear(th.neu1)
 	n := 0
 	for c := lo; c < hi; c++ {
 		if c != pos {
-			vecmath.Axpy(1, syn0[int(w.sen[c])*d:int(w.sen[c])*d+d], w.neu1)
+			vecmath.Axpy(1, syn0[int(th.sen[c])*d:int(th.sen[c])*d+d], th.neu1)
 			n++
 		}
 	}
 	if n > 1 {
-		vecmath.Scale(1/float32(n), w.neu1)
+		vecmath.Scale(1/float32(n), th.neu1)
 	}
 	return n
 }
 
-// spread adds w.neu1e to every context vector of the window (word2vec.c
+// spread adds th.neu1e to every context vector of the window (word2vec.c
 // CBOW: the gradient of the mean is not divided by the context size).
-func (w *worker) spread(pos, lo, hi int) {
-	d := w.m.dim
-	syn0 := w.m.syn0
+func (th *thread) spread(pos, lo, hi int) {
+	d := th.m.dim
+	syn0 := th.m.syn0
 	for c := lo; c < hi; c++ {
 		if c != pos {
-			vecmath.Axpy(1, w.neu1e, syn0[int(w.sen[c])*d:int(w.sen[c])*d+d])
+			vecmath.Axpy(1, th.neu1e, syn0[int(th.sen[c])*d:int(th.sen[c])*d+d])
 		}
 	}
 }
@@ -369,43 +370,43 @@ func (w *worker) spread(pos, lo, hi int) {
 // Saturated outputs (|f| >= 6) are skipped as gensim does rather than
 // clipped as word2vec.c does: on a 5M-word slice of the medium corpus this
 // gave 10.2% analogy accuracy against 9.9% (means of three seeds each).
-func (w *worker) cbowNS() {
-	d := w.m.dim
-	syn1 := w.m.syn1
-	alpha := w.alpha
-	for pos := range w.sen {
-		w.advanceTargets(pos)
-		lo, hi := w.window(pos)
-		if w.hidden(pos, lo, hi) == 0 {
+func (th *thread) cbowNS() {
+	d := th.m.dim
+	syn1 := th.m.syn1
+	alpha := th.alpha
+	for pos := range th.sen {
+		th.advanceTargets(pos)
+		lo, hi := th.window(pos)
+		if th.hidden(pos, lo, hi) == 0 {
 			continue
 		}
-		clear(w.neu1e)
-		for ti, t := range w.targets {
+		clear(th.neu1e)
+		for ti, t := range th.targets {
 			out := syn1[int(t)*d : int(t)*d+d]
-			f := vecmath.Dot(w.neu1, out)
+			f := vecmath.Dot(th.neu1, out)
 			if f <= -maxExp || f >= maxExp {
 				continue
 			}
-			g := gradient(f, w.labels[ti], alpha)
+			g := gradient(f, th.labels[ti], alpha)
 			if g == 0 {
 				continue
 			}
-			vecmath.Axpy(g, out, w.neu1e)
-			vecmath.Axpy(g, w.neu1, out)
+			vecmath.Axpy(g, out, th.neu1e)
+			vecmath.Axpy(g, th.neu1, out)
 		}
-		w.spread(pos, lo, hi)
+		th.spread(pos, lo, hi)
 	}
 }
 
 // cbowHS is CBOW with hierarchical softmax (word2vec.c).
-func (w *worker) cbowHS() {
-	for pos, word := range w.sen {
-		lo, hi := w.window(pos)
-		if w.hidden(pos, lo, hi) == 0 {
+func (th *thread) cbowHS() {
+	for pos, word := range th.sen {
+		lo, hi := th.window(pos)
+		if th.hidden(pos, lo, hi) == 0 {
 			continue
 		}
-		clear(w.neu1e)
-		w.softmaxPath(w.neu1, word)
-		w.spread(pos, lo, hi)
+		clear(th.neu1e)
+		th.softmaxPath(th.neu1, word)
+		th.spread(pos, lo, hi)
 	}
 }
