@@ -9,6 +9,3 @@ var (
 	dotRowsInt8 = dotRowsInt8Generic
 	prefetch    = func([]float32) {}
 )
-
-// Accelerated reports whether assembly kernels are in use.
-func Accelerated() bool { return false }

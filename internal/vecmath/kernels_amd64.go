@@ -58,9 +58,6 @@ func dotRowsAVX2(q, m, out []float32) {
 //go:noescape
 func dotRows4AVX2(q, m []float32, stride int, out []float32, mask []int32)
 
-// Accelerated reports whether assembly kernels are in use.
-func Accelerated() bool { return hasAVX2FMA }
-
 // dotAVX2 is Dot with 8-wide FMA and four accumulators. Reference:
 //
 //	var s float32
