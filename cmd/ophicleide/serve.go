@@ -25,6 +25,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/mongo"
+	"github.com/ophicleide/ophicleide/internal/service"
 	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/sysmem"
 	"github.com/ophicleide/ophicleide/internal/web"
@@ -202,13 +203,19 @@ func runRole(ctx context.Context, e *env, role string, args []string) error {
 			w.Wake()
 		}
 	}
-	api := ophttp.NewServer(store, *cacheMB<<20, log, version, wake).WithLimits(ophttp.Limits{
-		Params: lim, MaxJobMemoryBytes: memLimit, MaxURLBytes: *fetchMB << 20, MaxModelBytes: *modelMB << 20,
-		MaxJobSeconds: jobTime.Seconds(), MaxAttempts: *maxAttempts,
-	}).WithPrecheck(func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
-		// As the workers will train it (with the roles' shared limits).
-		return worker.Precheck(ctx, jobCfg, p, uploads)
+	models, queries := service.New(store, *cacheMB<<20, service.Config{
+		Validate: lim.Check, // the native trainer's parameters, within the flags' limits
+		Precheck: func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
+			// As the workers will train it (with the roles' shared limits).
+			return worker.Precheck(ctx, jobCfg, p, uploads)
+		},
+		Wake: wake,
+		Limits: ophicleide.Limits{
+			Params: ophicleide.ParamLimits(lim), MaxJobMemoryBytes: memLimit, MaxURLBytes: *fetchMB << 20, MaxModelBytes: *modelMB << 20,
+			MaxJobSeconds: jobTime.Seconds(), MaxAttempts: *maxAttempts,
+		},
 	})
+	api := ophttp.NewServer(models, queries, log, version)
 	if _, err := api.WithHostPolicy(ophttp.HostPolicy{Addr: *addr, PublicHosts: splitList(*publicHosts), AllowedOrigins: splitList(*allowedOrigins)}); err != nil {
 		return usagef("%v", err)
 	}

@@ -140,7 +140,7 @@ func fuzzServer(f *testing.F) (http.Handler, string) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { store.Close() })
-	srv := NewServer(store, 16<<20, slog.New(slog.DiscardHandler), "test", nil)
+	srv := newRealServer(store, 16<<20, slog.New(slog.DiscardHandler))
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d 3\n", len(tinyVocabulary))
 	for i, w := range tinyVocabulary {

@@ -31,6 +31,7 @@ import (
 
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
+	"github.com/ophicleide/ophicleide/internal/service"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -48,7 +49,8 @@ func newImportServer(t testing.TB) *importServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := ophttp.NewServer(store, 64<<20, slog.New(slog.DiscardHandler), "test", func() {})
+	models, queries := service.New(store, 64<<20, service.Config{Wake: func() {}})
+	api := ophttp.NewServer(models, queries, slog.New(slog.DiscardHandler), "test")
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()

@@ -36,7 +36,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ms, err := s.store.PageModels(r.Context(), p)
+	ms, err := s.models.PageModels(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -51,7 +51,7 @@ func (s *Server) listQueries(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	qs, err := s.store.PageQueries(r.Context(), r.URL.Query().Get("model"), p)
+	qs, err := s.queries.PageQueries(r.Context(), r.URL.Query().Get("model"), p)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -35,7 +35,7 @@ func newListsServer(t testing.TB, opts ...bolt.Option) (*httptest.Server, *bolt.
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewServer(store, 1<<20, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", nil))
+	srv := httptest.NewServer(newRealServer(store, 1<<20, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(func() {
 		srv.Close()
 		store.Close()

@@ -20,7 +20,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(store ophicleide.ModelStore) *metrics {
+func newMetrics(models counter) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -31,7 +31,7 @@ func newMetrics(store ophicleide.ModelStore) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, &storeCollector{store: store},
+	m.registry.MustRegister(m.requests, m.latency, &storeCollector{models: models},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -104,9 +104,14 @@ var (
 	wpsDesc  = prometheus.NewDesc("ophicleide_training_words_per_second", "Training speed summed over the models training now.", nil, nil)
 )
 
-// storeCollector reads the models' states from the store at scrape time,
+// storeCollector reads the models' states at scrape time (from the store),
 // so every replica reports the same figures.
-type storeCollector struct{ store ophicleide.ModelStore }
+type storeCollector struct{ models counter }
+
+// counter counts models (ophicleide.ModelService, ophicleide.ModelStore).
+type counter interface {
+	CountModels(ctx context.Context) (*ophicleide.ModelCounts, error)
+}
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- jobsDesc
@@ -116,7 +121,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	counts, err := c.store.CountModels(ctx)
+	counts, err := c.models.CountModels(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
 		return

@@ -41,7 +41,7 @@ func startAPI(t *testing.T, policy *HostPolicy) *realAPI {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	srv := NewServer(store, 64<<20, slog.New(slog.DiscardHandler), "test", nil)
+	srv := newRealServer(store, 64<<20, slog.New(slog.DiscardHandler))
 	hs := httptest.NewUnstartedServer(srv)
 	if policy != nil {
 		p := *policy

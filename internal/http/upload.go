@@ -12,16 +12,16 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/ophicleide/ophicleide"
-	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
 // MaxUploadBytes limits a multipart POST /models (all files together).
 const MaxUploadBytes = 64 << 20
+
+// maxURLs is the model service's bound on URLs, which a form must have
+// room for.
+const maxURLs = ophicleide.MaxURLs
 
 // maxFormParts limits the parts of a multipart POST /models: room for
 // maxURLs "urls" fields, the other fields and a few files. (Go's reader
@@ -158,81 +158,4 @@ func closeAll(rs map[string]io.Reader) {
 			c.Close()
 		}
 	}
-}
-
-// MaxImportBytes limits POST /models/import. Imports stream to the store
-// (memory does not grow with the file), so the limit is about disk and
-// time: 8 GiB holds the largest set the readers accept in the binary
-// format (vectors.MaxValues values).
-const MaxImportBytes = 8 << 30
-
-// importModel creates a ready model from a word2vec file (text or binary,
-// detected): multipart with a "file" part and a "name" field, or the raw
-// file as the body with ?name=.
-func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes)
-	name := strings.TrimSpace(r.URL.Query().Get("name"))
-	var src io.Reader = r.Body
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		mr, err := r.MultipartReader()
-		if err != nil {
-			s.fail(w, r, ophicleide.Errorf(ophicleide.EINVALID, "the multipart form cannot be read: %v", err))
-			return
-		}
-		// Fields before the file part; the file is read as it streams.
-		for src = nil; src == nil; {
-			p, err := mr.NextPart()
-			if err != nil {
-				s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the form has no \"file\" part holding a word2vec vectors file"})
-				return
-			}
-			switch p.FormName() {
-			case "name":
-				b, _ := io.ReadAll(io.LimitReader(p, 1000))
-				name = strings.TrimSpace(string(b))
-			case "file":
-				src = p
-			}
-		}
-	}
-	if name == "" {
-		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: "name is required (a form field, or ?name= with a raw body)"})
-		return
-	}
-	if len(name) > maxNameLen {
-		s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", maxNameLen)})
-		return
-	}
-	// The rows go to the store as they are read (vectors.StreamCompact):
-	// memory holds a batch of rows and the word list, never the matrix.
-	// Dim and VocabSize are known only at the end: the stores read m
-	// after write returns, and store nothing when it fails.
-	now := time.Now().UTC()
-	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
-	err := s.store.ImportModel(r.Context(), m, func(out io.Writer) error {
-		words, dim, err := vectors.StreamCompact(out, src, vectors.StreamOptions{UTF8: true})
-		if err != nil {
-			return err
-		}
-		if words == 0 {
-			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the vectors file holds no words"}
-		}
-		m.Params.Dim = dim
-		m.Stats = &ophicleide.Stats{VocabSize: words}
-		return nil
-	})
-	if err != nil {
-		var mbe *http.MaxBytesError
-		var pe *vectors.ParseError
-		switch {
-		case errors.As(err, &mbe):
-			err = ophicleide.Errorf(ophicleide.ETOOLARGE, "the vectors file is larger than %d GiB", MaxImportBytes>>30)
-		case errors.As(err, &pe):
-			err = &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + pe.Reason()}
-		}
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/models/"+m.ID)
-	s.json(w, http.StatusCreated, m)
 }

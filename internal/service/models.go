@@ -1,0 +1,228 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/params"
+	"github.com/ophicleide/ophicleide/internal/vectors"
+)
+
+// Precheck is told of a model about to be created whose text is all in
+// the request (uploads, no URLs) and may refuse it, e.g. because training
+// it would need more memory than a job may use. It may read the uploads;
+// Create rewinds them afterwards.
+type Precheck func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error
+
+// Config configures Models; the zero value validates parameters against
+// params.DefaultLimits and prechecks nothing.
+type Config struct {
+	// Validate checks a model's training parameters, returning an
+	// EINVALID *ophicleide.Error naming the field (the engine that will
+	// train them decides: today params.Limits.Check). nil:
+	// params.DefaultLimits().Check.
+	Validate func(ophicleide.Params) error
+	// Precheck, if not nil, checks models trained from uploads alone.
+	Precheck Precheck
+	// Wake, if not nil, is called after a model is created (in-process
+	// workers look for the job at once).
+	Wake func()
+	// Limits are published by Models.Limits; Params zero:
+	// params.DefaultLimits (those Validate enforces when nil).
+	Limits ophicleide.Limits
+}
+
+// Models implements ophicleide.ModelService.
+type Models struct {
+	store ophicleide.Store
+	cache *Cache
+	cfg   Config
+}
+
+var _ ophicleide.ModelService = (*Models)(nil)
+
+// NewModels returns the model service over store; cache, if not nil, is
+// the one the queries read (Delete forgets a model's vectors there).
+func NewModels(store ophicleide.Store, cache *Cache, cfg Config) *Models {
+	if cfg.Validate == nil {
+		cfg.Validate = params.DefaultLimits().Check
+	}
+	if cfg.Limits.Params == (ophicleide.ParamLimits{}) {
+		cfg.Limits.Params = ophicleide.ParamLimits(params.DefaultLimits())
+	}
+	return &Models{store: store, cache: cache, cfg: cfg}
+}
+
+// Limits implements ophicleide.ModelService.
+func (s *Models) Limits() ophicleide.Limits { return s.cfg.Limits }
+
+// Create implements ophicleide.ModelService.
+func (s *Models) Create(ctx context.Context, req ophicleide.ModelRequest) (*ophicleide.Model, error) {
+	m, err := s.NewModel(req)
+	if err != nil {
+		return nil, err
+	}
+	var uploads map[string]io.Reader
+	if len(req.Uploads) > 0 {
+		uploads = make(map[string]io.Reader, len(req.Uploads))
+		for _, u := range req.Uploads {
+			uploads[u.Name] = u.Text
+		}
+	}
+	if err := s.precheck(ctx, m, uploads); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateModel(ctx, m, uploads); err != nil {
+		return nil, err
+	}
+	if s.cfg.Wake != nil {
+		s.cfg.Wake()
+	}
+	return m, nil
+}
+
+// NewModel validates req as Create does and returns the model Create
+// would store (queued, with a new ID), without storing or prechecking it.
+func (s *Models) NewModel(req ophicleide.ModelRequest) (*ophicleide.Model, error) {
+	name := strings.TrimSpace(req.Name)
+	switch {
+	case name == "":
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: "name is required"}
+	case len(name) > ophicleide.MaxNameLen:
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", ophicleide.MaxNameLen)}
+	case len(req.URLs) > ophicleide.MaxURLs:
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: fmt.Sprintf("at most %d URLs per model", ophicleide.MaxURLs)}
+	}
+	var urls []string
+	for _, u := range req.URLs {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue // the original web page sends one when the URL box ends with a newline
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: fmt.Sprintf("%q is not an http or https URL", u)}
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 && len(req.Uploads) == 0 {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: "give at least one URL of plain text to train on, or upload a text file"}
+	}
+	if req.ZeroParam != "" {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: req.ZeroParam,
+			Message: fmt.Sprintf("%s must be above 0 (leave it out for the default)", req.ZeroParam)}
+	}
+	if err := s.cfg.Validate(req.Params); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, u := range req.Uploads {
+		names = append(names, u.Name)
+	}
+	now := time.Now().UTC()
+	if urls == nil {
+		urls = []string{}
+	}
+	return &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusQueued, URLs: urls,
+		Uploads: names, Callback: req.Callback, Params: req.Params, Progress: &ophicleide.Progress{Phase: "queued"},
+		Created: now, Updated: now}, nil
+}
+
+// precheck runs the precheck on a model trained only from uploads, then
+// rewinds them for the store.
+func (s *Models) precheck(ctx context.Context, m *ophicleide.Model, uploads map[string]io.Reader) error {
+	if s.cfg.Precheck == nil || len(m.URLs) > 0 || len(uploads) == 0 {
+		return nil
+	}
+	if err := s.cfg.Precheck(ctx, m.Params, uploads); err != nil {
+		return err
+	}
+	for name, u := range uploads {
+		sk, ok := u.(io.Seeker)
+		if !ok {
+			return fmt.Errorf("upload %q cannot be rewound after the precheck", name)
+		}
+		if _, err := sk.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("rewinding upload %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Import implements ophicleide.ModelService. The rows go to the store as
+// they are read (vectors.StreamCompact): memory holds a batch of rows and
+// the word list, never the matrix.
+func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophicleide.Model, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: "name is required"}
+	case len(name) > ophicleide.MaxNameLen:
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", ophicleide.MaxNameLen)}
+	}
+	// Dim and VocabSize are known only at the end: the stores read m
+	// after write returns, and store nothing when it fails.
+	now := time.Now().UTC()
+	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
+	err := s.store.ImportModel(ctx, m, func(out io.Writer) error {
+		words, dim, err := vectors.StreamCompact(out, src, vectors.StreamOptions{UTF8: true})
+		if err != nil {
+			return err
+		}
+		if words == 0 {
+			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the vectors file holds no words"}
+		}
+		m.Params.Dim = dim
+		m.Stats = &ophicleide.Stats{VocabSize: words}
+		return nil
+	})
+	if err != nil {
+		// A read error of src (the caller's: a body too large) stays in
+		// the chain, under the ParseError that carries it.
+		var pe *vectors.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + pe.Reason(), Err: err}
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// FindModel implements ophicleide.ModelService.
+func (s *Models) FindModel(ctx context.Context, id string) (*ophicleide.Model, error) {
+	return s.store.FindModel(ctx, id)
+}
+
+// PageModels implements ophicleide.ModelService.
+func (s *Models) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide.ModelPage, error) {
+	return s.store.PageModels(ctx, p)
+}
+
+// Delete implements ophicleide.ModelService.
+func (s *Models) Delete(ctx context.Context, id string) error {
+	if err := s.store.DeleteModel(ctx, id); err != nil {
+		return err
+	}
+	if s.cache != nil {
+		s.cache.Remove(id)
+	}
+	return nil
+}
+
+// CountModels implements ophicleide.ModelService.
+func (s *Models) CountModels(ctx context.Context) (*ophicleide.ModelCounts, error) {
+	return s.store.CountModels(ctx)
+}
+
+// QueueLength implements ophicleide.ModelService.
+func (s *Models) QueueLength(ctx context.Context) (int, error) {
+	return s.store.QueueLength(ctx)
+}

@@ -1,0 +1,174 @@
+package ophicleide
+
+import (
+	"context"
+	"io"
+)
+
+// The services: the use cases the adapters call (the HTTP API), in domain
+// terms. internal/service implements them over a Store and the vector
+// engine; an adapter holds these interfaces, never a store or an engine.
+// Their errors are *Error values (codes and user-safe messages, Field
+// naming the request field at fault) or, for anything unexpected, any
+// other error, which adapters show as an internal error.
+
+// Bounds of the services' requests.
+const (
+	// DefaultCount and MaxCount: the neighbours a query or a search
+	// returns when not told, and at most.
+	DefaultCount = 5
+	MaxCount     = 100
+	// DefaultWords and MaxWords: the words QueryService.Words returns when
+	// not told, and at most.
+	DefaultWords = 20
+	MaxWords     = 1000
+	// MaxNameLen is the longest name of a model (characters); MaxURLs
+	// the most URLs of a ModelRequest.
+	MaxNameLen = 200
+	MaxURLs    = 100
+)
+
+// Export formats (QueryService.Export): the word2vec formats.
+const (
+	ExportBinary = "binary"
+	ExportText   = "text"
+)
+
+// ModelService creates, imports, reads and deletes models.
+type ModelService interface {
+	// Create validates req (name, URLs, the training parameters), may
+	// check a model trained from uploads alone before taking it (its
+	// memory estimate), then stores it queued with its training job and
+	// returns it. Errors: EINVALID with Field for a bad request, those of
+	// ModelStore.CreateModel.
+	Create(ctx context.Context, req ModelRequest) (*Model, error)
+	// Import stores a ready model named name from a word2vec file (text or
+	// binary, detected) read from src as it streams. EINVALID (Field
+	// "name" or "file") for a bad name or file; errors of reading src are
+	// returned wrapped, so the caller can tell its own (a body too large).
+	Import(ctx context.Context, name string, src io.Reader) (*Model, error)
+	// FindModel returns the model, or ENOTFOUND.
+	FindModel(ctx context.Context, id string) (*Model, error)
+	// PageModels returns one page of the models, newest first (EINVALID
+	// for a bad Page).
+	PageModels(ctx context.Context, p Page) (*ModelPage, error)
+	// Delete removes the model with its job, files and queries, and
+	// forgets its loaded vectors; ENOTFOUND if there is none.
+	Delete(ctx context.Context, id string) error
+	// CountModels counts the models by status (ModelStore.CountModels).
+	CountModels(ctx context.Context) (*ModelCounts, error)
+	// QueueLength counts the training jobs not yet finished.
+	QueueLength(ctx context.Context) (int, error)
+	// Limits are the bounds Create enforces and the workers apply, for
+	// clients to read before sending a request.
+	Limits() Limits
+}
+
+// ModelRequest asks for a model to be trained.
+type ModelRequest struct {
+	Name     string
+	URLs     []string // http or https; blank ones are skipped
+	Callback string
+	Params   Params
+	// ZeroParam names (by its API field) a parameter that must be above 0
+	// which the request gave as 0: Params cannot tell it from one left
+	// out (the default), the decoder can. Create refuses it.
+	ZeroParam string
+	// Uploads are texts to train on besides the URLs, in order. Create
+	// may read them twice (a check, then the store): each must then be an
+	// io.Seeker. The caller closes them.
+	Uploads []Upload
+}
+
+// Upload is a text file sent with a ModelRequest.
+type Upload struct {
+	Name string // unique in the request, safe as a file name
+	Text io.Reader
+}
+
+// QueryService answers questions about the vectors of ready models. A
+// model that is not ready is ENOTFOUND; a word not in its vocabulary is
+// EINVALID with Field naming the argument. Words are looked up as given,
+// else as the model's tokenizer writes them ("Darcy" is "darcy" to a
+// unicode model).
+type QueryService interface {
+	// Query answers req with the nearest neighbours of its word and keeps
+	// it in the query history.
+	Query(ctx context.Context, req QueryRequest) (*Query, error)
+	// FindQuery returns a stored query, or ENOTFOUND.
+	FindQuery(ctx context.Context, id string) (*Query, error)
+	// PageQueries returns one page of the history, of model modelID only
+	// unless it is "".
+	PageQueries(ctx context.Context, modelID string, p Page) (*QueryPage, error)
+	// Nearest returns the count (1 to MaxCount) nearest neighbours of word.
+	Nearest(ctx context.Context, modelID, word string, count int) ([]Result, error)
+	// Analogy returns the count words nearest to the sum of positive
+	// minus the sum of negative (Field "positive" or "negative").
+	Analogy(ctx context.Context, modelID string, positive, negative []string, count int) ([]Result, error)
+	// Similarity returns the cosine similarity of a and b (Field "a" or "b").
+	Similarity(ctx context.Context, modelID, a, b string) (float32, error)
+	// Vector returns the vector of word; the slice is the caller's.
+	Vector(ctx context.Context, modelID, word string) ([]float32, error)
+	// Words returns at most limit (1 to MaxWords) words of the vocabulary
+	// starting with prefix (case-folded), most frequent first.
+	Words(ctx context.Context, modelID, prefix string, limit int) ([]WordRank, error)
+	// Export returns the model's vectors as a file in format
+	// (ExportBinary, ExportText, "" for binary; EINVALID Field "format"
+	// for any other), to be written by the caller.
+	Export(ctx context.Context, modelID, format string) (*Export, error)
+}
+
+// QueryRequest asks for the neighbours of a word, to be kept in the
+// history.
+type QueryRequest struct {
+	ModelID string
+	Word    string
+	Count   int // 1 to MaxCount
+}
+
+// WordRank is a word of a model's vocabulary and its rank by frequency
+// (1: the most frequent).
+type WordRank struct {
+	Word string `json:"word"`
+	Rank int    `json:"rank"`
+}
+
+// Export is a model's vectors ready to be written as a file.
+type Export struct {
+	Model  *Model
+	Format string // ExportBinary or ExportText
+	// Write writes the file to w as it goes (nothing is buffered whole).
+	Write func(w io.Writer) error
+}
+
+// Limits are what a server accepts and enforces, published at GET /limits
+// and in GET /'s info so clients can check a request before sending it.
+// The training parameters are checked when a model is created; the others
+// are enforced by the workers and the fetcher and are shown here because a
+// request that exceeds them fails.
+type Limits struct {
+	Params ParamLimits `json:"params"`
+	// MaxJobMemoryBytes is the memory one training job may use (0: none).
+	MaxJobMemoryBytes int64 `json:"maxJobMemoryBytes"`
+	// MaxURLBytes is the text accepted per URL or upload, after
+	// decompression; MaxModelBytes all of a model's inputs together.
+	MaxURLBytes   int64 `json:"maxURLBytes"`
+	MaxModelBytes int64 `json:"maxModelBytes"`
+	// MaxUploadBytes is the largest multipart POST /models body (0: the
+	// HTTP adapter's own limit).
+	MaxUploadBytes int64 `json:"maxUploadBytes"`
+	// MaxJobSeconds is a job's wall-clock limit, fetching included (0: none).
+	MaxJobSeconds float64 `json:"maxJobSeconds"`
+	// MaxAttempts is how many times a job is claimed before it fails.
+	MaxAttempts int `json:"maxAttempts"`
+}
+
+// ParamLimits are a server's bounds on the training parameters a request
+// may ask for (the engine's own, published; the engine checks them).
+type ParamLimits struct {
+	MaxDim      int     `json:"maxDim"`
+	MaxWindow   int     `json:"maxWindow"`
+	MaxNegative int     `json:"maxNegative"`
+	MaxEpochs   int     `json:"maxEpochs"`
+	MaxAlpha    float64 `json:"maxAlpha"`
+}
