@@ -111,58 +111,109 @@ type Lease struct {
 	Expires time.Time
 }
 
-// ModelStore keeps models.
+// ModelStore keeps models. Every store keeps the same contract, pinned
+// by the conformance suite (internal/storetest); the methods copy the
+// models they are given and keep neither them nor the readers.
 type ModelStore interface {
 	// CreateModel stores m (with ID, Created and Updated set by the caller)
 	// with status queued, and its uploads, and enqueues its training job,
 	// all or nothing. uploads maps upload names (m.Uploads) to their data.
-	// ECONFLICT if the ID exists.
+	// EINVALID (Field "id") for an ID CheckModelID refuses, EINVALID
+	// (Field "uploads") for uploads CheckUploads refuses, both before
+	// anything is read or stored; ECONFLICT if the ID exists (the existing
+	// model and its uploads are untouched).
 	CreateModel(ctx context.Context, m *Model, uploads map[string]io.Reader) error
 	// FindModel returns the model, or ENOTFOUND.
 	FindModel(ctx context.Context, id string) (*Model, error)
-	// ListModels returns every model, newest first.
-	//
-	// Deprecated: it reads every model. Use PageModels for lists and
-	// CountModels for figures; it goes once /metrics uses CountModels.
-	ListModels(ctx context.Context) ([]*Model, error)
 	// PageModels returns one page of the models, newest first (ties by
 	// descending ID), without reading the others. EINVALID (Field "limit"
-	// or "after") for a bad Page.
+	// or "after") for a bad Page. Models is never nil; Next is "" on the
+	// last page, even a full one. A cursor stays valid when its model is
+	// deleted (it is a position, not a model).
 	PageModels(ctx context.Context, p Page) (*ModelPage, error)
 	// CountModels counts the models by status and sums the words per
-	// second of the ones training, without reading every model.
+	// second of the ones training, without reading every model. A model
+	// whose lease lapsed and was not claimed again is still training.
 	CountModels(ctx context.Context) (*ModelCounts, error)
 	// DeleteModel removes the model, its job, uploads, vectors and
-	// queries, or returns ENOTFOUND. A worker holding its lease loses it.
+	// queries, or returns ENOTFOUND, in any state: the worker holding its
+	// lease loses it (every lease method then returns ErrLeaseLost, and a
+	// model created again with the same ID does not give it back).
 	DeleteModel(ctx context.Context, id string) error
 	// OpenUpload reads an uploaded corpus file of a model while its job
 	// is unfinished (a retry reads it again); once the model is ready or
 	// failed its uploads are removed (m.Uploads keeps their names, its
-	// Stats their sizes) and OpenUpload returns ENOTFOUND.
+	// Stats their sizes) and OpenUpload returns ENOTFOUND, as it does for
+	// a name the model does not have. The caller closes it.
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
 	// ImportModel stores m as a ready model (no job) with the vectors that
 	// write writes (the bytes are the caller's: vectors.Compact), all or
-	// nothing: nothing is stored when write fails. m is stored after write
-	// returns, so write may fill in what it learns (dimension, vocabulary
-	// size). ECONFLICT if the ID exists.
+	// nothing: nothing is stored when write fails, and the error wraps
+	// write's. m is stored after write returns, so write may fill in what
+	// it learns (dimension, vocabulary size). EINVALID (Field "id") for an
+	// ID CheckModelID refuses; ECONFLICT if the ID exists, checked before
+	// write is called (write is not called) and again when m is stored.
 	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
+}
+
+// CheckModelID returns EINVALID (Field "id") unless id can name a model
+// in every store: 1 to 128 ASCII letters, digits, '-' or '_' (the
+// embedded store makes it a file name). The API's IDs are UUIDs.
+func CheckModelID(id string) error {
+	ok := id != "" && len(id) <= 128
+	for _, c := range id {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}
+	if !ok {
+		return &Error{Code: EINVALID, Field: "id", Message: "a model ID is 1 to 128 letters, digits, '-' or '_'"}
+	}
+	return nil
+}
+
+// CheckUploads returns EINVALID (Field "uploads") unless uploads holds a
+// non-nil reader for every name in names, no other name, and no name is
+// given twice. It reads nothing.
+func CheckUploads(names []string, uploads map[string]io.Reader) error {
+	invalid := func(format string, args ...any) error {
+		return &Error{Code: EINVALID, Field: "uploads", Message: fmt.Sprintf(format, args...)}
+	}
+	seen := make(map[string]bool, len(names))
+	for _, name := range names {
+		if seen[name] {
+			return invalid("upload %q is named twice", name)
+		}
+		seen[name] = true
+		if uploads[name] == nil {
+			return invalid("upload %q has no data", name)
+		}
+	}
+	for name := range uploads {
+		if !seen[name] {
+			return invalid("upload %q is not among the model's uploads", name)
+		}
+	}
+	return nil
 }
 
 // QueryStore keeps the query history, at most a configured number of
 // queries (DefaultMaxQueries unless the store is told otherwise): the
 // oldest go first.
 type QueryStore interface {
-	// CreateQuery stores q. ECONFLICT if its ID exists, ENOTFOUND if
-	// q.ModelID names no model (queries go with their model).
+	// CreateQuery stores a copy of q. EINVALID (Field "id") if q.ID is "";
+	// ECONFLICT if its ID exists (checked first); ENOTFOUND if q.ModelID
+	// names no model (queries go with their model), and then nothing is
+	// stored.
 	CreateQuery(ctx context.Context, q *Query) error
 	FindQuery(ctx context.Context, id string) (*Query, error) // ENOTFOUND
 	// PageQueries returns one page of the queries, newest first (ties by
-	// descending ID), those of model modelID only unless it is "",
+	// descending ID), those of model modelID only unless it is "" (a
+	// model with no queries, or none at all, gives an empty page),
 	// without reading the others. EINVALID (Field "limit" or "after")
-	// for a bad Page.
+	// for a bad Page. Queries is never nil; Next is "" on the last page.
 	PageQueries(ctx context.Context, modelID string, p Page) (*QueryPage, error)
-	// TrimQueries removes the oldest queries until at most keep (>= 0)
-	// are left, and returns how many it removed.
+	// TrimQueries removes the oldest queries (by Created, then ID) until
+	// at most keep are left, and returns how many it removed: 0 when
+	// there were no more than keep. EINVALID (Field "keep") if keep < 0.
 	TrimQueries(ctx context.Context, keep int) (int, error)
 }
 
@@ -259,25 +310,48 @@ func (c Cursor) Key() []byte {
 
 // JobQueue hands training jobs to workers. Every method that takes a
 // *Lease returns an error with code ECONFLICT (ErrLeaseLost) when the
-// lease is no longer the current one.
+// lease is no longer the current one: its job was claimed again (after
+// the lease lapsed), released, ended, or its model deleted. A lease that
+// lapsed but was not claimed again is still current: its holder may go on
+// (renew, report, store, end) until someone else claims the job. None of
+// them changes *l, so one lease may be used by several goroutines (the
+// worker renews it while it trains).
+//
+// What a lease may do after its job ended (CompleteJob or FailJob):
+// repeating the same end is a no-op that returns nil and changes nothing
+// (the first stats or reason stay), so a worker that did not hear the
+// answer may retry; every other method (the other end, RenewLease,
+// UpdateProgress, PutVectors, ReleaseJob) returns ErrLeaseLost and changes
+// nothing.
 type JobQueue interface {
-	// ClaimJob takes the oldest queued job, or one whose lease has lapsed,
-	// for owner until now+d, and marks its model training. It returns
+	// ClaimJob takes the oldest job (by its model's Created, then ID)
+	// that is queued or whose lease has lapsed, for owner until now+d (d
+	// <= 0 gives a lease that has lapsed already), and marks its model
+	// training with no Progress (an earlier attempt's is gone). It returns
 	// (nil, nil) when there is none. Safe under concurrent callers: a job
-	// is held by one lease at a time.
+	// is held by one lease at a time. Attempt counts the claims of the
+	// job, a released one excepted.
 	ClaimJob(ctx context.Context, owner string, d time.Duration) (*Lease, error)
+	// RenewLease extends the lease to now+d (d <= 0 lets it lapse now).
 	RenewLease(ctx context.Context, l *Lease, d time.Duration) error
+	// UpdateProgress sets the model's Progress.
 	UpdateProgress(ctx context.Context, l *Lease, p Progress) error
 	// PutVectors stores the model's vectors, written by write, replacing
-	// any earlier ones. Nothing is visible unless write returns nil.
+	// any earlier ones. Nothing is visible unless write returns nil, and
+	// then only once the model is ready; an error of write is wrapped. A
+	// lease already lost is ErrLeaseLost before write is called.
 	PutVectors(ctx context.Context, l *Lease, write func(io.Writer) error) error
-	// CompleteJob marks the model ready with stats and removes its job
-	// and its uploads; repeating it with the same lease is a no-op.
+	// CompleteJob marks the model ready with stats (no Progress, no
+	// Error) and removes its job and its uploads. The vectors are those of
+	// the last PutVectors; without any, OpenVectors returns ENOTFOUND.
 	CompleteJob(ctx context.Context, l *Lease, stats Stats) error
-	// FailJob marks the model failed with a reason a user understands,
-	// and removes its job and its uploads.
+	// FailJob marks the model failed with a reason a user understands (no
+	// Progress), and removes its job and its uploads; OpenVectors of a
+	// failed model returns ENOTFOUND.
 	FailJob(ctx context.Context, l *Lease, reason string) error
-	// ReleaseJob puts the job back in the queue (a worker shutting down).
+	// ReleaseJob puts the job back in the queue, claimable at once, and
+	// its model back to queued with no Progress (a worker shutting down).
+	// The next claim has the same Attempt.
 	ReleaseJob(ctx context.Context, l *Lease) error
 	// QueueLength counts jobs not yet finished: queued or leased.
 	QueueLength(ctx context.Context) (int, error)
@@ -287,12 +361,14 @@ type JobQueue interface {
 type VectorReader interface {
 	// OpenVectors reads the vectors of a ready model, the bytes PutVectors
 	// or ImportModel wrote (vectors.Compact; older stores hold word2vec
-	// binary), or ENOTFOUND.
+	// binary), or ENOTFOUND (no such model, not ready, or no vectors).
+	// The caller closes it.
 	OpenVectors(ctx context.Context, modelID string) (io.ReadCloser, error)
 }
 
 // Store is everything the service keeps. Implementations pass the
-// conformance suite in internal/storetest.
+// conformance suite in internal/storetest. Close releases the store;
+// calling it again is a no-op that returns nil.
 type Store interface {
 	ModelStore
 	QueryStore

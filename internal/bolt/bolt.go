@@ -47,7 +47,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -126,7 +125,7 @@ type jobRecord struct {
 	ModelID string    `json:"modelId"`
 	Leased  bool      `json:"leased"`
 	Owner   string    `json:"owner,omitempty"`
-	Token   int64     `json:"token"`   // the last token handed out
+	Token   int64     `json:"token"`   // the last token handed out (from the jobs bucket's sequence)
 	Attempt int       `json:"attempt"` // claims that counted
 	Expires time.Time `json:"expires"`
 }
@@ -324,19 +323,6 @@ func putModelIndex(tx *bbolt.Tx, m *ophicleide.Model) error {
 	return tx.Bucket(bucketModelsByTime).Put(timeKey(m.Created, m.ID), []byte{})
 }
 
-// validID reports whether id may name a model: it becomes a file name.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 func notFound(what, id string) error {
 	return ophicleide.Errorf(ophicleide.ENOTFOUND, "%s %q not found", what, id)
 }
@@ -404,10 +390,10 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !validID(m.ID) {
-		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a model ID is 1 to 128 letters, digits, '-' or '_'"}
+	if err := ophicleide.CheckModelID(m.ID); err != nil {
+		return err
 	}
-	if err := checkUploads(m.Uploads, uploads); err != nil {
+	if err := ophicleide.CheckUploads(m.Uploads, uploads); err != nil {
 		return err
 	}
 	if err := s.checkSpace(); err != nil {
@@ -474,10 +460,20 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !validID(m.ID) {
-		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "id", Message: "a model ID is 1 to 128 letters, digits, '-' or '_'"}
+	if err := ophicleide.CheckModelID(m.ID); err != nil {
+		return err
 	}
 	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("bolt: import model: %w", err)
+	}
+	// Checked before write (which may read a long upload) and again in
+	// the transaction that stores m.
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketModels).Get([]byte(m.ID)) != nil {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q exists", m.ID)
+		}
+		return nil
+	}); err != nil {
 		return fmt.Errorf("bolt: import model: %w", err)
 	}
 	dir := filepath.Join(s.dir, "vectors")
@@ -511,30 +507,6 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 	})
 	if err != nil {
 		return fileError("import model", err)
-	}
-	return nil
-}
-
-func checkUploads(names []string, uploads map[string]io.Reader) error {
-	invalid := func(format string, args ...any) error {
-		e := ophicleide.Errorf(ophicleide.EINVALID, format, args...)
-		e.Field = "uploads"
-		return e
-	}
-	seen := map[string]bool{}
-	for _, name := range names {
-		if seen[name] {
-			return invalid("upload %q is named twice", name)
-		}
-		seen[name] = true
-		if uploads[name] == nil {
-			return invalid("upload %q has no data", name)
-		}
-	}
-	for name := range uploads {
-		if !seen[name] {
-			return invalid("upload %q is not among the model's uploads", name)
-		}
 	}
 	return nil
 }
@@ -583,34 +555,6 @@ func (s *Store) FindModel(ctx context.Context, id string) (*ophicleide.Model, er
 		return nil, fmt.Errorf("bolt: find model: %w", err)
 	}
 	return m, nil
-}
-
-// ListModels returns every model, newest first (ties by descending ID).
-func (s *Store) ListModels(ctx context.Context) ([]*ophicleide.Model, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	models := []*ophicleide.Model{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
-			var r modelRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode model %s: %w", k, err)
-			}
-			models = append(models, r.Model)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bolt: list models: %w", err)
-	}
-	slices.SortFunc(models, func(a, b *ophicleide.Model) int {
-		if c := b.Created.Compare(a.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return models, nil
 }
 
 // PageModels returns one page of the models, newest first (ties by
@@ -801,8 +745,8 @@ func (s *Store) OpenUpload(ctx context.Context, modelID, name string) (io.ReadCl
 
 // ClaimJob leases the oldest job that is queued or whose lease has
 // expired to owner until now+d (d <= 0 gives a lease that has already
-// expired) and marks its model training. It returns (nil, nil) if there is
-// none.
+// expired) and marks its model training, without the progress of an
+// earlier attempt. It returns (nil, nil) if there is none.
 func (s *Store) ClaimJob(ctx context.Context, owner string, d time.Duration) (*ophicleide.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -824,13 +768,22 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, d time.Duration) (*o
 			if err != nil {
 				return fmt.Errorf("job %x: %w", k, err)
 			}
+			// Tokens come from one sequence for the whole store, so that
+			// the lease of a deleted model never matches the job of a
+			// model created again with its ID (a job's own count would
+			// start again at 1).
+			seq, err := jobs.NextSequence()
+			if err != nil {
+				return err
+			}
 			j.Leased, j.Owner, j.Expires = true, owner, now.Add(d)
-			j.Token++
+			j.Token = max(j.Token+1, int64(seq))
 			j.Attempt++
 			if err := putJSON(jobs, bytes.Clone(k), &j); err != nil {
 				return err
 			}
 			r.Model.Status = ophicleide.StatusTraining
+			r.Model.Progress = nil // an earlier attempt's
 			r.Model.Updated = now
 			if err := putJSON(tx.Bucket(bucketModels), []byte(j.ModelID), r); err != nil {
 				return err
@@ -1006,6 +959,7 @@ func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, stats ophi
 func (s *Store) FailJob(ctx context.Context, l *ophicleide.Lease, reason string) error {
 	err := s.finish(ctx, l, ophicleide.StatusFailed, func(m *ophicleide.Model) {
 		m.Error = reason
+		m.Progress = nil
 	})
 	if err != nil {
 		return fileError("fail job", err)
@@ -1014,7 +968,7 @@ func (s *Store) FailJob(ctx context.Context, l *ophicleide.Lease, reason string)
 }
 
 // ReleaseJob puts the job back in the queue, claimable at once, and the
-// model back to queued. The released claim does not count as an attempt:
+// model back to queued, without progress. The released claim does not count as an attempt:
 // the next claim has the same Attempt (and a higher Token).
 func (s *Store) ReleaseJob(ctx context.Context, l *ophicleide.Lease) error {
 	err := s.leased(ctx, l, func(tx *bbolt.Tx, key []byte, j *jobRecord, r *modelRecord) error {
@@ -1024,6 +978,7 @@ func (s *Store) ReleaseJob(ctx context.Context, l *ophicleide.Lease) error {
 			return err
 		}
 		r.Model.Status = ophicleide.StatusQueued
+		r.Model.Progress = nil
 		r.Model.Updated = time.Now().Round(0)
 		return putJSON(tx.Bucket(bucketModels), []byte(l.ModelID), r)
 	})

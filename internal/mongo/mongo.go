@@ -107,7 +107,7 @@ type jobDoc struct {
 	Nonce   string    `bson:"nonce"`
 	Created time.Time `bson:"created"`
 	Leased  bool      `bson:"leased"`
-	Token   int64     `bson:"token"` // of the last claim; 0 before the first
+	Token   int64     `bson:"token"` // of the last claim; firstToken() before the first
 	Owner   string    `bson:"owner,omitempty"`
 	Expires time.Time `bson:"expires"`
 	Attempt int       `bson:"attempt"` // of the last claim
@@ -220,9 +220,9 @@ func Redact(raw string) string {
 	return u.Redacted()
 }
 
-// Close disconnects.
+// Close disconnects. Calling it again is a no-op.
 func (s *Store) Close() error {
-	if err := s.client.Disconnect(context.Background()); err != nil {
+	if err := s.client.Disconnect(context.Background()); err != nil && !errors.Is(err, mongo.ErrClientDisconnected) {
 		return fmt.Errorf("mongo: close: %w", err)
 	}
 	return nil
@@ -271,6 +271,12 @@ func unavailable(err error) error {
 	return err
 }
 
+// firstToken is the token a new job starts from: the clock in
+// nanoseconds, so that the leases of a deleted model (whose tokens
+// started at an earlier clock and grew by one per claim) never match the
+// job of a model created again with its ID.
+func firstToken() int64 { return time.Now().UnixNano() }
+
 func randomID() string {
 	var b [12]byte
 	rand.Read(b[:])
@@ -306,13 +312,11 @@ func deleteFiles(ctx context.Context, b *mongo.GridFSBucket, ids ...string) {
 
 // CreateModel stores m as queued with its uploads and its job.
 func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads map[string]io.Reader) error {
-	if len(uploads) != len(m.Uploads) {
-		return ophicleide.Errorf(ophicleide.EINVALID, "%d uploads for %d upload names", len(uploads), len(m.Uploads))
+	if err := ophicleide.CheckModelID(m.ID); err != nil {
+		return err
 	}
-	for _, name := range m.Uploads {
-		if _, ok := uploads[name]; !ok {
-			return ophicleide.Errorf(ophicleide.EINVALID, "no data for upload %q", name)
-		}
+	if err := ophicleide.CheckUploads(m.Uploads, uploads); err != nil {
+		return err
 	}
 	doc := modelDoc{ID: m.ID, Model: *m}
 	doc.Status = ophicleide.StatusQueued
@@ -336,7 +340,7 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 		}
 		return fmt.Errorf("mongo: create model: %w", unavailable(err))
 	}
-	job := jobDoc{ID: m.ID, Nonce: randomID(), Created: m.Created}
+	job := jobDoc{ID: m.ID, Nonce: randomID(), Created: m.Created, Token: firstToken()}
 	if _, err := s.jobs.InsertOne(ctx, job); err != nil {
 		s.models.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": m.ID})
 		deleteFiles(ctx, s.uploads, files...)
@@ -345,8 +349,13 @@ func (s *Store) CreateModel(ctx context.Context, m *ophicleide.Model, uploads ma
 	return nil
 }
 
-// ImportModel stores m as ready with the vectors write writes.
+// ImportModel stores m as ready with the vectors write writes: the
+// GridFS file first, then the document (a crash in between leaves a file
+// no document names).
 func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func(io.Writer) error) error {
+	if err := ophicleide.CheckModelID(m.ID); err != nil {
+		return err
+	}
 	if n, err := s.models.CountDocuments(ctx, bson.M{"_id": m.ID}); err != nil {
 		return fmt.Errorf("mongo: import model: %w", unavailable(err))
 	} else if n > 0 {
@@ -388,24 +397,6 @@ func (s *Store) FindModel(ctx context.Context, id string) (*ophicleide.Model, er
 		return nil, fmt.Errorf("mongo: find model: %w", err)
 	}
 	return &doc.Model, nil
-}
-
-// ListModels returns every model, newest first (ties by descending ID).
-func (s *Store) ListModels(ctx context.Context) ([]*ophicleide.Model, error) {
-	cur, err := s.models.Find(ctx, bson.M{}, options.Find().SetSort(bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}))
-	if err != nil {
-		return nil, fmt.Errorf("mongo: list models: %w", unavailable(err))
-	}
-	var docs []modelDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: list models: %w", unavailable(err))
-	}
-	out := make([]*ophicleide.Model, 0, len(docs))
-	for i := range docs {
-		docs[i].Model.ID = docs[i].ID
-		out = append(out, &docs[i].Model)
-	}
-	return out, nil
 }
 
 // newestFirst is the order of pages.
@@ -508,16 +499,15 @@ func (s *Store) CountModels(ctx context.Context) (*ophicleide.ModelCounts, error
 // DeleteModel removes the model first (its lease holder loses the lease
 // at once), then its job, leases, queries and files.
 func (s *Store) DeleteModel(ctx context.Context, id string) error {
-	doc, err := s.findModel(ctx, id)
-	if err != nil {
-		return fmt.Errorf("mongo: delete model: %w", err)
+	// The document removed is the one whose files go: a PutVectors
+	// that lands before it is seen, one after it finds no model.
+	var doc modelDoc
+	err := s.models.FindOneAndDelete(ctx, bson.M{"_id": id}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("mongo: delete model: %w", notFound("model", id))
 	}
-	res, err := s.models.DeleteOne(ctx, bson.M{"_id": id})
 	if err != nil {
 		return fmt.Errorf("mongo: delete model: %w", unavailable(err))
-	}
-	if res.DeletedCount == 0 {
-		return fmt.Errorf("mongo: delete model: %w", notFound("model", id))
 	}
 	var job jobDoc
 	if s.jobs.FindOneAndDelete(ctx, bson.M{"_id": id}).Decode(&job) == nil {
@@ -790,7 +780,7 @@ func (s *Store) currentJob(ctx context.Context, op string, l *ophicleide.Lease) 
 	return nil
 }
 
-// RenewLease extends l to now+d.
+// RenewLease extends the lease to now+d. It does not change l.
 func (s *Store) RenewLease(ctx context.Context, l *ophicleide.Lease, d time.Duration) error {
 	expires := time.Now().Add(d)
 	res, err := s.jobs.UpdateOne(ctx, bson.M{"_id": l.ModelID, "token": l.Token, "leased": true}, bson.M{"$set": bson.M{"expires": expires}})
@@ -800,7 +790,6 @@ func (s *Store) RenewLease(ctx context.Context, l *ophicleide.Lease, d time.Dura
 	if res.MatchedCount == 0 {
 		return leaseLost("renew lease")
 	}
-	l.Expires = expires
 	return nil
 }
 
@@ -861,7 +850,7 @@ func (s *Store) finish(ctx context.Context, op string, l *ophicleide.Lease, stat
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		// Done already by this lease (a repeat), or lost.
 		doc, err := s.findModel(ctx, l.ModelID)
-		if err == nil && doc.JobToken == l.Token && doc.Status == status && status == ophicleide.StatusReady {
+		if err == nil && doc.JobToken == l.Token && doc.Status == status {
 			return nil
 		}
 		return leaseLost(op)
