@@ -348,22 +348,18 @@ func TestBrowserUploadAndAutocomplete(t *testing.T) {
 	do(t, ctx, "autocomplete", chromedp.Click(chromedp.CSS(`li.model[data-status="ready"] a[href="#query"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#query-word")),
 		chromedp.SendKeys(chromedp.CSS("#query-word"), "rab"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, 10*time.Second, 50*time.Millisecond, func() (bool, string) {
 		opts := eval[[]string](t, ctx, `[...document.querySelectorAll("#query-words option")].map(o => o.value)`)
-		if slices.Contains(opts, "rabbit") {
-			for _, o := range opts {
-				if !strings.HasPrefix(o, "rab") {
-					t.Fatalf("suggestion %q for %q", o, "rab")
-				}
+		if !slices.Contains(opts, "rabbit") {
+			return false, fmt.Sprintf("no autocomplete suggestion rabbit for rab: %v", opts)
+		}
+		for _, o := range opts {
+			if !strings.HasPrefix(o, "rab") {
+				t.Fatalf("suggestion %q for %q", o, "rab")
 			}
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no autocomplete suggestion rabbit for rab: %v", opts)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return true, ""
+	})
 	s.take("autocomplete")
 }
 

@@ -14,8 +14,8 @@ import (
 )
 
 // clientFlags adds --server and --json to a client command.
-func clientFlags(fs *flag.FlagSet) (server *string, asJSON *bool) {
-	server = fs.String("server", envOr("http://127.0.0.1:8080", "OPHICLEIDE_SERVER"), "server URL (env OPHICLEIDE_SERVER)")
+func clientFlags(e *env, fs *flag.FlagSet) (server *string, asJSON *bool) {
+	server = fs.String("server", e.envOr("http://127.0.0.1:8080", "OPHICLEIDE_SERVER"), "server URL (env OPHICLEIDE_SERVER)")
 	asJSON = fs.Bool("json", false, "print JSON instead of a table")
 	return server, asJSON
 }
@@ -52,7 +52,7 @@ func runModels(ctx context.Context, e *env, args []string) error {
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlags(e, "models "+sub, "[flags]")
-	server, asJSON := clientFlags(fs)
+	server, asJSON := clientFlags(e, fs)
 	var urls listFlag
 	var name, format, output *string
 	var minCount, epochs *int
@@ -138,11 +138,24 @@ func runModels(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// queryClient is the configuration of "ophicleide query MODEL WORD".
+type queryClient struct {
+	server *string
+	asJSON *bool
+	count  *int
+}
+
+func queryClientFlags(e *env) (*flag.FlagSet, *queryClient) {
+	fs := newFlags(e, "query", "MODEL WORD [--count N]   (MODEL: an id or a name)")
+	q := &queryClient{}
+	q.server, q.asJSON = clientFlags(e, fs)
+	q.count = fs.Int("count", 10, "how many neighbours (1-100)")
+	return fs, q
+}
+
 // runQuery is "ophicleide query MODEL WORD".
 func runQuery(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "query", "MODEL WORD [--count N]   (MODEL: an id or a name)")
-	server, asJSON := clientFlags(fs)
-	count := fs.Int("count", 10, "how many neighbours (1-100)")
+	fs, cfg := queryClientFlags(e)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -150,16 +163,16 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 2 {
 		return usagef("give MODEL and WORD")
 	}
-	c := client.New(*server)
+	c := client.New(*cfg.server)
 	id, err := c.Resolve(ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	q, err := c.Query(ctx, id, strings.ToLower(pos[1]), *count)
+	q, err := c.Query(ctx, id, strings.ToLower(pos[1]), *cfg.count)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *cfg.asJSON {
 		return printJSON(e, q)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)

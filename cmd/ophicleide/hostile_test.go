@@ -419,22 +419,17 @@ func waitEnd(t *testing.T, base, id string, d time.Duration, logs *syncBuffer) m
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	for {
-		var got struct{ Model modelState }
+	var got struct{ Model modelState }
+	eventually(t, d, 100*time.Millisecond, func() (bool, string) {
+		got.Model = modelState{}
 		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/models/"+id, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			json.NewDecoder(resp.Body).Decode(&got)
 			resp.Body.Close()
 		}
-		if got.Model.Status == "ready" || got.Model.Status == "failed" {
-			return got.Model
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("model %s did not end in %s: %+v\n%s", id, d, got.Model, logs)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return got.Model.Status == "ready" || got.Model.Status == "failed", fmt.Sprintf("model %s did not end: %+v\n%s", id, got.Model, logs)
+	})
+	return got.Model
 }
 
 // TestUploadOverJobMemoryRefusedAtCreate reproduces issue 10's

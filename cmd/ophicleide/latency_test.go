@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,7 @@ func BenchmarkQueriesWhileTraining(b *testing.B) {
 	rate := envInt(b, "OPH_BENCH_RATE", 200)
 	phase := time.Duration(envInt(b, "OPH_BENCH_SECONDS", 10)) * time.Second
 	epochs := envInt(b, "OPH_BENCH_EPOCHS", 100)
-	corpusPath := envOr("../../../shared/data/corpus/small.txt.gz", "OPH_BENCH_CORPUS")
+	corpusPath := cmp.Or(os.Getenv("OPH_BENCH_CORPUS"), "../../../shared/data/corpus/small.txt.gz")
 	text, err := readMaybeGzip(corpusPath)
 	if err != nil {
 		b.Skipf("training corpus: %v", err)
@@ -125,13 +126,13 @@ func BenchmarkQueriesWhileTraining(b *testing.B) {
 		if resp.StatusCode != http.StatusCreated || created.ID == "" {
 			b.Fatalf("POST /models: %s", resp.Status)
 		}
-		deadline := time.Now().Add(2 * time.Minute)
-		for st := modelProgress(b, client, p.base, created.ID); !st.training(); st = modelProgress(b, client, p.base, created.ID) {
-			if st.Status == "ready" || st.Status == "failed" || time.Now().After(deadline) {
+		eventually(b, 2*time.Minute, 50*time.Millisecond, func() (bool, string) {
+			st := modelProgress(b, client, p.base, created.ID)
+			if !st.training() && (st.Status == "ready" || st.Status == "failed") {
 				b.Fatalf("training model: %+v, want status training, phase training", st)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return st.training(), fmt.Sprintf("training model: %+v, want status training, phase training", st)
+		})
 		time.Sleep(500 * time.Millisecond) // past the training goroutines' start
 		cpu = startCPU(p.cmd.Process.Pid)
 		s, n = load(b, client, p.base, "training", bodies, rate, phase)

@@ -32,6 +32,10 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	onListen       func(addr string) // tests: told the address a server listens on
+	// The environment, read through getenv (environ.go): lookupEnv
+	// replaces os.Getenv if set, envRead records the names read if set.
+	lookupEnv func(name string) string
+	envRead   *nameSet
 }
 
 type command struct {
@@ -58,6 +62,14 @@ func commands() []command {
 			fmt.Fprintln(e.stdout, "ophicleide", version)
 			return nil
 		}},
+	}
+}
+
+// hiddenCommands run like the others but are not in the usage: they are
+// for tools, not people.
+func hiddenCommands() []command {
+	return []command{
+		{"describe", "print the roles' flags, environment variables and HTTP paths as JSON (deploy/check reads it)", runDescribe},
 	}
 }
 
@@ -89,7 +101,7 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 		}
 		return 0
 	}
-	for _, c := range commands() {
+	for _, c := range append(commands(), hiddenCommands()...) {
 		if c.name != args[0] {
 			continue
 		}

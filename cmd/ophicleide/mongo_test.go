@@ -108,14 +108,14 @@ func TestScaleOutMultiProcess(t *testing.T) {
 	// Kill the worker that holds the hanging download, mid-training.
 	<-hanging
 	var victim *proc
-	for victim == nil {
+	eventually(t, time.Minute, 10*time.Millisecond, func() (bool, string) {
 		for _, w := range workers {
 			if strings.Contains(w.logs.String(), "model="+ids[0]) {
 				victim = w
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return victim != nil, "no worker logs model " + ids[0]
+	})
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestScaleOutMultiProcess(t *testing.T) {
 	ready := regexp.MustCompile(`msg="model ready" .*err=<nil>`)
 	modelOf := regexp.MustCompile(`model=(\S+)`)
 	var completions map[string]int
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	eventually(t, 10*time.Second, 20*time.Millisecond, func() (bool, string) {
 		completions = map[string]int{}
 		for _, w := range workers {
 			for _, line := range strings.Split(w.logs.String(), "\n") {
@@ -137,10 +137,8 @@ func TestScaleOutMultiProcess(t *testing.T) {
 				}
 			}
 		}
-		if len(completions) == n || time.Now().After(deadline) {
-			break
-		}
-	}
+		return len(completions) == n, fmt.Sprintf("models ready once or more: %v, want %d", completions, n)
+	})
 	for _, id := range ids {
 		if completions[id] != 1 {
 			t.Errorf("model %s completed %d times, want once; its log lines:", id, completions[id])

@@ -100,20 +100,17 @@ type modelState struct {
 func waitModel(t *testing.T, base, id, want string) modelState {
 	t.Helper()
 	var got struct{ Model modelState }
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	eventually(t, 2*time.Minute, 20*time.Millisecond, func() (bool, string) {
 		if code, _ := call(t, "GET", base+"/models/"+id, "", &got); code != 200 {
 			t.Fatalf("get model: %d", code)
 		}
 		st := got.Model.Status
-		switch {
-		case st == want:
-			return got.Model
-		case st == "ready" || st == "failed" || time.Now().After(deadline):
+		if st != want && (st == "ready" || st == "failed") {
 			t.Fatalf("model %s: %+v, want status %s", id, got.Model, want)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return st == want, fmt.Sprintf("model %s: %+v, want status %s", id, got.Model, want)
+	})
+	return got.Model
 }
 
 // specRouter finds the OpenAPI operation of a request.
@@ -540,13 +537,9 @@ func TestRoles(t *testing.T) {
 	}
 	resp.Body.Close()
 	// The worker claims the job at start; its log says when the model is ready.
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(wlogs.String(), "model ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker role did not train the model: %s", wlogs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, time.Minute, 20*time.Millisecond, func() (bool, string) {
+		return strings.Contains(wlogs.String(), "model ready"), "the worker role did not train the model: " + wlogs.String()
+	})
 	wstop()
 	base, stop = startServerIn(t, dir, "--workers", "0")
 	defer stop()
@@ -607,17 +600,13 @@ func TestClientCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil || m.ID == "" {
 		t.Fatalf("models create --json: %q %v", out, err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	eventually(t, 2*time.Minute, 50*time.Millisecond, func() (bool, string) {
 		_, out, _ = runCLI(t, "", "models", "get", "austen", "--server", base)
-		if strings.Contains(out, " ready ") {
-			break
-		}
-		if time.Now().After(deadline) || strings.Contains(out, "failed") {
+		if strings.Contains(out, "failed") {
 			t.Fatalf("models get: %s", out)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(out, " ready "), "models get: " + out
+	})
 	if code, out, _ = runCLI(t, "", "models", "list", "--server", base); code != 0 || !strings.Contains(out, "austen") || !strings.HasPrefix(out, "ID ") {
 		t.Fatalf("models list: %d %q", code, out)
 	}

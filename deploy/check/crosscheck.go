@@ -1,17 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 )
 
-// facts is what the binary reads and serves, taken from its source.
+// facts is what the binary reads and serves, as it describes itself.
 type facts struct {
 	env   map[string]bool            // environment variables read
 	flags map[string]map[string]bool // role -> flag names
@@ -44,128 +43,48 @@ var externalSecrets = map[string]bool{"corp-mongo": true}
 // secretDir is where the binary reads MongoDB credentials by default.
 const secretDir = "/etc/mongo-secret"
 
-// binaryFacts reads the environment variables, the flags of each server
-// role and the paths each role serves from the source.
-func binaryFacts(cmdDir string) (*facts, error) {
+// binaryFacts asks the binary what it reads and serves: `ophicleide
+// describe --json`, run from the repository's source.
+func binaryFacts(root string) (*facts, error) {
+	cmd := exec.Command("go", "run", "./cmd/ophicleide", "describe", "--json")
+	cmd.Dir = root
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go run ./cmd/ophicleide describe --json: %w", err)
+	}
+	var d struct {
+		Env   []string
+		Roles map[string]struct {
+			Flags []struct{ Name string }
+			Paths map[string][]string
+		}
+	}
+	if err := json.Unmarshal(out, &d); err != nil {
+		return nil, fmt.Errorf("ophicleide describe --json: %w", err)
+	}
 	f := &facts{env: map[string]bool{}, flags: map[string]map[string]bool{}, paths: map[string]map[string]bool{}}
-	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join(cmdDir, "*.go"))
-	if err != nil {
-		return nil, err
+	for _, name := range d.Env {
+		f.env[name] = true
 	}
-	funcFlags := map[string]map[string]bool{}
-	for _, path := range files {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
+	for role, r := range d.Roles {
+		f.flags[role], f.paths[role] = map[string]bool{}, map[string]bool{}
+		for _, fl := range r.Flags {
+			f.flags[role][fl.Name] = true
 		}
-		file, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range file.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				switch callee := exprName(call.Fun); {
-				case callee == "os.Getenv" && len(call.Args) == 1:
-					if s, ok := literal(call.Args[0]); ok {
-						f.env[s] = true
-					}
-				case callee == "envOr":
-					for _, a := range call.Args[1:] {
-						if s, ok := literal(a); ok {
-							f.env[s] = true
-						}
-					}
-				case strings.HasPrefix(callee, "fs.") && len(call.Args) > 0:
-					if s, ok := literal(call.Args[0]); ok {
-						if funcFlags[fn.Name.Name] == nil {
-							funcFlags[fn.Name.Name] = map[string]bool{}
-						}
-						funcFlags[fn.Name.Name][s] = true
-					}
-				}
-				return true
-			})
+		for path := range r.Paths {
+			f.paths[role][path] = true
 		}
 	}
-	for _, role := range []string{"serve", "api", "worker", "query"} {
-		f.flags[role] = funcFlags["runRole"]
+	for _, role := range []string{"serve", "api", "worker", "query", "web"} {
+		if len(f.flags[role]) == 0 || len(f.paths[role]) == 0 {
+			return nil, fmt.Errorf("ophicleide describe --json: no flags or no paths for the %s role", role)
+		}
 	}
-	f.flags["web"] = funcFlags["runWeb"]
-	if len(f.flags["serve"]) == 0 || len(f.flags["web"]) == 0 {
-		return nil, fmt.Errorf("no flags found in runRole or runWeb of %s: did they move?", cmdDir)
+	if len(f.env) == 0 {
+		return nil, fmt.Errorf("ophicleide describe --json: no environment variables")
 	}
-
-	root := filepath.Join(cmdDir, "..", "..")
-	apiPaths, err := routes(filepath.Join(root, "internal", "http", "server.go"), "NewServer")
-	if err != nil {
-		return nil, err
-	}
-	workerPaths, err := routes(filepath.Join(root, "internal", "http", "server.go"), "HealthHandler")
-	if err != nil {
-		return nil, err
-	}
-	webPaths, err := routes(filepath.Join(root, "internal", "web", "web.go"), "Handler")
-	if err != nil {
-		return nil, err
-	}
-	for _, role := range []string{"serve", "api", "query"} {
-		f.paths[role] = apiPaths
-	}
-	f.paths["worker"], f.paths["web"] = workerPaths, webPaths
 	return f, nil
-}
-
-// routes returns the paths of the "METHOD /path" patterns registered in
-// function fn of file.
-func routes(file, fn string) (map[string]bool, error) {
-	parsed, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, d := range parsed.Decls {
-		if f, ok := d.(*ast.FuncDecl); ok && f.Name.Name == fn {
-			ast.Inspect(f.Body, func(n ast.Node) bool {
-				if s, ok := literal(n); ok {
-					if _, path, ok := strings.Cut(s, " /"); ok && !strings.Contains(path, " ") {
-						out["/"+path] = true
-					}
-				}
-				return true
-			})
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no routes in %s of %s", fn, file)
-	}
-	return out, nil
-}
-
-func exprName(e ast.Expr) string {
-	switch x := e.(type) {
-	case *ast.Ident:
-		return x.Name
-	case *ast.SelectorExpr:
-		return exprName(x.X) + "." + x.Sel.Name
-	}
-	return ""
-}
-
-func literal(n ast.Node) (string, bool) {
-	lit, ok := n.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(lit.Value)
-	return s, err == nil
 }
 
 // checker runs the cross-checks of one render.

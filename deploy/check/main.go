@@ -111,7 +111,7 @@ func run(root string) error {
 		return err
 	}
 
-	bin, err := binaryFacts(filepath.Join(root, "cmd", "ophicleide"))
+	bin, err := binaryFacts(root)
 	if err != nil {
 		return err
 	}

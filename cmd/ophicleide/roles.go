@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/corpus"
+	"github.com/ophicleide/ophicleide/internal/fetch"
+	"github.com/ophicleide/ophicleide/internal/params"
+)
+
+// Roles of the server binary.
+const (
+	roleServe  = "serve"  // REST API + workers + store: everything in one process
+	roleAPI    = "api"    // REST API, with --workers in-process workers (default 0)
+	roleWorker = "worker" // training workers only; /healthz and /readyz on --addr
+	roleQuery  = "query"  // the read-only API: GET endpoints and POST /queries
+)
+
+// serverRoles are the roles that run over a store (web is apart: it has
+// no store and its own flags).
+var serverRoles = []string{roleServe, roleAPI, roleWorker, roleQuery}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	return runRole(ctx, e, roleServe, args)
+}
+func runAPI(ctx context.Context, e *env, args []string) error { return runRole(ctx, e, roleAPI, args) }
+func runWorker(ctx context.Context, e *env, args []string) error {
+	return runRole(ctx, e, roleWorker, args)
+}
+
+// runRole runs one server role in three steps: its configuration from
+// flags and environment, checked, then run.
+func runRole(ctx context.Context, e *env, role string, args []string) error {
+	fs, cfg := roleFlags(e, role)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	return cfg.run(ctx, e)
+}
+
+// roleConfig is a server role's configuration: its flags, with defaults
+// from the environment. validate checks it and fills in what depends on
+// other settings (threads, the job memory limit).
+type roleConfig struct {
+	role           string
+	addr           string
+	dataDir        string
+	workers        int
+	allowPrivate   bool
+	threads        int
+	cacheMB        int64
+	lease          time.Duration
+	fetchMB        int64
+	mongoURL       string
+	secretDir      string
+	mongoUserFile  string // env MONGO_USERNAME_FILE (and MONGO_PASSWORD_FILE): credentials instead of secretDir's
+	mongoPassFile  string
+	poll           time.Duration
+	limits         params.Limits
+	modelMB        int64
+	jobMemory      string // --max-job-memory as given: a size or auto
+	jobTime        time.Duration
+	publicHosts    string
+	allowedOrigins string
+	maxQueries     int
+	dataMB         int64
+	fetchTime      time.Duration
+	maxAttempts    int
+	maxConns       int
+	idle           time.Duration
+
+	// Set by validate.
+	memLimit int64  // bytes one job may use
+	memFrom  string // where memLimit comes from
+}
+
+// roleFlags returns the FlagSet of a server role and the configuration
+// its parsing fills in.
+func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
+	c := &roleConfig{role: role, limits: params.DefaultLimits()}
+	defWorkers := 1
+	if role == roleAPI || role == roleQuery {
+		defWorkers = 0
+	}
+	fs := newFlags(e, role, "[--addr HOST:PORT] [--data-dir DIR | --mongo URL] [--workers N] [--allow-private-urls]")
+	fs.StringVar(&c.addr, "addr", defaultAddr(e), "listen address (env REST_ADDR, REST_PORT)")
+	fs.StringVar(&c.dataDir, "data-dir", e.envOr("./ophicleide-data", "OPH_DATA_DIR", "OPHICLEIDE_DATA_DIR"), "directory of the embedded store (env OPH_DATA_DIR)")
+	fs.IntVar(&c.workers, "workers", defWorkers, "in-process training workers (0: none)")
+	fs.BoolVar(&c.allowPrivate, "allow-private-urls", e.getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
+	fs.IntVar(&c.threads, "threads", 0, "training goroutines per worker (0: all cores for the worker role; all cores but one where the process also answers queries, so queries stay fast while a model trains)")
+	fs.Int64Var(&c.cacheMB, "cache-mb", 1024, "memory for loaded models, MiB")
+	fs.DurationVar(&c.lease, "lease", 30*time.Second, "how long a worker's claim on a job lasts without renewal (a crashed worker's job is taken up after this)")
+	fs.Int64Var(&c.fetchMB, "max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
+	fs.StringVar(&c.mongoURL, "mongo", e.envOr("", "MONGO", "OPH_MONGO_URL"), "MongoDB URL, mongodb://HOST:PORT/DATABASE (env MONGO, OPH_MONGO_URL); empty: the embedded store in --data-dir")
+	fs.StringVar(&c.secretDir, "mongo-secret-dir", e.envOr(defaultSecretDir(), "MONGO_SECRET_DIR"), "directory holding the MongoDB username and password files")
+	c.mongoUserFile, c.mongoPassFile = e.getenv("MONGO_USERNAME_FILE"), e.getenv("MONGO_PASSWORD_FILE")
+	fs.DurationVar(&c.poll, "poll", 2*time.Second, "how often an idle worker looks for a job (jittered, backing off to 4x)")
+	lim := &c.limits
+	fs.IntVar(&lim.MaxDim, "max-dim", lim.MaxDim, "largest vector dimension a model may ask for")
+	fs.IntVar(&lim.MaxWindow, "max-window", lim.MaxWindow, "largest window a model may ask for")
+	fs.IntVar(&lim.MaxNegative, "max-negative", lim.MaxNegative, "most negative samples a model may ask for")
+	fs.IntVar(&lim.MaxEpochs, "max-epochs", lim.MaxEpochs, "most epochs a model may ask for")
+	fs.Float64Var(&lim.MaxAlpha, "max-alpha", lim.MaxAlpha, "largest learning rate a model may ask for")
+	fs.Int64Var(&c.modelMB, "max-model-mb", corpus.DefaultMaxTotalBytes>>20, "largest text of one model, all URLs and uploads together, MiB (after decompression)")
+	fs.StringVar(&c.jobMemory, "max-job-memory", e.envOr("auto", "OPH_MAX_JOB_MEMORY"), "memory one training job may use, e.g. 2GiB or 512MiB; auto: the container's memory limit (else the machine's) less the model cache and 512 MiB, shared by the workers (env OPH_MAX_JOB_MEMORY)")
+	fs.DurationVar(&c.jobTime, "max-job-time", 4*time.Hour, "wall-clock limit of one job, fetching included (0: none)")
+	fs.StringVar(&c.publicHosts, "public-host", e.envOr("", "OPH_PUBLIC_HOSTS"), "comma-separated host names served besides loopback ones when bound to a loopback address, e.g. the name a local reverse proxy forwards (env OPH_PUBLIC_HOSTS); other names get 421, which stops DNS rebinding")
+	fs.StringVar(&c.allowedOrigins, "allowed-origin", e.envOr("", "OPH_ALLOWED_ORIGINS"), "comma-separated origins (https://tools.example) whose web pages may write to the API from a browser; other sites' pages are refused with 403 (env OPH_ALLOWED_ORIGINS)")
+	fs.IntVar(&c.maxQueries, "max-queries", ophicleide.DefaultMaxQueries, "queries kept in the history, oldest removed first (-1: all)")
+	fs.Int64Var(&c.dataMB, "max-data-mb", 0, "size limit of the embedded store's data directory, MiB; writes beyond it answer 507 (0: none)")
+	fs.DurationVar(&c.fetchTime, "max-fetch-time", 30*time.Minute, "limit on fetching and reading all of one model's URLs and uploads (0: none); a URL slower than 1 KiB/s over 30 s fails sooner")
+	fs.IntVar(&c.maxAttempts, "max-attempts", 3, "claims of a job before it fails (a job whose worker dies each time cannot crash-loop the fleet)")
+	fs.IntVar(&c.maxConns, "max-conns", 512, "most concurrent client connections; more wait to be accepted")
+	fs.DurationVar(&c.idle, "idle-timeout", time.Minute, "a connection that sends or reads nothing for this long is closed (slow clients; transfers that keep moving are never cut)")
+	return fs, c
+}
+
+// validate checks the configuration (mistakes are usage errors) and sets
+// what follows from it.
+func (c *roleConfig) validate() error {
+	if err := c.limits.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if c.maxAttempts < 1 || c.maxConns < 1 || c.idle <= 0 || c.modelMB < 1 || c.fetchMB < 1 || c.jobTime < 0 || c.fetchTime < 0 {
+		return usagef("--max-attempts, --max-conns, --idle-timeout, --max-model-mb and --max-url-mb must be positive, --max-job-time 0 or more")
+	}
+	if c.workers < 0 {
+		return usagef("--workers must be 0 or more")
+	}
+	if c.role == roleQuery && c.workers > 0 {
+		return usagef("the query role runs no workers")
+	}
+	if c.role == roleWorker && c.workers < 1 {
+		return usagef("the worker role needs --workers 1 or more")
+	}
+	if c.threads == 0 && c.role != roleWorker {
+		c.threads = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	var err error
+	c.memLimit, c.memFrom, err = jobMemoryLimit(c.jobMemory, c.cacheBytes(), c.workers)
+	return err
+}
+
+// cacheBytes is the memory for loaded models: none in the worker role,
+// which answers no queries.
+func (c *roleConfig) cacheBytes() int64 {
+	if c.role == roleWorker {
+		return 0
+	}
+	return c.cacheMB << 20
+}
+
+// defaultAddr is REST_ADDR:REST_PORT (the original's names), else
+// 127.0.0.1:8080.
+func defaultAddr(e *env) string {
+	host := e.envOr("127.0.0.1", "REST_ADDR")
+	port := e.envOr("8080", "REST_PORT")
+	return net.JoinHostPort(host, port)
+}
+
+// defaultSecretDir is where the seed's deployments mount the MongoDB
+// credentials, if it exists here.
+func defaultSecretDir() string {
+	const dir = "/etc/mongo-secret"
+	if _, err := os.Stat(dir); err == nil {
+		return dir
+	}
+	return ""
+}
+
+// runQueryCmd is "query", two commands in one name: the client command
+// when there is a positional argument (ophicleide query MODEL WORD), the
+// query role when there is none (ophicleide query, ophicleide query
+// --addr :8080 --mongo URL). Which arguments are flag values is told by
+// the two commands' own FlagSets.
+func runQueryCmd(ctx context.Context, e *env, args []string) error {
+	roleFS, _ := roleFlags(e, roleQuery)
+	clientFS, _ := queryClientFlags(e)
+	if hasPositional(args, roleFS, clientFS) {
+		return runQuery(ctx, e, args)
+	}
+	return runRole(ctx, e, roleQuery, args)
+}
+
+// hasPositional reports whether args have an argument that is neither a
+// flag nor a flag's value; a flag takes the next argument as its value
+// when it is not a boolean flag in the FlagSet that defines it.
+func hasPositional(args []string, sets ...*flag.FlagSet) bool {
+	takesValue := func(name string) bool {
+		for _, fs := range sets {
+			if f := fs.Lookup(name); f != nil {
+				b, ok := f.Value.(interface{ IsBoolFlag() bool })
+				return !ok || !b.IsBoolFlag()
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return i+1 < len(args)
+		case len(a) < 2 || a[0] != '-':
+			return true
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !hasValue && takesValue(name) {
+			i++
+		}
+	}
+	return false
+}
