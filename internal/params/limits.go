@@ -1,9 +1,15 @@
+// Package params holds a server's bounds on the training parameters a
+// request may ask for (Limits), published at GET /limits and checked at
+// POST /models. They are the server's policy, the same for every engine;
+// whether an engine can train a model at all is that engine's Validate
+// (internal/trainer/native.Validate for the native one).
 package params
 
 import (
 	"fmt"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/trainer/native"
 )
 
 // Limits are a server's bounds on the training parameters a request may
@@ -38,13 +44,20 @@ func (l Limits) Validate() error {
 	return nil
 }
 
-// Check validates p as Config does, then against l: the first parameter
-// out of range is an EINVALID *ophicleide.Error naming its API field and
-// the limit.
+// Check validates p as the native engine does (native.Validate), then
+// against l (CheckBounds): the first parameter at fault is an EINVALID
+// *ophicleide.Error naming its API field. It is what the API calls until
+// it is given the engine's validator; then it calls CheckBounds.
 func (l Limits) Check(p ophicleide.Params) error {
-	if _, _, err := Config(p); err != nil {
+	if err := native.Validate(p); err != nil {
 		return err
 	}
+	return l.CheckBounds(p)
+}
+
+// CheckBounds checks p against l only: the first parameter over its limit
+// is an EINVALID *ophicleide.Error naming its API field and the limit.
+func (l Limits) CheckBounds(p ophicleide.Params) error {
 	over := func(field string, got, limit any) error {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field,
 			Message: fmt.Sprintf("%s %v is above this server's limit of %v (GET /limits lists them)", field, got, limit)}

@@ -14,16 +14,19 @@ import (
 	"time"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/trainer"
+	"github.com/ophicleide/ophicleide/internal/trainer/native"
 )
 
 func (f *fixture) workerWith(cfg Config) *Worker {
+	return f.workerOn(oneThread, cfg)
+}
+
+func (f *fixture) workerOn(engine trainer.Engine, cfg Config) *Worker {
 	if cfg.Owner == "" {
 		cfg.Owner = "test"
 	}
-	if cfg.Threads == 0 {
-		cfg.Threads = 1
-	}
-	return New(f.store, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg)
+	return New(f.store, engine, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg)
 }
 
 func (f *fixture) find(t *testing.T, id string) *ophicleide.Model {
@@ -87,7 +90,7 @@ func TestPanicInJobFailsOnlyThatJob(t *testing.T) {
 		}
 		return httpFetch(ctx, url)
 	}
-	w := New(f.store, fetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "t", Threads: 1})
+	w := New(f.store, oneThread, fetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "t"})
 	for range 2 {
 		if ran, err := w.runOnceSafe(context.Background()); !ran || err != nil {
 			t.Fatalf("RunOnce: %v %v", ran, err)
@@ -187,7 +190,7 @@ func TestTransientStoreErrorRetries(t *testing.T) {
 	f := newFixture(t)
 	id := f.model(t, f.srv.URL+"/austen.txt")
 	st := &unavailableStore{Store: f.store, fails: 1}
-	w := New(st, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "t", Threads: 1, Lease: 300 * time.Millisecond})
+	w := New(st, oneThread, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "t", Lease: 300 * time.Millisecond})
 	if ran, err := w.RunOnce(context.Background()); !ran || err != errTransient {
 		t.Fatalf("RunOnce: %v %v", ran, err)
 	}
@@ -209,32 +212,11 @@ func TestTransientStoreErrorRetries(t *testing.T) {
 func TestJobOverMemoryLimitFails(t *testing.T) {
 	f := newFixture(t)
 	id := f.modelWith(t, ophicleide.Params{Dim: 1000, MinCount: 1}, f.srv.URL+"/austen.txt")
-	if ran, err := f.workerWith(Config{MemoryLimit: 16 << 20}).RunOnce(context.Background()); !ran || err != nil {
+	if ran, err := f.workerOn(native.New(native.Config{Threads: 1, MemoryLimit: 16 << 20}), Config{}).RunOnce(context.Background()); !ran || err != nil {
 		t.Fatalf("RunOnce: %v %v", ran, err)
 	}
 	m := f.find(t, id)
 	if m.Status != ophicleide.StatusFailed || !strings.Contains(m.Error, "more than the memory limit of 16 MiB") {
 		t.Fatalf("status %s, error %q", m.Status, m.Error)
-	}
-}
-
-// TestPrecheckRefusesUploadOverMemoryLimit: a model trained from uploads
-// only is refused at creation when its estimate is over the limit, and
-// accepted when it fits.
-func TestPrecheckRefusesUploadOverMemoryLimit(t *testing.T) {
-	book, err := os.ReadFile("../../testdata/pride-and-prejudice_1342-0.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := func() map[string]io.Reader { return map[string]io.Reader{"austen": strings.NewReader(string(book))} }
-	err = Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 16 << 20}, ophicleide.Params{Dim: 1000, MinCount: 1}, up())
-	if ophicleide.ErrorCode(err) != ophicleide.EINVALID || !strings.Contains(err.Error(), "more than the memory limit of 16 MiB") {
-		t.Fatalf("over the limit: %v", err)
-	}
-	if err := Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 1 << 30}, ophicleide.Params{Dim: 1000, MinCount: 1}, up()); err != nil {
-		t.Fatalf("within the limit: %v", err)
-	}
-	if err := Precheck(context.Background(), Config{Threads: 1, MemoryLimit: 16 << 20}, ophicleide.Params{MinCount: 100000}, up()); err != nil {
-		t.Fatalf("a vocabulary problem is left to the job: %v", err)
 	}
 }

@@ -1,12 +1,14 @@
 // Package worker runs training jobs: it claims a job from the store with a
-// lease (renewed while it works), reads the model's URLs and uploads,
-// trains, stores the vectors and ends the job as ready or failed with a
-// reason a user understands. Transient network failures are retried by the
-// fetcher it is given; what still fails ends the model as failed. A worker
-// shutting down hands its job back to the queue.
+// lease (renewed while it works), opens the model's URLs and uploads,
+// has its engine train on them, stores the vectors and ends the job as
+// ready or failed with a reason a user understands. Transient network
+// failures are retried by the fetcher it is given; what still fails ends
+// the model as failed. A worker shutting down hands its job back to the
+// queue.
 //
-// It speaks to the store through the domain interfaces and fetches through
-// a function it is given, so it knows nothing of bbolt, MongoDB or HTTP.
+// It speaks to the store through the domain interfaces, fetches through a
+// function it is given and trains through a trainer.Engine, so it knows
+// nothing of bbolt, MongoDB, HTTP or Word2Vec.
 package worker
 
 import (
@@ -24,10 +26,8 @@ import (
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/corpus"
-	"github.com/ophicleide/ophicleide/internal/params"
-	"github.com/ophicleide/ophicleide/internal/tokenize"
+	"github.com/ophicleide/ophicleide/internal/trainer"
 	"github.com/ophicleide/ophicleide/internal/vectors"
-	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
 
 // FetchFunc opens the body of a URL (internal/fetch in production, which
@@ -46,7 +46,9 @@ type Store interface {
 // "callback": a webhook told when the model is ready or failed).
 type NotifyFunc func(ctx context.Context, url string, body []byte) error
 
-// Config tunes a worker; zero fields take the defaults.
+// Config tunes a worker's job loop and the reading of inputs; zero fields
+// take the defaults. How a model is trained (threads, memory) is its
+// engine's configuration.
 type Config struct {
 	Notify   NotifyFunc    // when set, models with a callback get {"model": ...} when they end
 	Owner    string        // lease owner name, e.g. host:pid/n
@@ -61,11 +63,11 @@ type Config struct {
 	MaxAttempts int
 	// MaxJobTime limits a job's wall-clock time, fetching included; a job
 	// over it ends failed. 0: no limit.
-	MaxJobTime  time.Duration
-	Threads     int   // training goroutines, default all cores
-	MemoryLimit int64 // bytes a training run may use; 0 = no limit
+	MaxJobTime time.Duration
 	// Corpus limits the text of one model, per input and in all, counted
-	// after decompression (zero fields: corpus's defaults).
+	// after decompression, and the time spent reading it (zero fields:
+	// corpus's defaults). The worker opens the inputs for every engine,
+	// so their limits are the worker's: the engine reads within them.
 	Corpus corpus.Limits
 	// Retry is how long a worker waits before its next claim after a
 	// transient store failure (the store unavailable or full), default 30 s.
@@ -74,15 +76,16 @@ type Config struct {
 
 // Worker claims and runs jobs. Create one with New.
 type Worker struct {
-	store Store
-	fetch FetchFunc
-	log   *slog.Logger
-	cfg   Config
-	wake  chan struct{}
+	store  Store
+	engine trainer.Engine
+	fetch  FetchFunc
+	log    *slog.Logger
+	cfg    Config
+	wake   chan struct{}
 }
 
-// New returns a worker.
-func New(store Store, fetch FetchFunc, log *slog.Logger, cfg Config) *Worker {
+// New returns a worker that trains with engine.
+func New(store Store, engine trainer.Engine, fetch FetchFunc, log *slog.Logger, cfg Config) *Worker {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
 	}
@@ -101,7 +104,7 @@ func New(store Store, fetch FetchFunc, log *slog.Logger, cfg Config) *Worker {
 	if cfg.Owner == "" {
 		cfg.Owner = fmt.Sprintf("worker-%08x", rand.Uint32())
 	}
-	return &Worker{store: store, fetch: fetch, log: log.With("worker", cfg.Owner), cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Worker{store: store, engine: engine, fetch: fetch, log: log.With("worker", cfg.Owner), cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Wake makes an idle worker look for a job now (a model was just created
@@ -285,7 +288,7 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 func (w *Worker) trainSafe(ctx context.Context, lease *ophicleide.Lease) (st ophicleide.Stats, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &word2vec.PanicError{Value: r, Stack: debug.Stack()}
+			err = &trainer.PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
 	return w.train(ctx, lease)
@@ -309,17 +312,14 @@ func (w *Worker) notify(ctx context.Context, log *slog.Logger, id string) {
 }
 
 // userMessage is the reason shown with a failed model. Only messages
-// known to be written for users are shown: the trainer's typed errors,
-// application errors, and the fetcher's (marked by shownError). Anything
-// else (a store's error may name server paths) is logged, and the user
-// reads a generic reason.
+// known to be written for users are shown: application errors (the
+// engine's failures among them, see trainer.Engine), the corpus reader's
+// typed errors, and the fetcher's (marked by shownError). Anything else
+// (a store's error may name server paths) is logged, and the user reads a
+// generic reason.
 func userMessage(err error) string {
 	var (
-		ce *word2vec.ConfigError
-		pe *word2vec.PanicError
-		de *word2vec.DivergedError
-		me *word2vec.MemoryError
-		ve *word2vec.VocabularyError
+		pe *trainer.PanicError
 		se *shownError
 		le *corpus.LimitError
 		xe *corpus.CompressionError
@@ -329,10 +329,6 @@ func userMessage(err error) string {
 	switch {
 	case errors.As(err, &pe):
 		return "internal error in the trainer (a bug, reported in the server log); the server goes on"
-	case errors.As(err, &ce):
-		return "invalid training parameters: " + ce.Error()
-	case errors.As(err, &de), errors.As(err, &me), errors.As(err, &ve), errors.Is(err, word2vec.ErrEmptyCorpus):
-		return err.Error()
 	case errors.As(err, &le):
 		return le.Error()
 	case errors.As(err, &xe):
@@ -372,63 +368,30 @@ func (r shownReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// train reads the model's inputs and trains it, storing progress and, at
-// the end, the vectors.
+// train opens the model's inputs and has the engine train it, storing
+// progress and, at the end, the vectors.
 func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide.Stats, error) {
 	m, err := w.store.FindModel(ctx, lease.ModelID)
 	if err != nil {
 		return ophicleide.Stats{}, err
 	}
-	var srcs []corpus.Source
-	for _, u := range m.URLs {
-		u = strings.TrimSpace(u)
-		if u == "" {
-			continue // the original web page sends one when the box ends with a newline
-		}
-		srcs = append(srcs, corpus.Source{Name: u, Open: func(ctx context.Context) (io.ReadCloser, error) {
-			rc, err := w.fetch(ctx, u)
-			if err != nil {
-				return nil, &shownError{err}
-			}
-			return shownReader{rc}, nil
-		}})
-	}
-	for _, name := range m.Uploads {
-		srcs = append(srcs, corpus.Source{Name: "upload:" + name, Open: func(ctx context.Context) (io.ReadCloser, error) {
-			return w.store.OpenUpload(ctx, m.ID, name)
-		}})
-	}
-	if len(srcs) == 0 {
+	in := w.inputs(m)
+	if len(in.Sources) == 0 {
 		return ophicleide.Stats{}, ophicleide.Errorf(ophicleide.EINVALID, "the model has no URLs and no uploaded text")
 	}
-	cfg, tok, err := params.Config(m.Params)
-	if err != nil {
-		return ophicleide.Stats{}, err
-	}
-	cfg.Threads, cfg.MemoryLimit = w.cfg.Threads, w.cfg.MemoryLimit
-	cfg.ProgressInterval = w.cfg.Progress
 	// A lost lease seen when storing progress (the model was deleted, or
 	// another worker took the job over) stops training within a progress
 	// interval rather than at the next renewal.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	cfg.Progress = func(p word2vec.Progress) {
-		phase := string(p.Phase)
-		if p.Phase == word2vec.PhaseCounting && len(m.URLs) > 0 {
-			phase = "fetching"
-		}
+	progress := func(p ophicleide.Progress) {
 		// Progress is advisory: a failed write is retried at the next tick.
-		err := w.store.UpdateProgress(ctx, lease, ophicleide.Progress{
-			Phase: phase, Fraction: p.Fraction, WordsPerSecond: p.WordsPerSecond, EtaSeconds: p.ETA.Seconds(),
-		})
-		if errors.Is(err, ophicleide.ErrLeaseLost) {
+		if err := w.store.UpdateProgress(ctx, lease, p); errors.Is(err, ophicleide.ErrLeaseLost) {
 			stop(err)
 		}
 	}
 	w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "fetching"})
-	src := corpus.NewWithLimits(ctx, srcs, tokenize.Options{Mode: tok}, w.cfg.Corpus)
-	defer src.Close()
-	res, err := word2vec.Train(ctx, cfg, src)
+	res, err := w.engine.Train(ctx, trainer.Job{Params: m.Params, Inputs: in, Progress: progress, ProgressInterval: w.cfg.Progress})
 	if cause := context.Cause(ctx); errors.Is(cause, ophicleide.ErrLeaseLost) {
 		return ophicleide.Stats{}, cause
 	}
@@ -441,9 +404,30 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 	if err := w.store.PutVectors(ctx, lease, func(out io.Writer) error { return vectors.WriteCompact(out, res.Vectors) }); err != nil {
 		return ophicleide.Stats{}, err
 	}
-	st := ophicleide.Stats{CorpusWords: res.Stats.CorpusWords, VocabSize: res.Stats.VocabSize, TrainingSeconds: res.Stats.TrainSeconds}
-	for _, s := range src.Stats() {
-		st.Sources = append(st.Sources, ophicleide.SourceStats{URL: s.Name, Bytes: s.Bytes, Words: s.Words})
+	return res.Stats, nil
+}
+
+// inputs are the model's URLs (fetched, their errors marked as shown)
+// and uploads (from the store), read within the worker's limits.
+func (w *Worker) inputs(m *ophicleide.Model) trainer.Inputs {
+	in := trainer.Inputs{Limits: w.cfg.Corpus, Fetched: len(m.URLs) > 0}
+	for _, u := range m.URLs {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue // the original web page sends one when the box ends with a newline
+		}
+		in.Sources = append(in.Sources, corpus.Source{Name: u, Open: func(ctx context.Context) (io.ReadCloser, error) {
+			rc, err := w.fetch(ctx, u)
+			if err != nil {
+				return nil, &shownError{err}
+			}
+			return shownReader{rc}, nil
+		}})
 	}
-	return st, nil
+	for _, name := range m.Uploads {
+		in.Sources = append(in.Sources, corpus.Source{Name: "upload:" + name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+			return w.store.OpenUpload(ctx, m.ID, name)
+		}})
+	}
+	return in
 }

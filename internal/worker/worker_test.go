@@ -15,6 +15,7 @@ import (
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/bolt"
+	"github.com/ophicleide/ophicleide/internal/trainer/native"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -97,8 +98,11 @@ func (f *fixture) modelWith(t *testing.T, p ophicleide.Params, urls ...string) s
 	return m.ID
 }
 
+// oneThread is the native engine on one goroutine (the race-free mode).
+var oneThread = native.New(native.Config{Threads: 1})
+
 func (f *fixture) worker() *Worker {
-	return New(f.store, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "test", Threads: 1, Lease: 10 * time.Second})
+	return New(f.store, oneThread, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "test", Lease: 10 * time.Second})
 }
 
 func TestTrainsModelFromURL(t *testing.T) {
@@ -183,7 +187,7 @@ func TestShutdownHandsJobBack(t *testing.T) {
 	id := f.model(t, f.srv.URL+"/austen.txt")
 	st := &signalStore{Store: f.store, training: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := New(st, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "a", Threads: 1, Progress: time.Millisecond})
+	w := New(st, oneThread, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "a", Progress: time.Millisecond})
 	go func() {
 		<-st.training
 		cancel()
@@ -221,7 +225,7 @@ func TestDeletedModelStopsTraining(t *testing.T) {
 	// minutes: only a prompt stop ends this test in time.
 	id := f.modelWith(t, ophicleide.Params{Epochs: 2000, Dim: 20}, f.srv.URL+"/austen.txt")
 	st := &deletingStore{Store: f.store}
-	w := New(st, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "a", Threads: 1, Progress: 10 * time.Millisecond, Lease: time.Hour})
+	w := New(st, oneThread, httpFetch, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Owner: "a", Progress: 10 * time.Millisecond, Lease: time.Hour})
 	done := make(chan struct{})
 	go func() {
 		w.RunOnce(context.Background())

@@ -4,33 +4,7 @@ import (
 	"testing"
 
 	"github.com/ophicleide/ophicleide"
-	"github.com/ophicleide/ophicleide/internal/tokenize"
-	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
-
-func TestConfig(t *testing.T) {
-	cfg, mode, err := Config(ophicleide.Params{Model: "cbow", Dim: 50, MinCount: 2, Tokenizer: "classic"})
-	if err != nil || cfg.Arch != word2vec.CBOW || cfg.Dim != 50 || cfg.MinCount != 2 || mode != tokenize.Classic {
-		t.Fatalf("got %+v %q %v", cfg, mode, err)
-	}
-	for _, c := range []struct {
-		p     ophicleide.Params
-		field string
-	}{
-		{ophicleide.Params{Dim: 20000}, "dim"},
-		{ophicleide.Params{MinCount: -1}, "minCount"},
-		{ophicleide.Params{Model: "glove"}, "model"},
-		{ophicleide.Params{Tokenizer: "nltk"}, "tokenizer"},
-		{ophicleide.Params{Sample: 1.5}, "sample"},
-		{ophicleide.Params{MaxVocab: -3}, "maxVocab"},
-	} {
-		_, _, err := Config(c.p)
-		e, ok := err.(*ophicleide.Error)
-		if !ok || e.Code != ophicleide.EINVALID || e.Field != c.field {
-			t.Errorf("%+v: got %v, want EINVALID on %s", c.p, err, c.field)
-		}
-	}
-}
 
 // TestServerLimits reproduces issue 10: alpha 5 and 1000 negatives were
 // accepted (and crashed the trainer); the server's limits refuse them.
@@ -59,6 +33,9 @@ func TestServerLimits(t *testing.T) {
 	}
 	if err := (Limits{MaxDim: 2000, MaxWindow: 50, MaxNegative: 50, MaxEpochs: 100, MaxAlpha: 1}).Check(ophicleide.Params{Dim: 1500}); err != nil {
 		t.Errorf("a raised limit still refuses: %v", err)
+	}
+	if err := DefaultLimits().CheckBounds(ophicleide.Params{Alpha: -1, Model: "glove"}); err != nil {
+		t.Errorf("CheckBounds checks more than the limits: %v", err)
 	}
 	if (Limits{}).Validate() == nil {
 		t.Error("zero limits validate")

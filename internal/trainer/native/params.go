@@ -1,8 +1,4 @@
-// Package params maps a model's training parameters (the domain's
-// ophicleide.Params) to the trainer's configuration and validates them, so
-// the API can refuse bad parameters with a 400 naming the field before a
-// model is stored, and the worker trains with exactly what was accepted.
-package params
+package native
 
 import (
 	"errors"
@@ -12,10 +8,17 @@ import (
 	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
 
-// Config returns the trainer configuration for p, or an EINVALID
-// *ophicleide.Error whose Field names the parameter at fault (the JSON
-// name used by the API).
-func Config(p ophicleide.Params) (word2vec.Config, tokenize.Mode, error) {
+// Validate reports whether the native engine can train a model with p:
+// nil, or an EINVALID *ophicleide.Error whose Field names the parameter at
+// fault (the JSON name used by the API) and whose Message says why.
+func Validate(p ophicleide.Params) error {
+	_, _, err := config(p)
+	return err
+}
+
+// config returns word2vec's configuration and the tokenizer for p, or
+// Validate's error. Threads, memory limit and progress are the engine's.
+func config(p ophicleide.Params) (word2vec.Config, tokenize.Mode, error) {
 	cfg := word2vec.Config{
 		Arch: word2vec.Arch(p.Model), Loss: word2vec.Loss(p.Loss), Dim: p.Dim, Window: p.Window,
 		Negative: p.Negative, MinCount: p.MinCount, Sample: p.Sample, Epochs: p.Epochs,
@@ -36,7 +39,7 @@ func Config(p ophicleide.Params) (word2vec.Config, tokenize.Mode, error) {
 	return cfg, mode, nil
 }
 
-// jsonNames maps the trainer's field names to the API's.
+// jsonNames maps word2vec's field names to the API's.
 var jsonNames = map[string]string{
 	"model": "model", "loss": "loss", "dim": "dim", "window": "window", "negative": "negative",
 	"min-count": "minCount", "sample": "sample", "epochs": "epochs", "alpha": "alpha",

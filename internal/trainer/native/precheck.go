@@ -1,4 +1,4 @@
-package worker
+package native
 
 import (
 	"context"
@@ -8,27 +8,29 @@ import (
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/corpus"
-	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
 
-// Precheck estimates the memory that training a model from uploads alone
-// will need, as a worker with cfg would train it, and refuses the model
-// with an EINVALID error naming the estimate and the limit when it is over
-// cfg.MemoryLimit: the user hears it when creating the model, not minutes
-// later. It reads the uploads once (the counting pass, no training). Any
-// other problem of the text (too large, no frequent word) is left to the
-// job, which fails with its reason as for models trained from URLs.
-func Precheck(ctx context.Context, cfg Config, p ophicleide.Params, uploads map[string]io.Reader) error {
-	if cfg.MemoryLimit <= 0 {
+// Precheck estimates the memory that training a model with p from uploads
+// alone will need on this engine, reading them with the worker's limits,
+// and refuses the model with an EINVALID error (Field "params") naming the
+// estimate and the limit when it is over the engine's MemoryLimit: the
+// user hears it when creating the model, not minutes later. It reads the
+// uploads once (the counting pass, no training), in the order of their
+// names. Invalid parameters are Validate's error; any other problem of the
+// text (too large, no frequent word) is left to the job, which fails with
+// its reason as for models trained from URLs. Without a memory limit it
+// reads nothing and returns nil.
+func (e *Engine) Precheck(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader, limits corpus.Limits) error {
+	if e.cfg.MemoryLimit <= 0 {
 		return nil
 	}
-	tc, tok, err := params.Config(p)
+	cfg, tok, err := config(p)
 	if err != nil {
 		return err
 	}
-	tc.Threads, tc.MemoryLimit = cfg.Threads, cfg.MemoryLimit
+	cfg.Threads, cfg.MemoryLimit = e.cfg.Threads, e.cfg.MemoryLimit
 	names := make([]string, 0, len(uploads))
 	for name := range uploads {
 		names = append(names, name)
@@ -41,9 +43,9 @@ func Precheck(ctx context.Context, cfg Config, p ophicleide.Params, uploads map[
 			return io.NopCloser(u), nil
 		}})
 	}
-	src := corpus.NewWithLimits(ctx, srcs, tokenize.Options{Mode: tok}, cfg.Corpus)
+	src := corpus.NewWithLimits(ctx, srcs, tokenize.Options{Mode: tok}, limits)
 	defer src.Close()
-	_, _, err = word2vec.Estimate(ctx, tc, src)
+	_, _, err = word2vec.Estimate(ctx, cfg, src)
 	var (
 		ce *word2vec.ConfigError
 		me *word2vec.MemoryError
