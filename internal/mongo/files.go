@@ -1,0 +1,106 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/ophicleide/ophicleide"
+)
+
+// gridChunk is the GridFS chunk size: 4 MiB, not the default 255 KiB, so a
+// 24 MB model is 6 round trips, not 94 (well under the 16 MiB document
+// limit).
+const gridChunk = 4 << 20
+
+// putFile writes a GridFS file with write, or nothing if write fails.
+func putFile(ctx context.Context, b *mongo.GridFSBucket, name string, write func(io.Writer) error) (string, error) {
+	id := name + "/" + randomID()
+	up, err := b.OpenUploadStreamWithID(ctx, id, name)
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if err := write(up); err != nil {
+		up.Abort()
+		return "", err
+	}
+	if err := up.Close(); err != nil {
+		up.Abort()
+		return "", unavailable(err)
+	}
+	return id, nil
+}
+
+// deleteFiles removes GridFS files, ignoring ones already gone.
+func deleteFiles(ctx context.Context, b *mongo.GridFSBucket, ids ...string) {
+	for _, id := range ids {
+		if id != "" {
+			b.Delete(context.WithoutCancel(ctx), id)
+		}
+	}
+}
+
+// OpenUpload reads an uploaded corpus file.
+func (s *Store) OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error) {
+	doc, err := s.findModel(ctx, modelID)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open upload: %w", err)
+	}
+	for _, u := range doc.UploadFiles {
+		if u.Name == name {
+			return s.openFile(ctx, s.uploads, u.File, "upload", modelID+"/"+name)
+		}
+	}
+	return nil, fmt.Errorf("mongo: open upload: %w", notFound("upload", modelID+"/"+name))
+}
+
+func (s *Store) openFile(ctx context.Context, b *mongo.GridFSBucket, file, what, name string) (io.ReadCloser, error) {
+	ds, err := b.OpenDownloadStream(ctx, file)
+	if errors.Is(err, mongo.ErrFileNotFound) {
+		return nil, fmt.Errorf("mongo: open %s: %w", what, notFound(what, name))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open %s: %w", what, unavailable(err))
+	}
+	return ds, nil
+}
+
+// OpenVectors reads the vectors of a ready model, or returns ENOTFOUND.
+func (s *Store) OpenVectors(ctx context.Context, modelID string) (io.ReadCloser, error) {
+	doc, err := s.findModel(ctx, modelID)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open vectors: %w", err)
+	}
+	if doc.Status != ophicleide.StatusReady || doc.Vectors == "" {
+		return nil, fmt.Errorf("mongo: open vectors: %w", notFound("vectors of model", modelID))
+	}
+	return s.openFile(ctx, s.vectors, doc.Vectors, "vectors", modelID)
+}
+
+// PutVectors stores the vectors, replacing earlier ones of the model.
+func (s *Store) PutVectors(ctx context.Context, l *ophicleide.Lease, write func(io.Writer) error) error {
+	if err := s.currentJob(ctx, "put vectors", l); err != nil {
+		return err
+	}
+	file, err := putFile(ctx, s.vectors, l.ModelID, write)
+	if err != nil {
+		return fmt.Errorf("mongo: put vectors: %w", err)
+	}
+	var old modelDoc
+	err = s.models.FindOneAndUpdate(ctx, bson.M{"_id": l.ModelID, "jobToken": l.Token, "status": ophicleide.StatusTraining},
+		bson.M{"$set": bson.M{"vectorsFile": file, "updated": time.Now()}}).Decode(&old)
+	if err != nil {
+		deleteFiles(ctx, s.vectors, file)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return leaseLost("put vectors")
+		}
+		return fmt.Errorf("mongo: put vectors: %w", unavailable(err))
+	}
+	deleteFiles(ctx, s.vectors, old.Vectors)
+	return nil
+}
