@@ -3,6 +3,11 @@
 // so keeps the contracts written in the domain package — error codes,
 // orderings, round-tripped fields, and the job queue's claims, leases and
 // fencing tokens.
+//
+// The suite is split by area: models.go, queries.go, jobs.go (claims,
+// leases, the ends of a job and what a lease may do after them), files.go
+// (uploads, imports, vectors), concurrency.go. Every leaf test opens a
+// store of its own and runs in parallel with the others.
 package storetest
 
 import (
