@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -29,5 +30,12 @@ func TestPrecheckRefusesUploadOverMemoryLimit(t *testing.T) {
 	}
 	if err := New(Config{Threads: 1, MemoryLimit: 16 << 20}).Precheck(context.Background(), ophicleide.Params{MinCount: 100000}, up(), corpus.Limits{}); err != nil {
 		t.Fatalf("a vocabulary problem is left to the job: %v", err)
+	}
+	if err := New(Config{Threads: 1, MemoryLimit: 16 << 20}).Precheck(context.Background(), ophicleide.Params{Dim: 1000, MinCount: 1}, up(), corpus.Limits{MaxTotalBytes: 1000}); err != nil {
+		t.Fatalf("text over the worker's limits is left to the job: %v", err)
+	}
+	var e *ophicleide.Error
+	if err := New(Config{Threads: 1, MemoryLimit: 16 << 20}).Precheck(context.Background(), ophicleide.Params{Dim: -1}, up(), corpus.Limits{}); !errors.As(err, &e) || e.Code != ophicleide.EINVALID || e.Field != "dim" {
+		t.Fatalf("invalid parameters: %v", err)
 	}
 }
