@@ -23,6 +23,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/mongo"
+	"github.com/ophicleide/ophicleide/internal/service"
 	"github.com/ophicleide/ophicleide/internal/sysmem"
 	"github.com/ophicleide/ophicleide/internal/trainer/native"
 	"github.com/ophicleide/ophicleide/internal/web"
@@ -122,13 +123,19 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 			w.Wake()
 		}
 	}
-	api := ophttp.NewServer(store, c.cacheMB<<20, log, version, wake).WithLimits(ophttp.Limits{
-		Params: c.limits, MaxJobMemoryBytes: c.memLimit, MaxURLBytes: c.fetchMB << 20, MaxModelBytes: c.modelMB << 20,
-		MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
-	}).WithPrecheck(func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
-		// As the workers will train it (with the roles' shared limits).
-		return native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit}).Precheck(ctx, p, uploads, jobCfg.Corpus)
+	models, queries := service.New(store, c.cacheMB<<20, service.Config{
+		Validate: c.limits.Check, // the native trainer's parameters, within the flags' limits
+		Precheck: func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
+			// As the workers will train it (with the roles' shared limits).
+			return native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit}).Precheck(ctx, p, uploads, jobCfg.Corpus)
+		},
+		Wake: wake,
+		Limits: ophicleide.Limits{
+			Params: ophicleide.ParamLimits(c.limits), MaxJobMemoryBytes: c.memLimit, MaxURLBytes: c.fetchMB << 20, MaxModelBytes: c.modelMB << 20,
+			MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
+		},
 	})
+	api := ophttp.NewServer(models, queries, log, version)
 	if _, err := api.WithHostPolicy(ophttp.HostPolicy{Addr: c.addr, PublicHosts: splitList(c.publicHosts), AllowedOrigins: splitList(c.allowedOrigins)}); err != nil {
 		return nil, usagef("%v", err)
 	}
