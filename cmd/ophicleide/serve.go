@@ -25,6 +25,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/mongo"
 	"github.com/ophicleide/ophicleide/internal/service"
 	"github.com/ophicleide/ophicleide/internal/sysmem"
+	"github.com/ophicleide/ophicleide/internal/trainer/native"
 	"github.com/ophicleide/ophicleide/internal/web"
 	"github.com/ophicleide/ophicleide/internal/worker"
 )
@@ -95,8 +96,8 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		return b, nil
 	}
 	proc := &process{}
-	jobCfg := worker.Config{Threads: c.threads, Lease: c.lease, Poll: c.poll,
-		MaxAttempts: c.maxAttempts, MaxJobTime: c.jobTime, MemoryLimit: c.memLimit,
+	jobCfg := worker.Config{Lease: c.lease, Poll: c.poll,
+		MaxAttempts: c.maxAttempts, MaxJobTime: c.jobTime,
 		Corpus: corpus.Limits{MaxSourceBytes: c.fetchMB << 20, MaxTotalBytes: c.modelMB << 20, MaxReadTime: c.fetchTime},
 		Notify: func(ctx context.Context, url string, body []byte) error {
 			return f.Post(ctx, url, "application/json", body)
@@ -105,7 +106,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 	for i := range c.workers {
 		cfg := jobCfg
 		cfg.Owner = fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
-		w := worker.New(store, fetchFn, log, cfg)
+		w := worker.New(store, native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit}), fetchFn, log, cfg)
 		proc.workers = append(proc.workers, w)
 	}
 	if c.role == roleWorker {
@@ -126,7 +127,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Validate: c.limits.Check, // the native trainer's parameters, within the flags' limits
 		Precheck: func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
 			// As the workers will train it (with the roles' shared limits).
-			return worker.Precheck(ctx, jobCfg, p, uploads)
+			return native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit}).Precheck(ctx, p, uploads, jobCfg.Corpus)
 		},
 		Wake: wake,
 		Limits: ophicleide.Limits{
