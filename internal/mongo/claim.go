@@ -16,10 +16,14 @@
 //
 // A crash after a winner moved the job but before it moved the model
 // leaves a job whose lease lapses and is claimed again. A crash (or a
-// lost answer) between the lease insert and the job's move is not
-// recovered: every later claimer of that job fails on the same lease _id,
-// and ClaimJob looks again while such a job is among the first
-// claimBatch claimable ones (a known gap).
+// lost answer) between the lease insert and the job's move leaves a lease
+// document that no job token follows: a claimer that meets it older than
+// staleClaim (a live claimer moves the job milliseconds after its insert)
+// deletes it, filtering on its time, and inserts its own; the unique _id
+// still lets one claimer win, and the job's move, filtered on token t,
+// still lets one holder have t+1 even if the first claimer was only slow.
+// ClaimJob gives up after claimRounds rounds in which every candidate
+// went to someone else, so a worker never spins on the store.
 
 package mongo
 
@@ -44,9 +48,17 @@ func firstToken() int64 { return time.Now().UnixNano() }
 // claimBatch is how many claimable jobs ClaimJob reads at once.
 const claimBatch = 16
 
+// staleClaim is the age beyond which a lease document whose job never
+// moved to its token is taken for the trace of a claimer that died.
+const staleClaim = 30 * time.Second
+
+// claimRounds bounds ClaimJob's rounds in which every candidate went to
+// someone else; the caller polls again later.
+const claimRounds = 4
+
 // ClaimJob leases the oldest claimable job (see the package doc).
 func (s *Store) ClaimJob(ctx context.Context, owner string, d time.Duration) (*ophicleide.Lease, error) {
-	for {
+	for range claimRounds {
 		now := time.Now()
 		cur, err := s.jobs.Find(ctx, bson.M{"$or": bson.A{
 			bson.M{"leased": false},
@@ -70,14 +82,25 @@ func (s *Store) ClaimJob(ctx context.Context, owner string, d time.Duration) (*o
 		}
 		// Every candidate went to someone else: look again.
 	}
+	return nil, nil
 }
 
 // claim tries to take job j as it was read; nil if another claimer won.
 func (s *Store) claim(ctx context.Context, j jobDoc, owner string, d time.Duration) (*ophicleide.Lease, error) {
 	token := j.Token + 1
-	_, err := s.leases.InsertOne(ctx, bson.M{"_id": fmt.Sprintf("%s/%d", j.Nonce, token), "job": j.Nonce, "owner": owner, "at": time.Now()})
+	id := fmt.Sprintf("%s/%d", j.Nonce, token)
+	insert := func() error {
+		_, err := s.leases.InsertOne(ctx, bson.M{"_id": id, "job": j.Nonce, "owner": owner, "at": time.Now()})
+		return err
+	}
+	err := insert()
 	if mongo.IsDuplicateKeyError(err) {
-		return nil, nil
+		if !s.dropStaleClaim(ctx, id) {
+			return nil, nil // another claimer has it
+		}
+		if err = insert(); mongo.IsDuplicateKeyError(err) {
+			return nil, nil
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mongo: claim job: %w", unavailable(err))
@@ -115,4 +138,19 @@ func (s *Store) claim(ctx context.Context, j jobDoc, owner string, d time.Durati
 		return nil, nil
 	}
 	return l, nil
+}
+
+// dropStaleClaim deletes the lease document id if it is older than
+// staleClaim (its claimer died between the insert and the job's move; the
+// caller read the job at the token before it), and reports whether it
+// did.
+func (s *Store) dropStaleClaim(ctx context.Context, id string) bool {
+	var doc struct {
+		At time.Time `bson:"at"`
+	}
+	if err := s.leases.FindOne(ctx, bson.M{"_id": id}).Decode(&doc); err != nil || time.Since(doc.At) < staleClaim {
+		return false
+	}
+	res, err := s.leases.DeleteOne(ctx, bson.M{"_id": id, "at": doc.At})
+	return err == nil && res.DeletedCount == 1
 }

@@ -162,3 +162,46 @@ func TestUploadsLeaveGridFS(t *testing.T) {
 		t.Fatalf("upload chunks after FailJob: %d %v", n, err)
 	}
 }
+
+// TestClaimAfterClaimerDied: a claimer that died between inserting its
+// lease document and moving the job (the state is made here directly in
+// the database, as the crash would leave it) does not wedge the job: a
+// later claim takes it once the trace is older than staleClaim, and
+// ClaimJob returns meanwhile instead of spinning.
+func TestClaimAfterClaimerDied(t *testing.T) {
+	s := open(t)
+	m := storetest.NewModel(time.Second)
+	if err := s.CreateModel(t.Context(), m, nil); err != nil {
+		t.Fatal(err)
+	}
+	var j jobDoc
+	if err := s.jobs.FindOne(t.Context(), bson.M{"_id": m.ID}).Decode(&j); err != nil {
+		t.Fatal(err)
+	}
+	trace := bson.M{"_id": fmt.Sprintf("%s/%d", j.Nonce, j.Token+1), "job": j.Nonce, "owner": "dead", "at": time.Now()}
+	if _, err := s.leases.InsertOne(t.Context(), trace); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if l, err := s.ClaimJob(t.Context(), "w", time.Minute); l != nil || err != nil {
+			t.Errorf("a fresh trace: claimed %+v %v, want nothing yet", l, err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ClaimJob spins on a job whose lease document is taken")
+	}
+	if _, err := s.leases.UpdateOne(t.Context(), bson.M{"_id": trace["_id"]}, bson.M{"$set": bson.M{"at": time.Now().Add(-time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.ClaimJob(t.Context(), "w", time.Minute)
+	if err != nil || l == nil || l.ModelID != m.ID || l.Token != j.Token+1 {
+		t.Fatalf("claim after the trace went stale: %+v %v", l, err)
+	}
+	if got, _ := s.FindModel(t.Context(), m.ID); got.Status != ophicleide.StatusTraining {
+		t.Fatalf("model %s", got.Status)
+	}
+}
