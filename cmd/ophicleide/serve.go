@@ -102,11 +102,14 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Notify: func(ctx context.Context, url string, body []byte) error {
 			return f.Post(ctx, url, "application/json", body)
 		}}
+	// The engine that trains (one line to change for another; see
+	// internal/trainer).
+	engine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit})
 	host, _ := os.Hostname()
 	for i := range c.workers {
 		cfg := jobCfg
 		cfg.Owner = fmt.Sprintf("%s:%d/%d", host, os.Getpid(), i)
-		w := worker.New(store, native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit}), fetchFn, log, cfg)
+		w := worker.New(store, engine, fetchFn, log, cfg)
 		proc.workers = append(proc.workers, w)
 	}
 	if c.role == roleWorker {
@@ -124,10 +127,16 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		}
 	}
 	models, queries := service.New(store, c.cacheMB<<20, service.Config{
-		Validate: c.limits.Check, // the native trainer's parameters, within the flags' limits
+		// What the engine can train, within the flags' limits.
+		Validate: func(p ophicleide.Params) error {
+			if err := engine.Validate(p); err != nil {
+				return err
+			}
+			return c.limits.Check(p)
+		},
 		Precheck: func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
 			// As the workers will train it (with the roles' shared limits).
-			return native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit}).Precheck(ctx, p, uploads, jobCfg.Corpus)
+			return engine.Precheck(ctx, p, uploads, jobCfg.Corpus)
 		},
 		Wake: wake,
 		Limits: ophicleide.Limits{

@@ -32,6 +32,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/service"
+	"github.com/ophicleide/ophicleide/internal/trainer/native"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -49,7 +50,7 @@ func newImportServer(t testing.TB) *importServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	models, queries := service.New(store, 64<<20, service.Config{Wake: func() {}})
+	models, queries := service.New(store, 64<<20, service.Config{Wake: func() {}, Validate: native.Validate})
 	api := ophttp.NewServer(models, queries, slog.New(slog.DiscardHandler), "test")
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 
 	"github.com/ophicleide/ophicleide"
-	"github.com/ophicleide/ophicleide/internal/trainer/native"
 )
 
 // Limits are a server's bounds on the training parameters a request may
@@ -44,20 +43,10 @@ func (l Limits) Validate() error {
 	return nil
 }
 
-// Check validates p as the native engine does (native.Validate), then
-// against l (CheckBounds): the first parameter at fault is an EINVALID
-// *ophicleide.Error naming its API field. It is what the API calls until
-// it is given the engine's validator; then it calls CheckBounds.
+// Check checks p against l only (what an engine accepts is its own
+// Validate's business): the first parameter over its limit is an EINVALID
+// *ophicleide.Error naming its API field and the limit.
 func (l Limits) Check(p ophicleide.Params) error {
-	if err := native.Validate(p); err != nil {
-		return err
-	}
-	return l.CheckBounds(p)
-}
-
-// CheckBounds checks p against l only: the first parameter over its limit
-// is an EINVALID *ophicleide.Error naming its API field and the limit.
-func (l Limits) CheckBounds(p ophicleide.Params) error {
 	over := func(field string, got, limit any) error {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field,
 			Message: fmt.Sprintf("%s %v is above this server's limit of %v (GET /limits lists them)", field, got, limit)}

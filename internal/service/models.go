@@ -22,13 +22,13 @@ import (
 // Create rewinds them afterwards.
 type Precheck func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error
 
-// Config configures Models; the zero value validates parameters against
-// params.DefaultLimits and prechecks nothing.
+// Config configures Models; the zero value checks parameters against
+// params.DefaultLimits' bounds only and prechecks nothing.
 type Config struct {
 	// Validate checks a model's training parameters, returning an
-	// EINVALID *ophicleide.Error naming the field (the engine that will
-	// train them decides: today params.Limits.Check). nil:
-	// params.DefaultLimits().Check.
+	// EINVALID *ophicleide.Error naming the field: the engine that will
+	// train them (its Validate), then the server's limits (cmd wires
+	// both). nil: params.DefaultLimits().Check, the bounds only.
 	Validate func(ophicleide.Params) error
 	// Precheck, if not nil, checks models trained from uploads alone.
 	Precheck Precheck
