@@ -3,6 +3,7 @@ package ophicleide
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes: a small set, mapped to HTTP statuses in exactly one place
@@ -17,6 +18,13 @@ const (
 	// EFULL: the server cannot store more (its disk or quota is full,
 	// or its data directory reached its configured limit).
 	EFULL = "insufficient_storage"
+	// EUNAUTHORIZED: the request carries no key, or one the server does
+	// not know (401). EFORBIDDEN: the key's role or ownership does not
+	// allow it (403). ELIMITED: over a rate limit or a quota (429; the
+	// error's RetryAfter, when set, says when to try again).
+	EUNAUTHORIZED = "unauthorized"
+	EFORBIDDEN    = "forbidden"
+	ELIMITED      = "rate_limited"
 )
 
 // Error is the application error: a code and a message safe to show a
@@ -26,6 +34,9 @@ type Error struct {
 	Message string
 	Field   string
 	Err     error // the cause, for logs; never shown to users
+	// RetryAfter, for ELIMITED, is how long to wait before trying again
+	// (0: not known); the HTTP adapter sends it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -71,6 +71,7 @@ type Stats struct {
 type Model struct {
 	ID       string    `json:"id"` // a UUID string
 	Name     string    `json:"name"`
+	Owner    string    `json:"owner,omitempty"` // the name of the key that created it ("" on a server without keys)
 	Status   Status    `json:"status"`
 	URLs     []string  `json:"urls"`
 	Uploads  []string  `json:"uploads,omitempty"` // names of uploaded corpus files
@@ -96,6 +97,7 @@ type Query struct {
 	ModelID   string    `json:"model"`
 	ModelName string    `json:"modelName"`
 	Results   []Result  `json:"results"`
+	Owner     string    `json:"owner,omitempty"` // the name of the key that asked it
 	Created   time.Time `json:"created"`
 }
 

@@ -13,17 +13,20 @@ const methodNotAllowed = "method_not_allowed"
 
 // errorStatus is the one table from error codes to HTTP statuses.
 var errorStatus = map[string]int{
-	ophicleide.EINVALID:     http.StatusBadRequest,
-	ophicleide.ENOTFOUND:    http.StatusNotFound,
-	ophicleide.ECONFLICT:    http.StatusConflict,
-	ophicleide.ETOOLARGE:    http.StatusRequestEntityTooLarge,
-	ophicleide.EUNAVAILABLE: http.StatusServiceUnavailable,
-	ophicleide.EFULL:        http.StatusInsufficientStorage,
-	ophicleide.EINTERNAL:    http.StatusInternalServerError,
-	methodNotAllowed:        http.StatusMethodNotAllowed,
-	unsupportedMediaType:    http.StatusUnsupportedMediaType,
-	crossOrigin:             http.StatusForbidden,
-	misdirectedRequest:      http.StatusMisdirectedRequest,
+	ophicleide.EINVALID:      http.StatusBadRequest,
+	ophicleide.ENOTFOUND:     http.StatusNotFound,
+	ophicleide.ECONFLICT:     http.StatusConflict,
+	ophicleide.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	ophicleide.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	ophicleide.EFULL:         http.StatusInsufficientStorage,
+	ophicleide.EUNAUTHORIZED: http.StatusUnauthorized,
+	ophicleide.EFORBIDDEN:    http.StatusForbidden,
+	ophicleide.ELIMITED:      http.StatusTooManyRequests,
+	ophicleide.EINTERNAL:     http.StatusInternalServerError,
+	methodNotAllowed:         http.StatusMethodNotAllowed,
+	unsupportedMediaType:     http.StatusUnsupportedMediaType,
+	crossOrigin:              http.StatusForbidden,
+	misdirectedRequest:       http.StatusMisdirectedRequest,
 }
 
 // apiError is one element of the original's error body.
