@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -13,11 +14,51 @@ import (
 	"github.com/ophicleide/ophicleide/internal/client"
 )
 
-// clientFlags adds --server and --json to a client command.
-func clientFlags(e *env, fs *flag.FlagSet) (server *string, asJSON *bool) {
-	server = fs.String("server", e.envOr("http://127.0.0.1:8080", "OPHICLEIDE_SERVER"), "server URL (env OPHICLEIDE_SERVER)")
-	asJSON = fs.Bool("json", false, "print JSON instead of a table")
-	return server, asJSON
+// clientOptions are the flags every client command has.
+type clientOptions struct {
+	server, token *string
+	asJSON        *bool
+}
+
+// clientFlags adds --server, --token and --json to a client command.
+func clientFlags(e *env, fs *flag.FlagSet) *clientOptions {
+	return &clientOptions{
+		server: fs.String("server", e.envOr("http://127.0.0.1:8080", "OPHICLEIDE_SERVER"), "server URL (env OPHICLEIDE_SERVER)"),
+		token:  fs.String("token", e.getenv("OPHICLEIDE_TOKEN"), "API key, sent as \"Authorization: Bearer KEY\" (env OPHICLEIDE_TOKEN, which keeps it out of the process list and the shell history)"),
+		asJSON: fs.Bool("json", false, "print JSON instead of a table"),
+	}
+}
+
+func (o *clientOptions) client() *client.Client { return client.New(*o.server).WithToken(*o.token) }
+
+// explainAccess adds to the server's words on a refused key, role or
+// rate what the user can do about it; the error keeps its code. The key
+// itself is never part of a message.
+func explainAccess(err error, hadToken bool) error {
+	var e *ophicleide.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	hint := ""
+	switch e.Code {
+	case ophicleide.EUNAUTHORIZED:
+		hint = "this server needs an API key: give --token KEY or set OPHICLEIDE_TOKEN"
+		if hadToken {
+			hint = "the server does not know the key given (--token or OPHICLEIDE_TOKEN): mistyped, revoked or rotated?"
+		}
+	case ophicleide.EFORBIDDEN:
+		hint = "the key's role does not allow this (read keys list and query; write keys also create models and delete or export their own; admin keys do anything)"
+	case ophicleide.ELIMITED:
+		hint = "try again later"
+		if e.RetryAfter > 0 {
+			hint = "try again in " + e.RetryAfter.Round(time.Second).String()
+		}
+	default:
+		return err
+	}
+	out := *e
+	out.Message = e.Message + "; " + hint
+	return &out
 }
 
 func printJSON(e *env, v any) error {
@@ -46,13 +87,14 @@ func modelTable(e *env, ms []*ophicleide.Model) {
 }
 
 // runModels is "ophicleide models list|create|get|delete|export".
-func runModels(ctx context.Context, e *env, args []string) error {
+func runModels(ctx context.Context, e *env, args []string) (err error) {
 	if len(args) == 0 {
 		return usagef("usage: ophicleide models list|create|get|delete|export [flags]")
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlags(e, "models "+sub, "[flags]")
-	server, asJSON := clientFlags(e, fs)
+	opts := clientFlags(e, fs)
+	asJSON := opts.asJSON
 	var urls listFlag
 	var name, format, output *string
 	var minCount, epochs *int
@@ -73,7 +115,8 @@ func runModels(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := client.New(*server)
+	c := opts.client()
+	defer func() { err = explainAccess(err, c.HasToken()) }()
 	switch sub {
 	case "list":
 		ms, err := c.Models(ctx)
@@ -140,21 +183,19 @@ func runModels(ctx context.Context, e *env, args []string) error {
 
 // queryClient is the configuration of "ophicleide query MODEL WORD".
 type queryClient struct {
-	server *string
-	asJSON *bool
-	count  *int
+	*clientOptions
+	count *int
 }
 
 func queryClientFlags(e *env) (*flag.FlagSet, *queryClient) {
 	fs := newFlags(e, "query", "MODEL WORD [--count N]   (MODEL: an id or a name)")
-	q := &queryClient{}
-	q.server, q.asJSON = clientFlags(e, fs)
+	q := &queryClient{clientOptions: clientFlags(e, fs)}
 	q.count = fs.Int("count", 10, "how many neighbours (1-100)")
 	return fs, q
 }
 
 // runQuery is "ophicleide query MODEL WORD".
-func runQuery(ctx context.Context, e *env, args []string) error {
+func runQuery(ctx context.Context, e *env, args []string) (err error) {
 	fs, cfg := queryClientFlags(e)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -163,7 +204,8 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 2 {
 		return usagef("give MODEL and WORD")
 	}
-	c := client.New(*cfg.server)
+	c := cfg.client()
+	defer func() { err = explainAccess(err, c.HasToken()) }()
 	id, err := c.Resolve(ctx, pos[0])
 	if err != nil {
 		return err

@@ -1,6 +1,10 @@
 // Package client talks to a running Ophicleide server over its REST API,
 // for the client commands of cmd/ophicleide. Errors from the server come
-// back as *ophicleide.Error with the server's message.
+// back as *ophicleide.Error with the server's message; a key the server
+// needs but did not get, or does not know, is EUNAUTHORIZED (401), one
+// whose role or ownership does not allow the call EFORBIDDEN (403), and a
+// rate limit or quota ELIMITED (429, with the error's RetryAfter from the
+// Retry-After header).
 package client
 
 import (
@@ -21,24 +25,55 @@ import (
 // Client is safe for concurrent use. A method that fails returns a nil
 // result with its error.
 type Client struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
-// New returns a client of the server at base (e.g. http://127.0.0.1:8080).
+// New returns a client of the server at base (e.g. http://127.0.0.1:8080)
+// that sends no key.
 func New(base string) *Client {
 	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
 }
+
+// WithToken returns a copy of c that sends token as the API key
+// ("Authorization: Bearer TOKEN") on every request; "" sends none. The
+// token is never part of an error or a message.
+func (c *Client) WithToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
+}
+
+// HasToken reports whether c sends a key.
+func (c *Client) HasToken() bool { return c.token != "" }
 
 // codes maps statuses back to the domain's error codes.
 var codes = map[int]string{
 	http.StatusBadRequest: ophicleide.EINVALID, http.StatusNotFound: ophicleide.ENOTFOUND,
 	http.StatusConflict: ophicleide.ECONFLICT, http.StatusRequestEntityTooLarge: ophicleide.ETOOLARGE,
 	http.StatusServiceUnavailable: ophicleide.EUNAVAILABLE, http.StatusInsufficientStorage: ophicleide.EFULL,
-	// Requests the server refused for where they came from or how they
-	// were sent (another origin, not JSON, a Host it does not serve).
-	http.StatusForbidden: ophicleide.EINVALID, http.StatusUnsupportedMediaType: ophicleide.EINVALID,
-	http.StatusMisdirectedRequest: ophicleide.EINVALID,
+	http.StatusUnauthorized: ophicleide.EUNAUTHORIZED, http.StatusForbidden: ophicleide.EFORBIDDEN,
+	http.StatusTooManyRequests: ophicleide.ELIMITED,
+	// Requests the server refused for how they were sent (not JSON, a
+	// Host it does not serve).
+	http.StatusUnsupportedMediaType: ophicleide.EINVALID, http.StatusMisdirectedRequest: ophicleide.EINVALID,
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date; 0 when
+// absent or unreadable.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil {
+		return time.Duration(max(s, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now).Round(time.Second)
+	}
+	return 0
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -56,6 +91,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -79,7 +117,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if !ok {
 			code = ophicleide.EINTERNAL
 		}
-		return &ophicleide.Error{Code: code, Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode), Field: field}
+		if msg == "" {
+			msg = http.StatusText(resp.StatusCode)
+		}
+		e := &ophicleide.Error{Code: code, Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode), Field: field}
+		if code == ophicleide.ELIMITED {
+			e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		return e
 	}
 	if out == nil {
 		return nil
