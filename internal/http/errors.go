@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ophicleide/ophicleide"
 )
@@ -38,7 +40,8 @@ type apiError struct {
 }
 
 // fail writes err as {"errors": [...]}; internal errors are logged and
-// shown as a generic message.
+// shown as a generic message. An error with RetryAfter gets a Retry-After
+// header (seconds, rounded up); a 401 gets WWW-Authenticate.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := ophicleide.ErrorCode(err)
 	status, ok := errorStatus[code]
@@ -52,6 +55,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ophicleide.Error
 	if errors.As(err, &e) {
 		field = e.Field
+		if e.RetryAfter > 0 {
+			// Whole seconds, rounded up: never "retry now" too early.
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", authRealm)
 	}
 	s.json(w, status, map[string][]apiError{"errors": {{Status: status, Title: http.StatusText(status), Details: ophicleide.ErrorMessage(err), Field: field}}})
 }

@@ -73,7 +73,8 @@ func listsGet(t *testing.T, srv *httptest.Server, path string, out any) int {
 	if err != nil {
 		t.Fatalf("GET %s is not in the OpenAPI document: %v", path, err)
 	}
-	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 	if resp.StatusCode < 300 {
 		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 			t.Errorf("GET %s was accepted but the OpenAPI document refuses it: %v", path, err)

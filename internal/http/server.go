@@ -38,6 +38,13 @@ type Server struct {
 	readOnly bool
 	metrics  *metrics
 	guard    *guard // requests from other sites (guard.go)
+	// Access control (auth.go): the keys and their options, the
+	// middleware of Use, and the handler they wrap (the routes) and
+	// their chain.
+	auth       AuthConfig
+	middleware []func(http.Handler) http.Handler
+	dispatch   http.Handler
+	chain      http.Handler
 }
 
 // NewServer returns the API over the services.
@@ -116,15 +123,18 @@ func (s *Server) WithPage(page http.Handler) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// withJSONErrors gives requests no route of mux matches the API's JSON
-// error body (404, or 405 with an Allow header) instead of the router's
-// plain text.
+// withJSONErrors runs every API request through the guard and access
+// control (auth.go), then the middleware of Use, then mux; it gives
+// requests no route of mux matches the API's JSON error body (404, or
+// 405 with an Allow header) instead of the router's plain text.
 func (s *Server) withJSONErrors(mux *http.ServeMux) http.Handler {
+	s.dispatch = s.routed(mux)
+	s.chain = s.dispatch
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		w := &statusWriter{ResponseWriter: rw}
 		defer func() { s.metrics.observe(r, w.status, time.Since(start)) }()
-		h, pattern := mux.Handler(r)
+		_, pattern := mux.Handler(r)
 		// The metrics' route: this router's pattern, "" if none (the outer
 		// router has set its own, "/" or "/api/").
 		r.Pattern = pattern
@@ -132,6 +142,20 @@ func (s *Server) withJSONErrors(mux *http.ServeMux) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
+		ar, err := s.authenticate(r, pattern)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.chain.ServeHTTP(w, ar)
+	})
+}
+
+// routed serves a request with mux, answering for the router when no
+// route matches.
+func (s *Server) routed(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // (sets the path values and r.Pattern, which Handler does not)
 			return

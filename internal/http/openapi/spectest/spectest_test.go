@@ -40,26 +40,66 @@ func TestLoad(t *testing.T) {
 
 // want lists every operation of the API with the statuses it must document.
 var want = map[string][]int{
-	"GET /":                           {200, 500, 503},
-	"GET /models":                     {200, 500, 503},
-	"POST /models":                    {201, 400, 413, 500, 503},
-	"GET /models/{id}":                {200, 404, 500, 503},
-	"DELETE /models/{id}":             {204, 404, 500, 503},
-	"GET /models/{id}/similar":        {200, 400, 404, 500, 503},
-	"GET /models/{id}/analogy":        {200, 400, 404, 500, 503},
-	"GET /models/{id}/similarity":     {200, 400, 404, 500, 503},
-	"GET /models/{id}/vectors/{word}": {200, 400, 404, 500, 503},
-	"GET /models/{id}/words":          {200, 400, 404, 500, 503},
-	"GET /models/{id}/export":         {200, 400, 404, 500, 503},
-	"POST /models/import":             {201, 400, 413, 500, 503},
-	"GET /queries":                    {200, 500, 503},
-	"POST /queries":                   {201, 400, 404, 413, 500, 503},
-	"GET /queries/{id}":               {200, 404, 500, 503},
+	"GET /":                           {200, 401, 429, 500, 503},
+	"GET /models":                     {200, 401, 429, 500, 503},
+	"POST /models":                    {201, 400, 401, 403, 413, 429, 500, 503},
+	"GET /models/{id}":                {200, 401, 404, 429, 500, 503},
+	"DELETE /models/{id}":             {204, 401, 403, 404, 429, 500, 503},
+	"GET /models/{id}/similar":        {200, 400, 401, 404, 429, 500, 503},
+	"GET /models/{id}/analogy":        {200, 400, 401, 404, 429, 500, 503},
+	"GET /models/{id}/similarity":     {200, 400, 401, 404, 429, 500, 503},
+	"GET /models/{id}/vectors/{word}": {200, 400, 401, 404, 429, 500, 503},
+	"GET /models/{id}/words":          {200, 400, 401, 404, 429, 500, 503},
+	"GET /models/{id}/export":         {200, 400, 401, 403, 404, 429, 500, 503},
+	"POST /models/import":             {201, 400, 401, 403, 413, 429, 500, 503},
+	"GET /queries":                    {200, 401, 429, 500, 503},
+	"POST /queries":                   {201, 400, 401, 404, 413, 429, 500, 503},
+	"GET /queries/{id}":               {200, 401, 404, 429, 500, 503},
 	"GET /healthz":                    {200},
 	"GET /readyz":                     {200, 503},
-	"GET /metrics":                    {200},
-	"GET /openapi.yaml":               {200},
-	"GET /limits":                     {200},
+	"GET /metrics":                    {200, 401, 429},
+	"GET /openapi.yaml":               {200, 429},
+	"GET /limits":                     {200, 401, 429},
+}
+
+// open lists the operations that never need a key (security: []).
+var open = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /openapi.yaml": true}
+
+// TestSecurity checks the two ways of sending a key, that the document
+// allows none (an open server), and which operations declare that they
+// never need one.
+func TestSecurity(t *testing.T) {
+	doc := load(t)
+	bearer := doc.Components.SecuritySchemes["bearerKey"]
+	if bearer == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" {
+		t.Errorf("securitySchemes.bearerKey = %+v, want http bearer", bearer)
+	}
+	header := doc.Components.SecuritySchemes["apiKeyHeader"]
+	if header == nil || header.Value.Type != "apiKey" || header.Value.In != "header" || header.Value.Name != "X-API-Key" {
+		t.Errorf("securitySchemes.apiKeyHeader = %+v, want an apiKey header X-API-Key", header)
+	}
+	var none bool
+	for _, req := range doc.Security {
+		none = none || len(req) == 0
+	}
+	if len(doc.Security) != 3 || !none {
+		t.Errorf("security = %v, want bearerKey, apiKeyHeader or none", doc.Security)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			key := method + " " + path
+			isOpen := op.Security != nil && len(*op.Security) == 0
+			if isOpen != open[key] {
+				t.Errorf("%s: open (security: []) = %v, want %v", key, isOpen, open[key])
+			}
+			if r := op.Responses.Status(401); r != nil && r.Value.Headers["WWW-Authenticate"] == nil {
+				t.Errorf("%s 401: no WWW-Authenticate header", key)
+			}
+			if r := op.Responses.Status(429); r != nil && r.Value.Headers["Retry-After"] == nil {
+				t.Errorf("%s 429: no Retry-After header", key)
+			}
+		}
+	}
 }
 
 func TestOperations(t *testing.T) {
