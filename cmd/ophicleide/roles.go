@@ -78,6 +78,11 @@ type roleConfig struct {
 	maxAttempts    int
 	maxConns       int
 	idle           time.Duration
+	rate           float64 // --rate, --rate-burst: reads per caller (0: none)
+	rateBurst      int
+	writeRate      float64 // --write-rate, --write-burst: writes per caller (0: none)
+	writeBurst     int
+	corsOrigins    string
 
 	// Set by validate.
 	memLimit int64  // bytes one job may use
@@ -122,6 +127,11 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.IntVar(&c.maxAttempts, "max-attempts", 3, "claims of a job before it fails (a job whose worker dies each time cannot crash-loop the fleet)")
 	fs.IntVar(&c.maxConns, "max-conns", 512, "most concurrent client connections; more wait to be accepted")
 	fs.DurationVar(&c.idle, "idle-timeout", time.Minute, "a connection that sends or reads nothing for this long is closed (slow clients; transfers that keep moving are never cut)")
+	fs.Float64Var(&c.rate, "rate", 50, "requests per second per caller (a key; an anonymous caller's address), GET and POST /queries (0: no limit); over it, 429 with Retry-After")
+	fs.IntVar(&c.rateBurst, "rate-burst", 100, "requests a caller may send at once above --rate")
+	fs.Float64Var(&c.writeRate, "write-rate", 2, "writes per second per caller: POST /models, POST /models/import, DELETE (0: no limit)")
+	fs.IntVar(&c.writeBurst, "write-burst", 10, "writes a caller may send at once above --write-rate")
+	fs.StringVar(&c.corsOrigins, "cors-origins", e.envOr("", "OPH_CORS_ORIGINS"), "comma-separated origins (https://notebooks.example) whose web pages may call the API from a browser (CORS, preflights answered); they may also write, as with --allowed-origin (env OPH_CORS_ORIGINS); empty: CORS off")
 	return fs, c
 }
 
@@ -136,6 +146,9 @@ func (c *roleConfig) validate() error {
 	}
 	if c.workers < 0 {
 		return usagef("--workers must be 0 or more")
+	}
+	if c.rate < 0 || c.writeRate < 0 || (c.rate > 0 && c.rateBurst < 1) || (c.writeRate > 0 && c.writeBurst < 1) {
+		return usagef("--rate and --write-rate must be 0 (no limit) or more, --rate-burst and --write-burst at least 1 when their rate is set")
 	}
 	if c.role == roleQuery && c.workers > 0 {
 		return usagef("the query role runs no workers")

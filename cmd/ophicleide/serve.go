@@ -145,8 +145,23 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		},
 	})
 	api := ophttp.NewServer(models, queries, log, version)
-	if _, err := api.WithHostPolicy(ophttp.HostPolicy{Addr: c.addr, PublicHosts: splitList(c.publicHosts), AllowedOrigins: splitList(c.allowedOrigins)}); err != nil {
+	// CORS origins may also write: the guard trusts them as --allowed-origin.
+	cors, err := ophttp.CORSOrigins(splitList(c.corsOrigins))
+	if err != nil {
 		return nil, usagef("%v", err)
+	}
+	if _, err := api.WithHostPolicy(ophttp.HostPolicy{Addr: c.addr, PublicHosts: splitList(c.publicHosts), AllowedOrigins: append(splitList(c.allowedOrigins), cors...)}); err != nil {
+		return nil, usagef("%v", err)
+	}
+	// Rate limits per caller, after authentication. An open server's
+	// callers (no keys) are limited per address only off loopback
+	// (--no-auth on a shared address); on loopback it serves one user.
+	listenHost, _, _ := net.SplitHostPort(c.addr)
+	ip := net.ParseIP(listenHost)
+	rates := ophttp.RateLimits{Read: ophttp.Rate{PerSecond: c.rate, Burst: c.rateBurst}, Write: ophttp.Rate{PerSecond: c.writeRate, Burst: c.writeBurst},
+		LimitOpen: listenHost != "localhost" && (ip == nil || !ip.IsLoopback())}
+	if err := rates.Validate(); err != nil {
+		return nil, usagef("--rate, --write-rate: %v", err)
 	}
 	proc.handler = api
 	switch c.role {
@@ -154,6 +169,10 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		proc.handler = api.WithPage(web.Page())
 	case roleQuery:
 		proc.handler = api.ReadOnly()
+	}
+	// CORS outside the server: preflights carry no key.
+	if proc.handler, err = ophttp.CORS(proc.handler, cors); err != nil {
+		return nil, usagef("%v", err)
 	}
 	return proc, nil
 }
