@@ -156,6 +156,18 @@ type ModelStore interface {
 	// ID CheckModelID refuses; ECONFLICT if the ID exists, checked before
 	// write is called (write is not called) and again when m is stored.
 	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
+	// Usage counts what the models of owner (Model.Owner, "" included)
+	// hold: how many are queued or training, and the bytes stored for
+	// them (uploads still kept plus vectors), for the per-key quotas. It
+	// reads the owner's models only (models are few; no index of bytes is
+	// kept), and an owner with no model is a zero Usage, not an error.
+	Usage(ctx context.Context, owner string) (Usage, error)
+}
+
+// Usage is what one owner's models hold (ModelStore.Usage).
+type Usage struct {
+	Active int   // models queued or training
+	Bytes  int64 // uploads still kept plus vectors stored
 }
 
 // CheckModelID returns EINVALID (Field "id") unless id can name a model
@@ -207,16 +219,31 @@ type QueryStore interface {
 	// stored.
 	CreateQuery(ctx context.Context, q *Query) error
 	FindQuery(ctx context.Context, id string) (*Query, error) // ENOTFOUND
-	// PageQueries returns one page of the queries, newest first (ties by
-	// descending ID), those of model modelID only unless it is "" (a
-	// model with no queries, or none at all, gives an empty page),
-	// without reading the others. EINVALID (Field "limit" or "after")
-	// for a bad Page. Queries is never nil; Next is "" on the last page.
-	PageQueries(ctx context.Context, modelID string, p Page) (*QueryPage, error)
+	// PageQueries returns one page of the queries that f selects, newest
+	// first (ties by descending ID), without reading the others (a seek
+	// in an index: by time, by model, by owner, by owner and model). A
+	// filter that selects nothing (a model or an owner with no queries)
+	// gives an empty page. EINVALID (Field "limit" or "after") for a bad
+	// Page. Queries is never nil; Next is "" on the last page. A cursor
+	// is only meaningful with the filter it was returned with.
+	PageQueries(ctx context.Context, f QueryFilter, p Page) (*QueryPage, error)
 	// TrimQueries removes the oldest queries (by Created, then ID) until
 	// at most keep are left, and returns how many it removed: 0 when
 	// there were no more than keep. EINVALID (Field "keep") if keep < 0.
 	TrimQueries(ctx context.Context, keep int) (int, error)
+}
+
+// QueryFilter selects queries for QueryStore.PageQueries. The zero value
+// selects every query.
+type QueryFilter struct {
+	// Model, if not "", selects the queries of that model only.
+	Model string
+	// ByOwner selects the queries whose Owner is Owner only; Owner ""
+	// then means the queries asked without a key's name (an open server,
+	// anonymous --public-read callers, data written before owners). Any
+	// string is a valid Owner (key names are arbitrary).
+	ByOwner bool
+	Owner   string
 }
 
 // DefaultMaxQueries is how many queries a store keeps unless it is

@@ -11,6 +11,16 @@ import (
 // Their errors are *Error values (codes and user-safe messages, Field
 // naming the request field at fault) or, for anything unexpected, any
 // other error, which adapters show as an internal error.
+//
+// Every method acts for the principal in ctx (PrincipalFrom; none is
+// the process, an admin) and enforces what it may do whatever the
+// adapter checked: models record their owner; changing a model (Delete,
+// Export) needs its owner or an admin (EFORBIDDEN), creating one the
+// write role and the owner's quotas (ELIMITED for jobs, EFULL for
+// bytes); to others a model shows no owner, source URLs ("urls": []),
+// callback or per-source stats; the query history shows a principal
+// only its own queries (anonymous callers: those without an owner),
+// admins all. internal/service/access.go has the details.
 
 // Bounds of the services' requests.
 const (
@@ -53,7 +63,8 @@ type ModelService interface {
 	// for a bad Page).
 	PageModels(ctx context.Context, p Page) (*ModelPage, error)
 	// Delete removes the model with its job, files and queries, and
-	// forgets its loaded vectors; ENOTFOUND if there is none.
+	// forgets its loaded vectors; ENOTFOUND if there is none, EFORBIDDEN
+	// unless the principal is an admin or a writer that owns it.
 	Delete(ctx context.Context, id string) error
 	// CountModels counts the models by status (ModelStore.CountModels).
 	CountModels(ctx context.Context) (*ModelCounts, error)
@@ -95,10 +106,12 @@ type QueryService interface {
 	// Query answers req with the nearest neighbours of its word and keeps
 	// it in the query history.
 	Query(ctx context.Context, req QueryRequest) (*Query, error)
-	// FindQuery returns a stored query, or ENOTFOUND.
+	// FindQuery returns a stored query, or ENOTFOUND (also for one the
+	// principal may not see).
 	FindQuery(ctx context.Context, id string) (*Query, error)
-	// PageQueries returns one page of the history, of model modelID only
-	// unless it is "".
+	// PageQueries returns one page of the history the principal may see
+	// (its own queries; an admin's: all), of model modelID only unless it
+	// is "".
 	PageQueries(ctx context.Context, modelID string, p Page) (*QueryPage, error)
 	// Nearest returns the count (1 to MaxCount) nearest neighbours of word.
 	Nearest(ctx context.Context, modelID, word string, count int) ([]Result, error)
@@ -114,7 +127,8 @@ type QueryService interface {
 	Words(ctx context.Context, modelID, prefix string, limit int) ([]WordRank, error)
 	// Export returns the model's vectors as a file in format
 	// (ExportBinary, ExportText, "" for binary; EINVALID Field "format"
-	// for any other), to be written by the caller.
+	// for any other), to be written by the caller. EFORBIDDEN unless
+	// the principal is an admin or a writer that owns the model.
 	Export(ctx context.Context, modelID, format string) (*Export, error)
 }
 
@@ -161,6 +175,12 @@ type Limits struct {
 	MaxJobSeconds float64 `json:"maxJobSeconds"`
 	// MaxAttempts is how many times a job is claimed before it fails.
 	MaxAttempts int `json:"maxAttempts"`
+	// MaxJobsPerKey is the most models one key may have queued or
+	// training (0: no limit; more is ELIMITED); MaxBytesPerKey the most
+	// bytes of uploads and vectors its models may store (0: no limit;
+	// more is EFULL). Admin keys are exempt.
+	MaxJobsPerKey  int   `json:"maxJobsPerKey"`
+	MaxBytesPerKey int64 `json:"maxBytesPerKey"`
 }
 
 // ParamLimits are a server's bounds on the training parameters a request

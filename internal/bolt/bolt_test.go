@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -296,7 +297,7 @@ func TestQueriesMovedFromMainDatabase(t *testing.T) {
 	}
 	for range 2 { // the second open finds nothing left to move
 		s = open(t, dir)
-		page, err := s.PageQueries(t.Context(), m.ID, ophicleide.Page{})
+		page, err := s.PageQueries(t.Context(), ophicleide.QueryFilter{Model: m.ID}, ophicleide.Page{})
 		if err != nil || len(page.Queries) != 3 || page.Queries[0].ID != "old-2" {
 			t.Fatalf("queries after the move: %+v %v", page, err)
 		}
@@ -378,7 +379,7 @@ func TestQueryRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append([]string{q.ID}, ids...)
-		page, err := s.PageQueries(ctx, "", ophicleide.Page{})
+		page, err := s.PageQueries(ctx, ophicleide.QueryFilter{}, ophicleide.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,7 +393,7 @@ func TestQueryRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	page, err := s.PageQueries(ctx, m.ID, ophicleide.Page{})
+	page, err := s.PageQueries(ctx, ophicleide.QueryFilter{Model: m.ID}, ophicleide.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,11 +468,76 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil || c.ByStatus[ophicleide.StatusReady] != 1 || c.ByStatus[ophicleide.StatusQueued] != 1 {
 		t.Fatalf("CountModels after the upgrade: %+v %v", c, err)
 	}
-	qp, err := s.PageQueries(ctx, ready.ID, ophicleide.Page{Limit: 2})
+	qp, err := s.PageQueries(ctx, ophicleide.QueryFilter{Model: ready.ID}, ophicleide.Page{Limit: 2})
 	if err != nil || !slices.Equal(pageIDs(qp), []string{"q2", "q1"}) || qp.Next == "" {
 		t.Fatalf("PageQueries after the upgrade: %+v %v", qp, err)
 	}
 	if n, err := s.TrimQueries(ctx, 1); err != nil || n != 2 {
 		t.Fatalf("TrimQueries after the upgrade: %d %v (the count was rebuilt?)", n, err)
+	}
+}
+
+// TestUpgradeQueriesWithoutOwners opens a query history written before
+// owners (no owner indexes, queries-by-time values of the model alone):
+// Open builds the owner indexes, so owner pages and trims work on it.
+func TestUpgradeQueriesWithoutOwners(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := open(t, dir)
+	m := storetest.NewModel(0)
+	if err := s.CreateModel(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		q := &ophicleide.Query{ID: fmt.Sprint("q", i), ModelID: m.ID, Created: time.Unix(int64(i), 0)}
+		if i == 3 {
+			q.Owner = "k\x00ey" // as if a later version wrote it before a downgrade
+		}
+		if err := s.CreateQuery(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.qdb.Update(func(tx *bbolt.Tx) error {
+		must(tx.DeleteBucket(bucketQueriesByOwner))
+		must(tx.DeleteBucket(bucketQueriesByOwnerModel))
+		byTime := tx.Bucket(bucketQueriesByTime)
+		var keys [][]byte
+		must(byTime.ForEach(func(k, _ []byte) error { keys = append(keys, bytes.Clone(k)); return nil }))
+		for _, k := range keys {
+			must(byTime.Put(k, []byte(m.ID)))
+		}
+		return nil
+	}))
+	s.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	anon, err := s.PageQueries(ctx, ophicleide.QueryFilter{ByOwner: true}, ophicleide.Page{})
+	if err != nil || !slices.Equal(pageIDs(anon), []string{"q2", "q1", "q0"}) {
+		t.Fatalf("queries without an owner after the upgrade: %v %v", pageIDs(anon), err)
+	}
+	keyed, err := s.PageQueries(ctx, ophicleide.QueryFilter{ByOwner: true, Owner: "k\x00ey", Model: m.ID}, ophicleide.Page{})
+	if err != nil || !slices.Equal(pageIDs(keyed), []string{"q3"}) {
+		t.Fatalf("the owner's queries after the upgrade: %v %v", pageIDs(keyed), err)
+	}
+	if n, err := s.TrimQueries(ctx, 1); err != nil || n != 3 {
+		t.Fatalf("TrimQueries: %d %v", n, err)
+	}
+	anon, err = s.PageQueries(ctx, ophicleide.QueryFilter{ByOwner: true}, ophicleide.Page{})
+	if err != nil || len(anon.Queries) != 0 {
+		t.Fatalf("queries without an owner after the trim: %v %v", pageIDs(anon), err)
+	}
+	if err := s.DeleteModel(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	keyed, err = s.PageQueries(ctx, ophicleide.QueryFilter{ByOwner: true, Owner: "k\x00ey"}, ophicleide.Page{})
+	if err != nil || len(keyed.Queries) != 0 {
+		t.Fatalf("the owner's queries after the deletion: %v %v", pageIDs(keyed), err)
 	}
 }

@@ -303,7 +303,7 @@ func diskFullChild(t *testing.T, dir string) {
 	if got, err := s.FindQuery(ctx, q.ID); err != nil || got.ID != q.ID {
 		t.Fatalf("FindQuery once there is room: %v %v", got, err)
 	}
-	page, err := s.PageQueries(ctx, m.ID, ophicleide.Page{Limit: ophicleide.MaxPageLimit})
+	page, err := s.PageQueries(ctx, ophicleide.QueryFilter{Model: m.ID}, ophicleide.Page{Limit: ophicleide.MaxPageLimit})
 	if err != nil || len(page.Queries) != min(stored+1, ophicleide.MaxPageLimit) {
 		t.Fatalf("queries once there is room: %d, %v; want %d", len(page.Queries), err, stored+1)
 	}

@@ -315,3 +315,42 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Usage counts the models of owner queued or training and the bytes of
+// their files (uploads still kept, vectors): a walk of the models bucket
+// (models are few) and a stat of the files of the owner's.
+func (s *Store) Usage(ctx context.Context, owner string) (ophicleide.Usage, error) {
+	var u ophicleide.Usage
+	if err := ctx.Err(); err != nil {
+		return u, err
+	}
+	var ids []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketModels).ForEach(func(k, v []byte) error {
+			var r struct {
+				Model struct {
+					Owner  string            `json:"owner"`
+					Status ophicleide.Status `json:"status"`
+				} `json:"model"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode model %s: %w", k, err)
+			}
+			if r.Model.Owner != owner {
+				return nil
+			}
+			if st := r.Model.Status; st == ophicleide.StatusQueued || st == ophicleide.StatusTraining {
+				u.Active++
+			}
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return ophicleide.Usage{}, fmt.Errorf("bolt: usage: %w", err)
+	}
+	for _, id := range ids {
+		u.Bytes += treeSize(filepath.Join(s.dir, "vectors", id+".bin")) + treeSize(filepath.Join(s.dir, "uploads", id))
+	}
+	return u, nil
+}

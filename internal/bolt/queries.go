@@ -3,9 +3,11 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -13,20 +15,33 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// The query history (queries.db) holds, besides the queries by ID, two
+// The query history (queries.db) holds, besides the queries by ID, four
 // indexes whose keys are ophicleide.Cursor keys (creation time, then ID),
 // so that a page is a cursor seek and a walk backwards, and a count, so
 // that the retention cap costs nothing to check:
 //
-//	queries            id -> the Query as JSON
-//	queries-by-time    time+id -> model id
-//	queries-by-model   model id -> nested bucket: time+id -> empty
-//	queries-meta       "count" -> queries stored (uint64, big-endian)
+//	queries                 id -> the Query as JSON
+//	queries-by-time         time+id -> model id, then, if the query has an
+//	                        owner, a 0 byte and the owner (model IDs hold
+//	                        no 0 byte, so any owner name splits back)
+//	queries-by-model        "m:"+model id -> nested bucket: time+id -> empty
+//	queries-by-owner        ownerBucketName(owner) -> nested bucket: time+id -> empty
+//	queries-by-owner-model  "m:"+model id -> nested bucket: ownerBucketName(owner)
+//	                        -> nested bucket: time+id -> empty
+//	queries-meta            "count" -> queries stored (uint64, big-endian)
+//
+// Owners are arbitrary strings (key names): they are only ever whole
+// bucket names, never parts of a key, so no character can confuse an
+// index. A history written before owners has no queries-by-owner; Open
+// builds both owner indexes from the queries (all of them then have the
+// owner "").
 var (
-	bucketQueriesByTime  = []byte("queries-by-time")
-	bucketQueriesByModel = []byte("queries-by-model")
-	bucketQueriesMeta    = []byte("queries-meta")
-	keyCount             = []byte("count")
+	bucketQueriesByTime       = []byte("queries-by-time")
+	bucketQueriesByModel      = []byte("queries-by-model")
+	bucketQueriesByOwner      = []byte("queries-by-owner")
+	bucketQueriesByOwnerModel = []byte("queries-by-owner-model")
+	bucketQueriesMeta         = []byte("queries-meta")
+	keyCount                  = []byte("count")
 )
 
 // trimBatch bounds the queries one transaction of TrimQueries removes.
@@ -39,15 +54,23 @@ func openQueries(dir string) (*bbolt.DB, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout, NoSync: true})
 	if err == nil {
 		err = db.Update(func(tx *bbolt.Tx) error {
-			if tx.Bucket(bucketQueriesByTime) != nil {
-				return nil
-			}
-			for _, name := range [][]byte{bucketQueries, bucketQueriesByTime, bucketQueriesByModel, bucketQueriesMeta} {
-				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-					return err
+			switch {
+			case tx.Bucket(bucketQueriesByTime) == nil: // new, or older than the indexes
+				for _, name := range [][]byte{bucketQueries, bucketQueriesByTime, bucketQueriesByModel, bucketQueriesByOwner, bucketQueriesByOwnerModel, bucketQueriesMeta} {
+					if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+						return err
+					}
 				}
+				return indexQueries(tx)
+			case tx.Bucket(bucketQueriesByOwner) == nil: // older than owners
+				for _, name := range [][]byte{bucketQueriesByOwner, bucketQueriesByOwnerModel} {
+					if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+						return err
+					}
+				}
+				return indexOwners(tx)
 			}
-			return indexQueries(tx)
+			return nil
 		})
 		if err != nil {
 			db.Close()
@@ -78,24 +101,113 @@ func indexQueries(tx *bbolt.Tx) error {
 	return putCount(tx, n)
 }
 
+// indexOwners builds the owner indexes of a history written before
+// owners, and the owner part of its queries-by-time values.
+func indexOwners(tx *bbolt.Tx) error {
+	return tx.Bucket(bucketQueries).ForEach(func(k, v []byte) error {
+		var q ophicleide.Query
+		if err := json.Unmarshal(v, &q); err != nil {
+			return fmt.Errorf("decode query %s: %w", k, err)
+		}
+		q.ID = string(k)
+		key := queryKey(&q)
+		if err := tx.Bucket(bucketQueriesByTime).Put(key, timeValue(&q)); err != nil {
+			return err
+		}
+		return indexOwner(tx, key, q.ModelID, q.Owner)
+	})
+}
+
 func queryKey(q *ophicleide.Query) []byte {
 	return ophicleide.Cursor{Created: q.Created, ID: q.ID}.Key()
 }
 
+// timeValue is q's value in queries-by-time: its model, and its owner
+// after a 0 byte if it has one.
+func timeValue(q *ophicleide.Query) []byte {
+	v := []byte(q.ModelID)
+	if q.Owner != "" {
+		v = append(append(v, 0), q.Owner...)
+	}
+	return v
+}
+
+// splitTimeValue reads a value of queries-by-time (of any version).
+func splitTimeValue(v []byte) (model, owner string) {
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		return string(v[:i]), string(v[i+1:])
+	}
+	return string(v), ""
+}
+
 func indexQuery(tx *bbolt.Tx, q *ophicleide.Query) error {
 	key := queryKey(q)
-	if err := tx.Bucket(bucketQueriesByTime).Put(key, []byte(q.ModelID)); err != nil {
+	if err := tx.Bucket(bucketQueriesByTime).Put(key, timeValue(q)); err != nil {
 		return err
 	}
-	b, err := tx.Bucket(bucketQueriesByModel).CreateBucketIfNotExists([]byte(modelBucketName(q.ModelID)))
+	b, err := tx.Bucket(bucketQueriesByModel).CreateBucketIfNotExists(modelBucketName(q.ModelID))
 	if err != nil {
+		return err
+	}
+	if err := b.Put(key, []byte{}); err != nil {
+		return err
+	}
+	return indexOwner(tx, key, q.ModelID, q.Owner)
+}
+
+// indexOwner puts key in the owner's index and the owner's index of the
+// model.
+func indexOwner(tx *bbolt.Tx, key []byte, model, owner string) error {
+	b, err := tx.Bucket(bucketQueriesByOwner).CreateBucketIfNotExists(ownerBucketName(owner))
+	if err != nil {
+		return err
+	}
+	if err := b.Put(key, []byte{}); err != nil {
+		return err
+	}
+	if b, err = tx.Bucket(bucketQueriesByOwnerModel).CreateBucketIfNotExists(modelBucketName(model)); err != nil {
+		return err
+	}
+	if b, err = b.CreateBucketIfNotExists(ownerBucketName(owner)); err != nil {
 		return err
 	}
 	return b.Put(key, []byte{})
 }
 
+// unindex removes key, a query of model by owner, from the model's and
+// the owner's indexes (not from queries-by-time).
+func unindex(tx *bbolt.Tx, key []byte, model, owner string) error {
+	if b := tx.Bucket(bucketQueriesByModel).Bucket(modelBucketName(model)); b != nil {
+		if err := b.Delete(key); err != nil {
+			return err
+		}
+	}
+	if b := tx.Bucket(bucketQueriesByOwner).Bucket(ownerBucketName(owner)); b != nil {
+		if err := b.Delete(key); err != nil {
+			return err
+		}
+	}
+	if b := tx.Bucket(bucketQueriesByOwnerModel).Bucket(modelBucketName(model)); b != nil {
+		if b = b.Bucket(ownerBucketName(owner)); b != nil {
+			return b.Delete(key)
+		}
+	}
+	return nil
+}
+
 // modelBucketName: bbolt refuses empty bucket names.
-func modelBucketName(id string) string { return "m:" + id }
+func modelBucketName(id string) []byte { return []byte("m:" + id) }
+
+// ownerBucketName is the name of an owner's index bucket: "o:" and the
+// owner ("o:" for none), or, for a name too long for a bbolt key, "h:"
+// and its SHA-256.
+func ownerBucketName(owner string) []byte {
+	if len(owner) > 512 {
+		sum := sha256.Sum256([]byte(owner))
+		return append([]byte("h:"), sum[:]...)
+	}
+	return []byte("o:" + owner)
+}
 
 func count(tx *bbolt.Tx) uint64 {
 	v := tx.Bucket(bucketQueriesMeta).Get(keyCount)
@@ -125,18 +237,16 @@ func insertQuery(tx *bbolt.Tx, q *ophicleide.Query) error {
 func trimOldest(tx *bbolt.Tx, keep uint64, max int) (int, error) {
 	n := count(tx)
 	byTime := tx.Bucket(bucketQueriesByTime)
-	byModel := tx.Bucket(bucketQueriesByModel)
 	removed := 0
 	c := byTime.Cursor()
-	for k, model := c.First(); k != nil && n > keep && removed < max; k, model = c.First() {
+	for k, v := c.First(); k != nil && n > keep && removed < max; k, v = c.First() {
 		key := bytes.Clone(k)
+		model, owner := splitTimeValue(v)
 		if err := tx.Bucket(bucketQueries).Delete(key[12:]); err != nil {
 			return removed, err
 		}
-		if b := byModel.Bucket([]byte(modelBucketName(string(model)))); b != nil {
-			if err := b.Delete(key); err != nil {
-				return removed, err
-			}
+		if err := unindex(tx, key, model, owner); err != nil {
+			return removed, err
 		}
 		if err := c.Delete(); err != nil {
 			return removed, err
@@ -153,24 +263,33 @@ func trimOldest(tx *bbolt.Tx, keep uint64, max int) (int, error) {
 // deleteModelQueries removes every query of a model.
 func deleteModelQueries(tx *bbolt.Tx, modelID string) error {
 	byModel := tx.Bucket(bucketQueriesByModel)
-	name := []byte(modelBucketName(modelID))
+	name := modelBucketName(modelID)
 	b := byModel.Bucket(name)
 	if b == nil {
 		return nil
 	}
-	queries, byTime := tx.Bucket(bucketQueries), tx.Bucket(bucketQueriesByTime)
+	queries, byTime, byOwner := tx.Bucket(bucketQueries), tx.Bucket(bucketQueriesByTime), tx.Bucket(bucketQueriesByOwner)
 	var n uint64
 	err := b.ForEach(func(k, _ []byte) error {
 		if err := queries.Delete(k[12:]); err != nil {
 			return err
 		}
 		n++
+		_, owner := splitTimeValue(byTime.Get(k))
+		if ob := byOwner.Bucket(ownerBucketName(owner)); ob != nil {
+			if err := ob.Delete(k); err != nil {
+				return err
+			}
+		}
 		return byTime.Delete(k)
 	})
 	if err != nil {
 		return err
 	}
 	if err := byModel.DeleteBucket(name); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketQueriesByOwnerModel).DeleteBucket(name); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
 		return err
 	}
 	return putCount(tx, count(tx)-min(n, count(tx)))
@@ -237,10 +356,10 @@ func (s *Store) FindQuery(ctx context.Context, id string) (*ophicleide.Query, er
 	return &q, nil
 }
 
-// PageQueries returns one page of the queries (of one model unless
-// modelID is ""), newest first, ties by descending ID: a seek in an index
-// and p.Limit reads.
-func (s *Store) PageQueries(ctx context.Context, modelID string, p ophicleide.Page) (*ophicleide.QueryPage, error) {
+// PageQueries returns one page of the queries f selects, newest first,
+// ties by descending ID: a seek in the index of f (by time, model, owner,
+// or owner within model) and p.Limit reads.
+func (s *Store) PageQueries(ctx context.Context, f ophicleide.QueryFilter, p ophicleide.Page) (*ophicleide.QueryPage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -254,11 +373,9 @@ func (s *Store) PageQueries(ctx context.Context, modelID string, p ophicleide.Pa
 	}
 	page := &ophicleide.QueryPage{Queries: []*ophicleide.Query{}}
 	err = s.qdb.View(func(tx *bbolt.Tx) error {
-		idx := tx.Bucket(bucketQueriesByTime)
-		if modelID != "" {
-			if idx = tx.Bucket(bucketQueriesByModel).Bucket([]byte(modelBucketName(modelID))); idx == nil {
-				return nil
-			}
+		idx := queryIndex(tx, f)
+		if idx == nil {
+			return nil
 		}
 		queries := tx.Bucket(bucketQueries)
 		next, err := walkBack(idx, after, limit, func(k []byte) error {
@@ -276,6 +393,23 @@ func (s *Store) PageQueries(ctx context.Context, modelID string, p ophicleide.Pa
 		return nil, fmt.Errorf("bolt: list queries: %w", err)
 	}
 	return page, nil
+}
+
+// queryIndex is the index bucket of the queries f selects, or nil if
+// there is none (no such query).
+func queryIndex(tx *bbolt.Tx, f ophicleide.QueryFilter) *bbolt.Bucket {
+	switch {
+	case f.Model != "" && f.ByOwner:
+		if b := tx.Bucket(bucketQueriesByOwnerModel).Bucket(modelBucketName(f.Model)); b != nil {
+			return b.Bucket(ownerBucketName(f.Owner))
+		}
+		return nil
+	case f.Model != "":
+		return tx.Bucket(bucketQueriesByModel).Bucket(modelBucketName(f.Model))
+	case f.ByOwner:
+		return tx.Bucket(bucketQueriesByOwner).Bucket(ownerBucketName(f.Owner))
+	}
+	return tx.Bucket(bucketQueriesByTime)
 }
 
 // walkBack calls fn with the keys of idx (ophicleide.Cursor keys) below

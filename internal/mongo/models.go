@@ -225,3 +225,69 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Usage counts the models of owner queued or training and sums the
+// lengths of their GridFS files (uploads still kept, vectors): a range
+// over the (owner, status) index and one find per bucket.
+func (s *Store) Usage(ctx context.Context, owner string) (ophicleide.Usage, error) {
+	var u ophicleide.Usage
+	cur, err := s.models.Find(ctx, bson.M{"owner": ownerFilter(owner)},
+		options.Find().SetProjection(bson.M{"status": 1, "vectorsFile": 1, "uploadFiles": 1}))
+	if err != nil {
+		return u, fmt.Errorf("mongo: usage: %w", unavailable(err))
+	}
+	var docs []struct {
+		Status      ophicleide.Status `bson:"status"`
+		Vectors     string            `bson:"vectorsFile"`
+		UploadFiles []uploadFile      `bson:"uploadFiles"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return u, fmt.Errorf("mongo: usage: %w", unavailable(err))
+	}
+	vectors, uploads := bson.A{}, bson.A{}
+	for _, d := range docs {
+		if d.Status == ophicleide.StatusQueued || d.Status == ophicleide.StatusTraining {
+			u.Active++
+		}
+		if d.Vectors != "" {
+			vectors = append(vectors, d.Vectors)
+		}
+		for _, f := range d.UploadFiles {
+			uploads = append(uploads, f.File)
+		}
+	}
+	for _, b := range []struct {
+		bucket *mongo.GridFSBucket
+		ids    bson.A
+	}{{s.vectors, vectors}, {s.uploads, uploads}} {
+		if len(b.ids) == 0 {
+			continue
+		}
+		n, err := fileBytes(ctx, b.bucket, b.ids)
+		if err != nil {
+			return ophicleide.Usage{}, fmt.Errorf("mongo: usage: %w", err)
+		}
+		u.Bytes += n
+	}
+	return u, nil
+}
+
+// fileBytes sums the lengths of the GridFS files ids of bucket b (files
+// already gone count nothing).
+func fileBytes(ctx context.Context, b *mongo.GridFSBucket, ids bson.A) (int64, error) {
+	cur, err := b.Find(ctx, bson.M{"_id": bson.M{"$in": ids}})
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	var files []struct {
+		Length int64 `bson:"length"`
+	}
+	if err := cur.All(ctx, &files); err != nil {
+		return 0, unavailable(err)
+	}
+	var n int64
+	for _, f := range files {
+		n += f.Length
+	}
+	return n, nil
+}

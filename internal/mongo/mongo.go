@@ -5,13 +5,16 @@
 //
 //	models    one document per model: the Model's fields, plus the GridFS
 //	          ids of its vectors and uploads and the token of its job's
-//	          current lease (jobToken), which fences stale lease holders
+//	          current lease (jobToken), which fences stale lease holders;
+//	          indexed by (owner, status) for the per-key quotas (Usage)
 //	jobs      one document per unfinished training job (_id = model id)
 //	leases    one document per claim of a job, _id "<job nonce>/<token>":
 //	          the unique _id is what makes a claim exclusive
 //	queries   the query history (at most Config.MaxQueries, give or take
 //	          100 inserts per process: see CreateQuery), indexed by
-//	          (created, _id) and (model, created, _id) for pages
+//	          (created, _id), (model, created, _id), (owner, created, _id)
+//	          and (owner, model, created, _id) for pages; a query without
+//	          an owner has no owner field (null in the indexes)
 //	vectors.files/.chunks, uploads.files/.chunks   GridFS buckets (a
 //	          model's uploads are kept while its job is unfinished, and
 //	          deleted when it ends ready or failed, or is deleted)

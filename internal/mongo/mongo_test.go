@@ -98,7 +98,7 @@ func TestQueryRetention(t *testing.T) {
 		}
 		ids = append([]string{q.ID}, ids...)
 	}
-	page, err := s.PageQueries(ctx, "", ophicleide.Page{})
+	page, err := s.PageQueries(ctx, ophicleide.QueryFilter{}, ophicleide.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

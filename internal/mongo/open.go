@@ -69,8 +69,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}{
 		{s.models, bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
 		{s.models, bson.D{{Key: "status", Value: 1}}},
+		{s.models, bson.D{{Key: "owner", Value: 1}, {Key: "status", Value: 1}}},
 		{s.queries, bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
 		{s.queries, bson.D{{Key: "model", Value: 1}, {Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
+		{s.queries, bson.D{{Key: "owner", Value: 1}, {Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
+		{s.queries, bson.D{{Key: "owner", Value: 1}, {Key: "model", Value: 1}, {Key: "created", Value: -1}, {Key: "_id", Value: -1}}},
 		{s.jobs, bson.D{{Key: "created", Value: 1}}},
 		{s.leases, bson.D{{Key: "job", Value: 1}}},
 	} {

@@ -77,13 +77,17 @@ func (s *Store) FindQuery(ctx context.Context, id string) (*ophicleide.Query, er
 	return &doc.Query, nil
 }
 
-// PageQueries returns one page of the queries (of one model unless
-// modelID is ""), newest first (ties by descending ID): a range over the
-// (created, _id) or (model, created, _id) index.
-func (s *Store) PageQueries(ctx context.Context, modelID string, p ophicleide.Page) (*ophicleide.QueryPage, error) {
+// PageQueries returns one page of the queries f selects, newest first
+// (ties by descending ID): a range over the (created, _id), (model,
+// created, _id), (owner, created, _id) or (owner, model, created, _id)
+// index.
+func (s *Store) PageQueries(ctx context.Context, f ophicleide.QueryFilter, p ophicleide.Page) (*ophicleide.QueryPage, error) {
 	filter := bson.M{}
-	if modelID != "" {
-		filter["model"] = modelID
+	if f.Model != "" {
+		filter["model"] = f.Model
+	}
+	if f.ByOwner {
+		filter["owner"] = ownerFilter(f.Owner)
 	}
 	filter, limit, err := pageFilter(filter, p)
 	if err != nil {
@@ -108,6 +112,17 @@ func (s *Store) PageQueries(ctx context.Context, modelID string, p ophicleide.Pa
 		page.Queries = append(page.Queries, &docs[i].Query)
 	}
 	return page, nil
+}
+
+// ownerFilter matches the field owner equal to owner. The documents
+// leave owner "" out (Query.Owner is omitempty, and documents written
+// before owners have none), and an index keeps a missing field as null:
+// "" is null or "".
+func ownerFilter(owner string) any {
+	if owner == "" {
+		return bson.M{"$in": bson.A{nil, ""}}
+	}
+	return owner
 }
 
 // TrimQueries removes the oldest queries until at most keep are left:

@@ -36,8 +36,15 @@ type Config struct {
 	// workers look for the job at once).
 	Wake func()
 	// Limits are published by Models.Limits; Params zero:
-	// params.DefaultLimits (those Validate enforces when nil).
+	// params.DefaultLimits (those Validate enforces when nil). Its
+	// MaxJobsPerKey and MaxBytesPerKey are set from the fields below.
 	Limits ophicleide.Limits
+	// MaxJobsPerKey is the most models one owner (a key's name, or ""
+	// for anonymous callers) may have queued or training (0: no limit);
+	// MaxBytesPerKey the most bytes of uploads and vectors it may store
+	// (0: no limit). Admins are exempt (access.go).
+	MaxJobsPerKey  int
+	MaxBytesPerKey int64
 }
 
 // Models implements ophicleide.ModelService.
@@ -58,24 +65,41 @@ func NewModels(store ophicleide.Store, cache *Cache, cfg Config) *Models {
 	if cfg.Limits.Params == (ophicleide.ParamLimits{}) {
 		cfg.Limits.Params = ophicleide.ParamLimits(params.DefaultLimits())
 	}
+	cfg.Limits.MaxJobsPerKey, cfg.Limits.MaxBytesPerKey = max(cfg.MaxJobsPerKey, 0), max(cfg.MaxBytesPerKey, 0)
 	return &Models{store: store, cache: cache, cfg: cfg}
 }
 
 // Limits implements ophicleide.ModelService.
 func (s *Models) Limits() ophicleide.Limits { return s.cfg.Limits }
 
-// Create implements ophicleide.ModelService.
+// Create implements ophicleide.ModelService: the principal needs the
+// write role, the model is its (Owner), and its quotas are checked
+// (access.go).
 func (s *Models) Create(ctx context.Context, req ophicleide.ModelRequest) (*ophicleide.Model, error) {
+	p := ophicleide.PrincipalFrom(ctx)
+	if err := mayWrite(p, "creating a model"); err != nil {
+		return nil, err
+	}
 	m, err := s.NewModel(req)
 	if err != nil {
 		return nil, err
 	}
+	m.Owner = ownerName(p)
 	var uploads map[string]io.Reader
 	if len(req.Uploads) > 0 {
 		uploads = make(map[string]io.Reader, len(req.Uploads))
 		for _, u := range req.Uploads {
 			uploads[u.Name] = u.Text
 		}
+	}
+	var adding int64
+	if s.cfg.MaxBytesPerKey > 0 && !p.Admin() {
+		if adding, err = uploadBytes(uploads); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.quota(ctx, p, true, adding); err != nil {
+		return nil, err
 	}
 	if err := s.precheck(ctx, m, uploads); err != nil {
 		return nil, err
@@ -159,8 +183,14 @@ func (s *Models) precheck(ctx context.Context, m *ophicleide.Model, uploads map[
 
 // Import implements ophicleide.ModelService. The rows go to the store as
 // they are read (vectors.StreamCompact): memory holds a batch of rows and
-// the word list, never the matrix.
+// the word list, never the matrix. As Create, it needs the write role,
+// records the owner and keeps the byte quota, counting the vectors as
+// they are written.
 func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophicleide.Model, error) {
+	p := ophicleide.PrincipalFrom(ctx)
+	if err := mayWrite(p, "importing a model"); err != nil {
+		return nil, err
+	}
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
@@ -171,8 +201,15 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 	// Dim and VocabSize are known only at the end: the stores read m
 	// after write returns, and store nothing when it fails.
 	now := time.Now().UTC()
-	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
-	err := s.store.ImportModel(ctx, m, func(out io.Writer) error {
+	left, err := s.quota(ctx, p, false, 0)
+	if err != nil {
+		return nil, err
+	}
+	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Owner: ownerName(p), Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
+	err = s.store.ImportModel(ctx, m, func(out io.Writer) error {
+		if left >= 0 {
+			out = &quotaWriter{w: out, left: left, quota: s.cfg.MaxBytesPerKey}
+		}
 		words, dim, err := vectors.StreamCompact(out, src, vectors.StreamOptions{UTF8: true})
 		if err != nil {
 			return err
@@ -196,18 +233,44 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 	return m, nil
 }
 
-// FindModel implements ophicleide.ModelService.
+// FindModel implements ophicleide.ModelService: the model as the
+// principal may see it (access.go).
 func (s *Models) FindModel(ctx context.Context, id string) (*ophicleide.Model, error) {
-	return s.store.FindModel(ctx, id)
+	m, err := s.store.FindModel(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return visible(ophicleide.PrincipalFrom(ctx), m), nil
 }
 
-// PageModels implements ophicleide.ModelService.
+// PageModels implements ophicleide.ModelService: every model, as the
+// principal may see it (access.go).
 func (s *Models) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide.ModelPage, error) {
-	return s.store.PageModels(ctx, p)
+	page, err := s.store.PageModels(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	who := ophicleide.PrincipalFrom(ctx)
+	for i, m := range page.Models {
+		page.Models[i] = visible(who, m)
+	}
+	return page, nil
 }
 
-// Delete implements ophicleide.ModelService.
+// Delete implements ophicleide.ModelService: an admin deletes any model,
+// a writer its own (access.go).
 func (s *Models) Delete(ctx context.Context, id string) error {
+	p := ophicleide.PrincipalFrom(ctx)
+	if err := mayWrite(p, "deleting a model"); err != nil {
+		return err
+	}
+	m, err := s.store.FindModel(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := mayChange(p, m, "delete"); err != nil {
+		return err
+	}
 	if err := s.store.DeleteModel(ctx, id); err != nil {
 		return err
 	}

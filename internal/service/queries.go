@@ -86,21 +86,32 @@ func (s *Queries) Query(ctx context.Context, req ophicleide.QueryRequest) (*ophi
 		return nil, wordError(m, "word", err)
 	}
 	q := &ophicleide.Query{ID: uuid.NewString(), Word: word, ModelID: m.ID, ModelName: m.Name,
-		Results: results(ns), Created: time.Now().UTC()}
+		Results: results(ns), Owner: ownerName(ophicleide.PrincipalFrom(ctx)), Created: time.Now().UTC()}
 	if err := s.store.CreateQuery(ctx, q); err != nil {
 		return nil, err
 	}
 	return q, nil
 }
 
-// FindQuery implements ophicleide.QueryService.
+// FindQuery implements ophicleide.QueryService: a query the principal
+// may not see (access.go) is ENOTFOUND.
 func (s *Queries) FindQuery(ctx context.Context, id string) (*ophicleide.Query, error) {
-	return s.store.FindQuery(ctx, id)
+	q, err := s.store.FindQuery(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if f := queryFilter(ophicleide.PrincipalFrom(ctx)); f.ByOwner && q.Owner != f.Owner {
+		return nil, ophicleide.Errorf(ophicleide.ENOTFOUND, "query %q not found", id)
+	}
+	return q, nil
 }
 
-// PageQueries implements ophicleide.QueryService.
+// PageQueries implements ophicleide.QueryService: the principal's part
+// of the history (access.go), a seek in the store's owner index.
 func (s *Queries) PageQueries(ctx context.Context, modelID string, p ophicleide.Page) (*ophicleide.QueryPage, error) {
-	return s.store.PageQueries(ctx, modelID, p)
+	f := queryFilter(ophicleide.PrincipalFrom(ctx))
+	f.Model = modelID
+	return s.store.PageQueries(ctx, f, p)
 }
 
 // Nearest implements ophicleide.QueryService.
@@ -201,8 +212,13 @@ func (s *Queries) Words(ctx context.Context, modelID, prefix string, limit int) 
 	return out, nil
 }
 
-// Export implements ophicleide.QueryService.
+// Export implements ophicleide.QueryService: an admin exports any model,
+// a writer its own (access.go).
 func (s *Queries) Export(ctx context.Context, modelID, format string) (*ophicleide.Export, error) {
+	p := ophicleide.PrincipalFrom(ctx)
+	if err := mayWrite(p, "exporting a model"); err != nil {
+		return nil, err
+	}
 	f := vectors.Binary
 	if format != "" {
 		var err error
@@ -210,8 +226,17 @@ func (s *Queries) Export(ctx context.Context, modelID, format string) (*ophiclei
 			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "format", Message: "format must be binary or text"}
 		}
 	}
+	// Ownership before the vectors are loaded.
+	if m, err := s.store.FindModel(ctx, modelID); err == nil {
+		if err := mayChange(p, m, "export"); err != nil {
+			return nil, err
+		}
+	}
 	m, set, err := s.readyModel(ctx, modelID)
 	if err != nil {
+		return nil, err
+	}
+	if err := mayChange(p, m, "export"); err != nil {
 		return nil, err
 	}
 	name := ophicleide.ExportBinary

@@ -3,6 +3,7 @@ package storetest
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +76,7 @@ func testQueries(t *testing.T, open opener) {
 	t.Run("QueryEdges", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		page, err := s.PageQueries(ctx(t), NewID(), ophicleide.Page{})
+		page, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{Model: NewID()}, ophicleide.Page{})
 		if err != nil || page.Queries == nil || len(page.Queries) != 0 || page.Next != "" {
 			t.Fatalf("PageQueries of an unknown model = %+v, %v; want an empty, non-nil list", page, err)
 		}
@@ -105,7 +106,7 @@ func testQueries(t *testing.T, open opener) {
 	t.Run("ListNewestFirst", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		page, err := s.PageQueries(ctx(t), "", ophicleide.Page{})
+		page, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{}, ophicleide.Page{})
 		if err != nil || len(page.Queries) != 0 || page.Next != "" {
 			t.Fatalf("PageQueries of an empty store = %+v, %v", page, err)
 		}
@@ -113,7 +114,7 @@ func testQueries(t *testing.T, open opener) {
 		for _, q := range []*ophicleide.Query{a, b, c} {
 			mustQuery(t, s, q)
 		}
-		page, err = s.PageQueries(ctx(t), "", ophicleide.Page{})
+		page, err = s.PageQueries(ctx(t), ophicleide.QueryFilter{}, ophicleide.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,24 +147,27 @@ func testQueries(t *testing.T, open opener) {
 				t.Fatalf("pages of %d:\n got %v\nwant %v", limit, got, want)
 			}
 		}
-		first, err := s.PageQueries(ctx(t), "", ophicleide.Page{Limit: 6})
+		first, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{}, ophicleide.Page{Limit: 6})
 		if err != nil || len(first.Queries) != 6 || first.Next == "" {
 			t.Fatalf("first page: %+v %v", first, err)
 		}
 		wantQuery(t, first.Queries[0], byAge(all)[0])
 		mustQuery(t, s, newQuery(t, s, m, time.Hour)) // newer: not on later pages
-		second, err := s.PageQueries(ctx(t), "", ophicleide.Page{Limit: 6, After: first.Next})
+		second, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{}, ophicleide.Page{Limit: 6, After: first.Next})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := queryIDs(second.Queries); !reflect.DeepEqual(got, want[6:12]) {
 			t.Fatalf("second page after a newer query:\n got %v\nwant %v", got, want[6:12])
 		}
-		def, err := s.PageQueries(ctx(t), "", ophicleide.Page{})
+		def, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{}, ophicleide.Page{})
 		if err != nil || len(def.Queries) != 24 {
 			t.Fatalf("default page: %d queries, %v", len(def.Queries), err)
 		}
-		wantBadPages(t, func(p ophicleide.Page) error { _, err := s.PageQueries(ctx(t), "", p); return err })
+		wantBadPages(t, func(p ophicleide.Page) error {
+			_, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{}, p)
+			return err
+		})
 	})
 
 	t.Run("ModelFilter", func(t *testing.T) {
@@ -284,15 +288,148 @@ func testQueries(t *testing.T, open opener) {
 	})
 }
 
+// testQueryOwners: PageQueries' owner filter, alone and with a model,
+// over owners whose names hold what could break an index key, and
+// through deletions and trims.
+func testQueryOwners(t *testing.T, open opener) {
+	// Key names are arbitrary strings: separators, a 0 byte, prefixes of
+	// one another, the empty owner, one too long for a bbolt key.
+	owners := []string{"", "alice", "al", "alice\x00bob", "o:alice", "a b/c:d\n", strings.Repeat("é", 400)}
+	newQuery := func(m *ophicleide.Model, owner string, age time.Duration) *ophicleide.Query {
+		return &ophicleide.Query{ID: NewID(), Word: "darcy", ModelID: m.ID, ModelName: m.Name, Owner: owner,
+			Results: []ophicleide.Result{{Word: "bingley", Score: 0.5}}, Created: base.Add(age)}
+	}
+	ids := func(qs []*ophicleide.Query, keep func(*ophicleide.Query) bool) []string {
+		qs = slices.Clone(qs)
+		sortNewestFirst(qs, func(q *ophicleide.Query) (time.Time, string) { return q.Created, q.ID })
+		var out []string
+		for _, q := range qs {
+			if keep(q) {
+				out = append(out, q.ID)
+			}
+		}
+		return out
+	}
+
+	t.Run("OwnerFilter", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		a, b := NewModel(0), NewModel(time.Second)
+		mustCreate(t, s, a, nil)
+		mustCreate(t, s, b, nil)
+		var all []*ophicleide.Query
+		for i := range 42 {
+			m := a
+			if i%4 == 0 {
+				m = b
+			}
+			q := newQuery(m, owners[i%len(owners)], time.Duration(i/3)*time.Second)
+			if err := s.CreateQuery(ctx(t), q); err != nil {
+				t.Fatalf("CreateQuery: %v", err)
+			}
+			all = append(all, q)
+		}
+		got, err := s.FindQuery(ctx(t), all[3].ID)
+		if err != nil || got.Owner != all[3].Owner {
+			t.Fatalf("FindQuery: owner %q, %v; want %q", got.Owner, err, all[3].Owner)
+		}
+		check := func(f ophicleide.QueryFilter) {
+			t.Helper()
+			want := ids(all, func(q *ophicleide.Query) bool {
+				return (f.Model == "" || q.ModelID == f.Model) && (!f.ByOwner || q.Owner == f.Owner)
+			})
+			for _, limit := range []int{1, 2, 5, 100} {
+				if got := queryIDs(filterPages(t, s, f, limit)); !reflect.DeepEqual(got, want) {
+					t.Fatalf("filter %#v, pages of %d:\n got %v\nwant %v", f, limit, got, want)
+				}
+			}
+		}
+		for _, o := range owners {
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o})
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o, Model: a.ID})
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o, Model: b.ID})
+		}
+		check(ophicleide.QueryFilter{})
+		for _, f := range []ophicleide.QueryFilter{{ByOwner: true, Owner: "nobody"}, {ByOwner: true, Owner: "alice\x00"},
+			{ByOwner: true, Owner: "alice", Model: NewID()}} {
+			page, err := s.PageQueries(ctx(t), f, ophicleide.Page{})
+			if err != nil || page.Queries == nil || len(page.Queries) != 0 || page.Next != "" {
+				t.Fatalf("PageQueries(%#v) = %+v, %v; want an empty, non-nil page", f, page, err)
+			}
+		}
+
+		// A deleted model's queries leave every owner's pages; a trim
+		// removes the oldest from them too.
+		if err := s.DeleteModel(ctx(t), b.ID); err != nil {
+			t.Fatal(err)
+		}
+		all = slices.DeleteFunc(all, func(q *ophicleide.Query) bool { return q.ModelID == b.ID })
+		for _, o := range owners {
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o})
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o, Model: b.ID})
+		}
+		keep := 11
+		if _, err := s.TrimQueries(ctx(t), keep); err != nil {
+			t.Fatal(err)
+		}
+		sortNewestFirst(all, func(q *ophicleide.Query) (time.Time, string) { return q.Created, q.ID })
+		all = all[:keep]
+		for _, o := range owners {
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o})
+			check(ophicleide.QueryFilter{ByOwner: true, Owner: o, Model: a.ID})
+		}
+	})
+
+	// ManyOfOneOwner: 1000 queries of one owner, one of another, in
+	// between; each owner's pages hold exactly its own.
+	t.Run("ManyOfOneOwner", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		m := NewModel(0)
+		mustCreate(t, s, m, nil)
+		var many []*ophicleide.Query
+		for i := range 1000 {
+			q := newQuery(m, "many", time.Duration(i)*time.Millisecond)
+			if err := s.CreateQuery(ctx(t), q); err != nil {
+				t.Fatal(err)
+			}
+			many = append(many, q)
+			if i == 500 {
+				if err := s.CreateQuery(ctx(t), newQuery(m, "one", time.Duration(i)*time.Millisecond)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if got := filterPages(t, s, ophicleide.QueryFilter{ByOwner: true, Owner: "one"}, 100); len(got) != 1 || got[0].Owner != "one" {
+			t.Fatalf("the other owner's pages: %v", queryIDs(got))
+		}
+		want := ids(many, func(*ophicleide.Query) bool { return true })
+		for _, limit := range []int{100, 1000} {
+			if got := queryIDs(filterPages(t, s, ophicleide.QueryFilter{ByOwner: true, Owner: "many", Model: m.ID}, limit)); !reflect.DeepEqual(got, want) {
+				t.Fatalf("pages of %d: %d queries, want %d in order", limit, len(got), len(want))
+			}
+		}
+		if got := filterPages(t, s, ophicleide.QueryFilter{ByOwner: true, Owner: ""}, 100); len(got) != 0 {
+			t.Fatalf("queries without an owner: %v", queryIDs(got))
+		}
+	})
+}
+
 // queryPages reads every query (of model, unless ""), limit at a time.
 func queryPages(t *testing.T, s ophicleide.Store, model string, limit int) []*ophicleide.Query {
 	t.Helper()
+	return filterPages(t, s, ophicleide.QueryFilter{Model: model}, limit)
+}
+
+// filterPages reads every query f selects, limit at a time.
+func filterPages(t *testing.T, s ophicleide.Store, f ophicleide.QueryFilter, limit int) []*ophicleide.Query {
+	t.Helper()
 	var all []*ophicleide.Query
 	p := ophicleide.Page{Limit: limit}
-	for range 1000 {
-		page, err := s.PageQueries(ctx(t), model, p)
+	for range 2000 {
+		page, err := s.PageQueries(ctx(t), f, p)
 		if err != nil {
-			t.Fatalf("PageQueries(%q, %+v): %v", model, p, err)
+			t.Fatalf("PageQueries(%+v, %+v): %v", f, p, err)
 		}
 		if len(page.Queries) > limit || (page.Next != "" && len(page.Queries) != limit) {
 			t.Fatalf("PageQueries(%+v): %d queries, next %q", p, len(page.Queries), page.Next)

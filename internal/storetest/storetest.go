@@ -6,7 +6,8 @@
 //
 // The suite is split by area: models.go, queries.go, jobs.go (claims,
 // leases, the ends of a job and what a lease may do after them), files.go
-// (uploads, imports, vectors), concurrency.go. Every leaf test opens a
+// (uploads, imports, vectors), concurrency.go, owners.go (what owners
+// hold: Usage; the owner filter of queries is in queries.go). Every leaf test opens a
 // store of its own and runs in parallel with the others.
 package storetest
 
@@ -42,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) ophicleide.Store) {
 	// others.
 	t.Run("Models", func(t *testing.T) { testModels(t, newStore) })
 	t.Run("Queries", func(t *testing.T) { testQueries(t, newStore) })
+	t.Run("QueryOwners", func(t *testing.T) { testQueryOwners(t, newStore) })
+	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStore) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
