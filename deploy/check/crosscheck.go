@@ -27,6 +27,11 @@ var leftOut = map[string]string{
 	"OPHICLEIDE_WEB_PORT":      "an alias of OPH_WEB_PORT",
 	"OPH_WEB_PORT":             "the web containers get --addr 0.0.0.0:8080 (the port alone would bind 127.0.0.1)",
 	"OPHICLEIDE_SERVER":        "read by the client commands, not by a server role",
+	"OPHICLEIDE_TOKEN":         "read by the client commands, not by a server role",
+	"OPH_KEYS_FILE":            "the default, /etc/ophicleide/keys, is where the keys Secret is mounted",
+	"OPH_PUBLIC_READ":          "off: every caller needs a key (set it for a public read-only demo)",
+	"OPH_NO_AUTH":              "never: the api, query, worker and serve pods have the keys Secret mounted",
+	"OPH_CORS_ORIGINS":         "CORS stays off: the page comes from the same origin as its API",
 	"MONGO_SECRET_DIR":         "the default, /etc/mongo-secret, is where the Secret is mounted",
 	"MONGO_USERNAME_FILE":      "the Secret's files are read from /etc/mongo-secret",
 	"MONGO_PASSWORD_FILE":      "the Secret's files are read from /etc/mongo-secret",
@@ -37,11 +42,18 @@ var leftOut = map[string]string{
 }
 
 // externalSecrets are Secrets a render refers to but expects to exist
-// already (the chart's store.mongodb.auth.existingSecret).
-var externalSecrets = map[string]bool{"corp-mongo": true}
+// already (the chart's store.mongodb.auth.existingSecret and
+// auth.existingSecret; the production overlay's keys, which the operator
+// creates: deploy/README.md).
+var externalSecrets = map[string]bool{"corp-mongo": true, "corp-keys": true, "ophicleide-keys": true}
 
 // secretDir is where the binary reads MongoDB credentials by default.
 const secretDir = "/etc/mongo-secret"
+
+// defaultKeysFile is where the binary reads the API keys when neither
+// --keys nor OPH_KEYS_FILE says otherwise. This check does not depend on
+// `describe` for it: it reads the container's own args and env.
+const defaultKeysFile = "/etc/ophicleide/keys"
 
 // binaryFacts asks the binary what it reads and serves: `ophicleide
 // describe --json`, run from the repository's source.
@@ -349,5 +361,101 @@ func (c *checker) ourContainer(w object, cid string, ct object, mounts map[strin
 	}
 	if role == "serve" || role == "api" {
 		c.check(mounts["/tmp"] != "", "%s: uploads spool to /tmp, which is read-only", cid)
+	}
+	c.keys(cid, ct, args, env, volumes)
+}
+
+// flagValue returns the value of --name (as "--name V" or "--name=V") in
+// args, and whether the flag is there.
+func flagValue(args []any, name string) (string, bool) {
+	for i, a := range args {
+		s := strings.TrimLeft(fmt.Sprint(a), "-")
+		if s == name {
+			if i+1 < len(args) {
+				return fmt.Sprint(args[i+1]), true
+			}
+			return "", true
+		}
+		if v, ok := strings.CutPrefix(s, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// loopback reports whether a listen host is a loopback one.
+func loopback(host string) bool {
+	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1" || host == "[::1]"
+}
+
+// keys checks that a server container listening beyond loopback has its
+// API keys file in a mounted Secret (a server without keys there refuses
+// to start), or says --no-auth (OPH_NO_AUTH=true) explicitly. The file
+// must come from a mounted directory, not a subPath mount: subPath mounts
+// do not receive a rotated Secret.
+func (c *checker) keys(cid string, ct object, args []any, env map[string]string, volumes map[string]object) {
+	host, set := env["REST_ADDR"], env["REST_ADDR"] != ""
+	if addr, ok := flagValue(args, "addr"); ok {
+		host, set = addr, true
+		if i := strings.LastIndex(addr, ":"); i >= 0 {
+			host = addr[:i] // "" for ":8080": every interface
+		}
+	}
+	if !set {
+		host = "127.0.0.1" // the binary's default
+	}
+	if set && host == "" {
+		host = "every interface"
+	}
+	if loopback(host) {
+		return
+	}
+	if v, ok := flagValue(args, "no-auth"); (ok && v != "false") || env["OPH_NO_AUTH"] == "true" {
+		return
+	}
+	file := defaultKeysFile
+	if v := env["OPH_KEYS_FILE"]; v != "" {
+		file = v
+	}
+	if v, ok := flagValue(args, "keys"); ok {
+		file = v
+	}
+	dir, base := filepath.Dir(file), filepath.Base(file)
+	var found object
+	for _, m := range list(ct["volumeMounts"]) {
+		path := str(get(m, "mountPath"))
+		if path == file && get(volumes[str(get(m, "name"))], "secret") != nil {
+			c.check(str(get(m, "subPath")) == "", "%s: the keys file %s is a subPath mount, which does not receive a rotated Secret: mount the Secret at %s", cid, file, dir)
+			found = volumes[str(get(m, "name"))]
+		}
+		if path == dir {
+			found = volumes[str(get(m, "name"))]
+		}
+	}
+	c.check(found != nil && get(found, "secret") != nil, "%s: listens on %s without API keys: mount the keys Secret at %s (the file %s) or say --no-auth", cid, host, dir, base)
+	if found == nil || get(found, "secret") == nil {
+		return
+	}
+	name := str(get(found, "secret", "secretName"))
+	secret := c.find("Secret", name)
+	c.check(secret != nil || externalSecrets[name], "%s: mounts the keys Secret %q, which does not exist", cid, name)
+	// The file name in the mounted directory: an item's path, or a key of
+	// the Secret when it has no items.
+	items := list(get(found, "secret", "items"))
+	has := false
+	for _, it := range items {
+		has = has || str(get(it, "path")) == base
+	}
+	if len(items) == 0 {
+		has = externalSecrets[name] || get(secret, "data", base) != nil || get(secret, "stringData", base) != nil
+	}
+	c.check(has, "%s: the keys Secret %q mounted at %s has no file %s", cid, name, dir, base)
+	if secret != nil {
+		for _, it := range items {
+			if str(get(it, "path")) == base {
+				k := str(get(it, "key"))
+				c.check(get(secret, "data", k) != nil || get(secret, "stringData", k) != nil, "%s: the keys Secret %q has no key %q", cid, name, k)
+			}
+		}
 	}
 }

@@ -24,6 +24,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{- define "ophicleide.keysSecret" -}}
+{{- if .Values.auth.existingSecret -}}
+{{ .Values.auth.existingSecret }}
+{{- else -}}
+{{ include "ophicleide.name" . }}-keys
+{{- end -}}
+{{- end -}}
+
 {{- define "ophicleide.mongoURL" -}}
 {{- if .Values.store.mongodb.url -}}
 {{ .Values.store.mongodb.url }}
@@ -32,7 +40,7 @@ mongodb://{{ include "ophicleide.name" . }}-mongodb-0.{{ include "ophicleide.nam
 {{- end -}}
 {{- end -}}
 
-{{/* A pod spec running one role. Arguments: root, component, args, resources, mongo (bool), data (claim name or ""). */}}
+{{/* A pod spec running one role. Arguments: root, component, args, resources, mongo (bool), keys (bool: mount the API keys), data (claim name or ""). */}}
 {{- define "ophicleide.podTemplate" -}}
 metadata:
   labels:
@@ -42,6 +50,7 @@ metadata:
     prometheus.io/port: "8080"
     prometheus.io/path: /metrics
     checksum/settings: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
+    {{- /* No checksum of the keys: a changed Secret reaches the mounted directory and the server re-reads it, without a restart. */}}
 spec:
   terminationGracePeriodSeconds: {{ .root.Values.terminationGracePeriodSeconds }}
   securityContext:
@@ -84,6 +93,12 @@ spec:
           mountPath: /etc/mongo-secret
           readOnly: true
         {{- end }}
+        {{- if .keys }}
+        # The directory, not the file with subPath: rotated keys reach the pod.
+        - name: api-keys
+          mountPath: /etc/ophicleide
+          readOnly: true
+        {{- end }}
         {{- if .data }}
         - name: data
           mountPath: /data
@@ -95,6 +110,13 @@ spec:
     - name: mongo-secret
       secret:
         secretName: {{ include "ophicleide.mongoSecret" .root }}
+    {{- end }}
+    {{- if .keys }}
+    - name: api-keys
+      secret:
+        secretName: {{ include "ophicleide.keysSecret" .root }}
+        items:
+          - {key: keys, path: keys}
     {{- end }}
     {{- if .data }}
     - name: data
