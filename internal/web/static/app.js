@@ -31,30 +31,167 @@ function setUnavailable(on) {
   $("#unavailable").hidden = !on;
 }
 
-async function api(method, path, body) {
+// ---- API keys ----
+// A server with keys answers 401 without one: the page asks for a key,
+// keeps it in sessionStorage (this tab only, gone when it closes) and
+// sends it as "Authorization: Bearer KEY" on every /api call. The key is
+// never put in a URL, a log or the page.
+const KEY_STORE = "ophicleide.apiKey";
+const storedKey = () => { try { return sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; } };
+function keepKey(k) {
+  try { if (k) sessionStorage.setItem(KEY_STORE, k); else sessionStorage.removeItem(KEY_STORE); } catch (e) { /* storage off */ }
+  showKeyButtons();
+}
+let keyWanted = false;   // the server has answered 401 at least once
+let keyDeclined = false; // the user cancelled the dialog: do not ask again on every poll
+function showKeyButtons() {
+  const k = storedKey();
+  $("#sign-out").hidden = !k;
+  $("#sign-in").hidden = !!k || !keyWanted;
+  $("#need-key").hidden = !!k || !keyWanted || !keyDeclined;
+}
+
+// askKey opens the dialog (once, however many calls wait on it) and
+// resolves with the key typed, or "" when the user cancels.
+let keyPrompt = null;
+function askKey(reason) {
+  if (keyPrompt) return keyPrompt;
+  const dialog = $("#key-dialog");
+  $("#key-reason").textContent = reason;
+  $("#key-error").textContent = "";
+  $("#key-input").value = "";
+  keyPrompt = new Promise(resolve => {
+    const done = key => {
+      $("#key-form").removeEventListener("submit", submit);
+      $("#key-cancel").removeEventListener("click", cancel);
+      dialog.removeEventListener("cancel", cancel);
+      if (dialog.open) dialog.close();
+      keyPrompt = null;
+      resolve(key);
+    };
+    const submit = ev => {
+      ev.preventDefault();
+      const key = $("#key-input").value.trim();
+      if (!key) { $("#key-error").textContent = "Type or paste your API key."; return; }
+      done(key);
+    };
+    const cancel = ev => { ev.preventDefault(); done(""); };
+    $("#key-form").addEventListener("submit", submit);
+    $("#key-cancel").addEventListener("click", cancel);
+    dialog.addEventListener("cancel", cancel); // Escape
+    if (!dialog.open) dialog.showModal();
+    $("#key-input").focus();
+  });
+  return keyPrompt;
+}
+
+async function signIn() {
+  keyDeclined = false;
+  const key = await askKey("Sign in with your API key.");
+  if (!key) { keyDeclined = true; showKeyButtons(); return; }
+  keepKey(key);
+  loadModels();
+  if (!$("#history").hidden) loadHistory();
+}
+function signOut() {
+  keepKey("");
+  keyDeclined = true; // do not pop the dialog up at once; the banner offers it
+  models = [];
+  renderModels();
+  $("#history-list").replaceChildren();
+  $("#results").hidden = true;
+  $("#plot-card").hidden = true;
+  loadModels();
+}
+$("#sign-in").addEventListener("click", signIn);
+$("#need-key-sign-in").addEventListener("click", signIn);
+$("#sign-out").addEventListener("click", signOut);
+
+// retryAfterWords turns a Retry-After header (seconds or a date) into
+// "in 12 seconds", "" when absent.
+function retryAfterWords(h) {
+  if (!h) return "";
+  const s = /^\d+$/.test(h.trim()) ? parseInt(h, 10) : Math.round((Date.parse(h) - Date.now()) / 1000);
+  if (!(s >= 0)) return "";
+  if (s <= 1) return "in a second";
+  return s < 60 ? "in " + s + " seconds" : "in " + fmtDuration(s);
+}
+
+// explain words a refusal for people: what the API said, and why or what
+// to do for 403 (the key's role) and 429 (when to retry).
+function explain(status, details, headers) {
+  if (status === 403) {
+    return "Not allowed: " + (details || "this key may not do that") +
+      ". Your key's role does not allow it (read keys list and query; write keys also train, and delete or export their own models; admin keys do anything).";
+  }
+  if (status === 429) {
+    const when = retryAfterWords(headers.get("Retry-After"));
+    return "Too many requests: " + (details || "over this key's limit") + ". " + (when ? "Try again " + when + "." : "Try again later.");
+  }
+  return details;
+}
+
+async function api(method, path, body, raw) {
   const opts = { method, headers: { Accept: "application/json" } };
   if (body instanceof FormData) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   let resp;
-  try {
-    resp = await fetch(API + path, opts);
-  } catch (e) {
-    setUnavailable(true);
-    throw new ApiError(0, "Training service unavailable", "The server cannot be reached.");
+  for (;;) {
+    const key = storedKey();
+    if (key) opts.headers.Authorization = "Bearer " + key; else delete opts.headers.Authorization;
+    try {
+      resp = await fetch(API + path, opts);
+    } catch (e) {
+      setUnavailable(true);
+      throw new ApiError(0, "Training service unavailable", "The server cannot be reached.");
+    }
+    if (resp.status !== 401) break;
+    keyWanted = true;
+    let reason = "This server needs an API key.";
+    if (key) { keepKey(""); reason = "The server does not know that key (mistyped, revoked or replaced?). Try another."; }
+    let details = "";
+    try { const d = await resp.json(); details = d.errors[0].details || ""; } catch (e) { /* not JSON */ }
+    // Polls do not pop the dialog up again after a cancel; a click does.
+    const next = keyDeclined && method === "GET" ? "" : await askKey(reason);
+    if (!next) {
+      keyDeclined = true;
+      showKeyButtons();
+      throw new ApiError(401, "Unauthorized", "This needs an API key" + (details ? " (" + details + ")" : "") + ": sign in with your key.");
+    }
+    keyDeclined = false;
+    keepKey(next);
   }
+  showKeyButtons();
   if (resp.status === 502 || (resp.status === 503 && resp.headers.get("X-Ophicleide-Proxy"))) {
     setUnavailable(true);
   } else {
     setUnavailable(false);
   }
+  if (raw && resp.ok) return resp;
   if (resp.status === 204) return null;
   let data = null;
   try { data = await resp.json(); } catch (e) { /* not JSON */ }
   if (!resp.ok) {
     const err = data && data.errors && data.errors[0];
-    throw new ApiError(resp.status, err ? err.title : resp.statusText, err ? err.details : "", err && err.field);
+    throw new ApiError(resp.status, err ? err.title : resp.statusText, explain(resp.status, err ? err.details : "", resp.headers), err && err.field);
   }
   return data;
+}
+
+// download saves a GET of the API as a file: through fetch, so that the
+// key goes in the header, not in the URL.
+async function download(path, filename) {
+  try {
+    const resp = await api("GET", path, undefined, true);
+    const url = URL.createObjectURL(await resp.blob());
+    const a = el("a", { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (e) {
+    alert("The export failed: " + e.message);
+  }
 }
 
 // ---- formatting ----
@@ -85,15 +222,18 @@ window.addEventListener("hashchange", show);
 // ---- models ----
 let models = [];
 let pollTimer = null;
+let listRefused = false; // the server wants a key to list models
 
 async function loadModels() {
   clearTimeout(pollTimer);
   try {
     const data = await api("GET", "/models");
     models = data.models || [];
+    listRefused = false;
     renderModels();
   } catch (e) {
-    if (!unavailable) console.error(e);
+    if (e.status === 401) { listRefused = true; models = []; renderModels(); }
+    else if (!unavailable) console.error(e);
   }
   const busy = models.some(m => m.status === "queued" || m.status === "training");
   pollTimer = setTimeout(loadModels, busy || unavailable ? 1000 : 5000);
@@ -101,7 +241,7 @@ async function loadModels() {
 
 function renderModels() {
   const list = $("#model-list");
-  $("#models-empty").hidden = models.length > 0 || unavailable;
+  $("#models-empty").hidden = models.length > 0 || unavailable || listRefused;
   list.replaceChildren(...models.map(modelItem));
   if (!$("#query").hidden) fillModelSelect();
 }
@@ -137,12 +277,20 @@ function modelItem(m) {
   if (m.status === "ready") {
     actions.append(
       el("a", { class: "button", href: "#query", onclick: () => { pickedModel = m.id; } }, "Query"),
-      el("a", { class: "button", href: API + "/models/" + m.id + "/export?format=binary", download: m.name + ".bin" }, "Export binary"),
-      el("a", { class: "button", href: API + "/models/" + m.id + "/export?format=text", download: m.name + ".txt" }, "Export text"));
+      el("a", { class: "button", href: API + "/models/" + m.id + "/export?format=binary", download: m.name + ".bin", onclick: ev => exportClick(ev, m, "binary", ".bin") }, "Export binary"),
+      el("a", { class: "button", href: API + "/models/" + m.id + "/export?format=text", download: m.name + ".txt", onclick: ev => exportClick(ev, m, "text", ".txt") }, "Export text"));
   }
   actions.append(el("button", { class: "danger", type: "button", onclick: () => deleteModel(m) }, "Delete"));
   li.append(actions);
   return li;
+}
+
+// exportClick lets the browser follow the link when no key is needed (it
+// streams to disk); with a key, fetches it with the key in the header.
+function exportClick(ev, m, format, ext) {
+  if (!storedKey()) return;
+  ev.preventDefault();
+  download("/models/" + m.id + "/export?format=" + format, m.name + ext);
 }
 
 async function deleteModel(m) {
@@ -375,5 +523,6 @@ async function loadHistory() {
     el("ol", { class: "results" }, q.results.slice(0, 5).map(r => el("li", {}, `${r[1]} (${r[0].toFixed(3)})`))))));
 }
 
+showKeyButtons();
 show();
 loadModels();
