@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	"github.com/ophicleide/ophicleide/internal/params"
@@ -84,6 +85,11 @@ type roleConfig struct {
 	writeBurst     int
 	corsOrigins    string
 
+	// Quotas per key (internal/service; admins are exempt).
+	maxJobsPerKey  int    // --max-jobs-per-key (0: none)
+	bytesPerKey    string // --max-bytes-per-key as given: a size, 0 for none
+	maxBytesPerKey int64  // set by validate
+
 	// Set by validate.
 	memLimit int64  // bytes one job may use
 	memFrom  string // where memLimit comes from
@@ -132,6 +138,8 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.Float64Var(&c.writeRate, "write-rate", 2, "writes per second per caller: POST /models, POST /models/import, DELETE (0: no limit)")
 	fs.IntVar(&c.writeBurst, "write-burst", 10, "writes a caller may send at once above --write-rate")
 	fs.StringVar(&c.corsOrigins, "cors-origins", e.envOr("", "OPH_CORS_ORIGINS"), "comma-separated origins (https://notebooks.example) whose web pages may call the API from a browser (CORS, preflights answered); they may also write, as with --allowed-origin (env OPH_CORS_ORIGINS); empty: CORS off")
+	fs.IntVar(&c.maxJobsPerKey, "max-jobs-per-key", 4, "models one key may have queued or training; more answer 429 (0: no limit; admin keys are exempt)")
+	fs.StringVar(&c.bytesPerKey, "max-bytes-per-key", "0", "bytes of uploads and vectors one key's models may store, e.g. 2GiB; more answer 507 (0: no limit; admin keys are exempt)")
 	return fs, c
 }
 
@@ -149,6 +157,13 @@ func (c *roleConfig) validate() error {
 	}
 	if c.rate < 0 || c.writeRate < 0 || (c.rate > 0 && c.rateBurst < 1) || (c.writeRate > 0 && c.writeBurst < 1) {
 		return usagef("--rate and --write-rate must be 0 (no limit) or more, --rate-burst and --write-burst at least 1 when their rate is set")
+	}
+	if c.maxJobsPerKey < 0 {
+		return usagef("--max-jobs-per-key must be 0 (no limit) or more")
+	}
+	var perr error
+	if c.maxBytesPerKey, perr = bytesize.Parse(c.bytesPerKey); perr != nil || c.maxBytesPerKey < 0 {
+		return usagef("--max-bytes-per-key: %q is not a size such as 2GiB (0: no limit)", c.bytesPerKey)
 	}
 	if c.role == roleQuery && c.workers > 0 {
 		return usagef("the query role runs no workers")

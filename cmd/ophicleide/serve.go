@@ -138,7 +138,9 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 			// As the workers will train it (with the roles' shared limits).
 			return engine.Precheck(ctx, p, uploads, jobCfg.Corpus)
 		},
-		Wake: wake,
+		Wake:           wake,
+		MaxJobsPerKey:  c.maxJobsPerKey,
+		MaxBytesPerKey: c.maxBytesPerKey,
 		Limits: ophicleide.Limits{
 			Params: ophicleide.ParamLimits(c.limits), MaxJobMemoryBytes: c.memLimit, MaxURLBytes: c.fetchMB << 20, MaxModelBytes: c.modelMB << 20,
 			MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
