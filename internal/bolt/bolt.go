@@ -4,7 +4,7 @@
 // directory that one process owns at a time:
 //
 //	<dir>/ophicleide.db             buckets models, models-by-time, jobs, meta (JSON values)
-//	<dir>/queries.db                the query history, with indexes by time and by model (queries.go)
+//	<dir>/queries.db                the query history, with indexes by time, model, owner and owner within model (queries.go)
 //	<dir>/vectors/<modelID>.bin     a model's vectors as the caller writes them (vectors.Compact;
 //	                                the name is older than the format and kept: directories
 //	                                written before hold .bin files, which must open as they are)
