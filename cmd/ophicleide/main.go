@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -32,6 +33,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	onListen       func(addr string) // tests: told the address a server listens on
+	keysPoll       time.Duration     // tests: how often the keys file is looked at (0: auth.DefaultPoll)
 	// The environment, read through getenv (environ.go): lookupEnv
 	// replaces os.Getenv if set, envRead records the names read if set.
 	lookupEnv func(name string) string

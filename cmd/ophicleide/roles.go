@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -79,6 +80,10 @@ type roleConfig struct {
 	maxAttempts    int
 	maxConns       int
 	idle           time.Duration
+	keysFile       string  // --keys: the API keys (internal/auth); "" with noAuth or on loopback: an open server
+	publicRead     bool    // --public-read: requests without a key may read
+	noAuth         bool    // --no-auth: no keys, on purpose, on any address
+	metricsAuth    bool    // --metrics-auth: /metrics needs a key
 	rate           float64 // --rate, --rate-burst: reads per caller (0: none)
 	rateBurst      int
 	writeRate      float64 // --write-rate, --write-burst: writes per caller (0: none)
@@ -140,6 +145,10 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", e.envOr("", "OPH_CORS_ORIGINS"), "comma-separated origins (https://notebooks.example) whose web pages may call the API from a browser (CORS, preflights answered); they may also write, as with --allowed-origin (env OPH_CORS_ORIGINS); empty: CORS off")
 	fs.IntVar(&c.maxJobsPerKey, "max-jobs-per-key", 4, "models one key may have queued or training; more answer 429 (0: no limit; admin keys are exempt)")
 	fs.StringVar(&c.bytesPerKey, "max-bytes-per-key", "0", "bytes of uploads and vectors one key's models may store, e.g. 2GiB; more answer 507 (0: no limit; admin keys are exempt)")
+	fs.StringVar(&c.keysFile, "keys", e.envOr(defaultKeysFile(), "OPH_KEYS_FILE"), "file of API keys, one a line: NAME ROLE SECRET (ROLE admin, write or read; SECRET may be sha256:HEX), re-read when it changes (env OPH_KEYS_FILE; default "+keysFileDefault+" when it exists); without keys a server listens only on loopback, unless --no-auth")
+	fs.BoolVar(&c.publicRead, "public-read", e.getenv("OPH_PUBLIC_READ") == "true", "requests without a key may read: every GET and POST /queries (env OPH_PUBLIC_READ=true); needs --keys")
+	fs.BoolVar(&c.noAuth, "no-auth", e.getenv("OPH_NO_AUTH") == "true", "serve without keys on any address: anyone who can reach it may do anything (env OPH_NO_AUTH=true)")
+	fs.BoolVar(&c.metricsAuth, "metrics-auth", e.getenv("OPH_METRICS_AUTH") == "true", "GET /metrics needs a key, of any role (env OPH_METRICS_AUTH=true); needs --keys")
 	return fs, c
 }
 
@@ -165,6 +174,9 @@ func (c *roleConfig) validate() error {
 	if c.maxBytesPerKey, perr = bytesize.Parse(c.bytesPerKey); perr != nil || c.maxBytesPerKey < 0 {
 		return usagef("--max-bytes-per-key: %q is not a size such as 2GiB (0: no limit)", c.bytesPerKey)
 	}
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
 	if c.role == roleQuery && c.workers > 0 {
 		return usagef("the query role runs no workers")
 	}
@@ -186,6 +198,47 @@ func (c *roleConfig) cacheBytes() int64 {
 		return 0
 	}
 	return c.cacheMB << 20
+}
+
+// keysFileDefault is where the manifests mount the keys Secret.
+const keysFileDefault = "/etc/ophicleide/keys"
+
+// defaultKeysFile is keysFileDefault if it exists here.
+func defaultKeysFile() string {
+	if _, err := os.Stat(keysFileDefault); err == nil {
+		return keysFileDefault
+	}
+	return ""
+}
+
+// validateAuth checks the access flags: a server without keys listens
+// only on a loopback address, unless --no-auth says it may be open
+// anywhere; --public-read and --metrics-auth need keys.
+func (c *roleConfig) validateAuth() error {
+	if c.keysFile != "" && c.noAuth {
+		return usagef("--no-auth and --keys %s exclude each other: give one (the keys file may come from OPH_KEYS_FILE or be %s, which exists)", c.keysFile, keysFileDefault)
+	}
+	if c.keysFile == "" && (c.publicRead || c.metricsAuth) {
+		return usagef("--public-read and --metrics-auth need --keys FILE: without keys everyone may do everything")
+	}
+	if c.keysFile == "" && !c.noAuth && !isLoopbackAddr(c.addr) {
+		return usagef("refusing to listen on %s without API keys: anyone who could reach it could delete, export and train models. Give --keys FILE (env OPH_KEYS_FILE; one key a line: NAME ROLE SECRET), or --no-auth (env OPH_NO_AUTH=true) to serve it open on purpose", c.addr)
+	}
+	return nil
+}
+
+// isLoopbackAddr reports whether addr (host:port) listens on loopback
+// only: localhost or a loopback IP. An empty host is every interface.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // defaultAddr is REST_ADDR:REST_PORT (the original's names), else

@@ -201,12 +201,31 @@ func readyz(q queue) http.HandlerFunc {
 	}
 }
 
-// HealthHandler serves only /healthz and /readyz, for processes without
-// the API (the worker role).
+// HealthHandler serves only /healthz, /readyz and /metrics, for processes
+// without the API (the worker role).
 func HealthHandler(store ophicleide.JobQueue) http.Handler {
+	return HealthHandlerWith(store, AuthConfig{})
+}
+
+// HealthHandlerWith is HealthHandler whose /metrics needs a key (any
+// role) when c has Keys and MetricsAuth; the probes are always open.
+func HealthHandlerWith(store ophicleide.JobQueue, c AuthConfig) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", readyz(store))
-	mux.Handle("GET /metrics", RuntimeMetrics())
+	var metrics http.Handler = RuntimeMetrics()
+	if c.Keys != nil && c.MetricsAuth {
+		next := metrics
+		metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			secret, given, bad := presentedSecret(r)
+			if _, ok := c.Keys.Authenticate(secret); !given || bad || !ok {
+				w.Header().Set("WWW-Authenticate", authRealm)
+				http.Error(w, "GET /metrics needs an API key: send it as Authorization: Bearer KEY or X-API-Key: KEY", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	mux.Handle("GET /metrics", metrics)
 	return mux
 }
