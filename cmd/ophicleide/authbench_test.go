@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -85,6 +86,15 @@ func BenchmarkAuthOverhead(b *testing.B) {
 			for i := range s.bodies {
 				s.bodies[i] = fmt.Appendf(nil, `{"model": %q, "word": %q, "count": 10}`, id, words[rng.IntN(len(words))])
 			}
+		}
+		// The keys server refuses a query without the key: it is on.
+		resp, err := http.Post(servers[1].base+"/queries", "application/json", bytes.NewReader(servers[1].bodies[0]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			b.Fatalf("POST /queries without a key to the server with --keys: %s, want 401", resp.Status)
 		}
 		// Warm up both: the model loads, connections open.
 		for _, s := range servers {

@@ -91,9 +91,16 @@ func (l RateLimits) Validate() error {
 	return nil
 }
 
+// callerKey names a caller in the table: a key's name, or a client
+// address (or IPv6 /64).
+type callerKey struct {
+	addr bool
+	id   string
+}
+
 // callerLimits are one caller's buckets.
 type callerLimits struct {
-	key         string
+	key         callerKey
 	read, write *rate.Limiter // nil: not limited
 	used        time.Time
 }
@@ -105,7 +112,7 @@ type limiter struct {
 	idle time.Duration // Idle, or longer: the time an empty bucket takes to fill
 	now  func() time.Time
 	mu   sync.Mutex
-	byID map[string]*list.Element // of *callerLimits
+	byID map[callerKey]*list.Element // of *callerLimits
 	lru  *list.List
 }
 
@@ -116,7 +123,7 @@ func newLimiter(cfg RateLimits) *limiter {
 	if cfg.MaxCallers <= 0 {
 		cfg.MaxCallers = defaultRateMaxCallers
 	}
-	l := &limiter{cfg: cfg, idle: cfg.Idle, now: time.Now, byID: map[string]*list.Element{}, lru: list.New()}
+	l := &limiter{cfg: cfg, idle: cfg.Idle, now: time.Now, byID: map[callerKey]*list.Element{}, lru: list.New()}
 	for _, r := range []Rate{cfg.Read, cfg.Write} {
 		if r.PerSecond > 0 {
 			l.idle = max(l.idle, time.Duration(float64(r.Burst)/r.PerSecond*float64(time.Second)))
@@ -198,19 +205,19 @@ func (l *limiter) allow(r *http.Request) *ophicleide.Error {
 
 // caller returns the key of r's caller in the table and how a refusal
 // names it; ok is false for a caller that is not limited.
-func (l *limiter) caller(r *http.Request) (key, who string, ok bool) {
+func (l *limiter) caller(r *http.Request) (key callerKey, who string, ok bool) {
 	p := ophicleide.PrincipalFrom(r.Context())
 	switch {
 	case !p.Anonymous && p.Name != "":
-		return "key " + p.Name, "for this key", true
+		return callerKey{id: p.Name}, "for this key", true
 	case p.Anonymous || l.cfg.LimitOpen:
 		addr := p.Addr
 		if addr == "" {
 			addr = r.RemoteAddr
 		}
-		return "addr " + clientNet(addr), "from this address", true
+		return callerKey{addr: true, id: clientNet(addr)}, "from this address", true
 	}
-	return "", "", false // the process principal of an open server
+	return callerKey{}, "", false // the process principal of an open server
 }
 
 // clientNet is a client address without its port; an IPv6 address is
@@ -233,7 +240,7 @@ func clientNet(addr string) string {
 
 // get returns key's buckets, made if new, marked used at now; it drops
 // the callers idle since before now-Idle and those beyond MaxCallers.
-func (l *limiter) get(key string, now time.Time) *callerLimits {
+func (l *limiter) get(key callerKey, now time.Time) *callerLimits {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for e := l.lru.Back(); e != nil && now.Sub(e.Value.(*callerLimits).used) >= l.idle; e = l.lru.Back() {

@@ -308,3 +308,27 @@ func TestRateLimitConcurrent(t *testing.T) {
 		t.Errorf("passed %v, want 100 each (the burst)", passed)
 	}
 }
+
+// BenchmarkRateLimit is the limiter's own cost per request (a key's
+// bucket, never refusing), one key for all goroutines and one key each.
+func BenchmarkRateLimit(b *testing.B) {
+	l := newLimiter(RateLimits{Read: Rate{1e9, 1e9}, Write: Rate{1e9, 1e9}})
+	for _, keys := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			reqs := make([]*http.Request, keys)
+			for i := range reqs {
+				r := httptest.NewRequest("POST", "/queries", nil)
+				reqs[i] = r.WithContext(ophicleide.WithPrincipal(r.Context(), ophicleide.Principal{Name: fmt.Sprintf("k%d", i), Role: ophicleide.RoleRead}))
+			}
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := l.allow(reqs[i%keys]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}
