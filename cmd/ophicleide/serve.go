@@ -17,6 +17,7 @@ import (
 	"github.com/ophicleide/ophicleide"
 	"golang.org/x/net/netutil"
 
+	"github.com/ophicleide/ophicleide/internal/auth"
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
@@ -61,6 +62,9 @@ func (c *roleConfig) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if proc.keys != nil {
+		go proc.keys.Watch(ctx, e.keysPoll) // rotation: re-read when the file changes
+	}
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
@@ -83,6 +87,7 @@ func (c *roleConfig) run(ctx context.Context, e *env) error {
 type process struct {
 	workers []*worker.Worker
 	handler http.Handler
+	keys    *auth.Keyring // nil: an open server
 }
 
 // build makes the role's workers and handler over store.
@@ -96,6 +101,14 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		return b, nil
 	}
 	proc := &process{}
+	keys, err := c.openKeys(log)
+	if err != nil {
+		return nil, err
+	}
+	access := ophttp.AuthConfig{PublicRead: c.publicRead, MetricsAuth: c.metricsAuth}
+	if keys != nil {
+		proc.keys, access.Keys = keys, keys
+	}
 	jobCfg := worker.Config{Lease: c.lease, Poll: c.poll,
 		MaxAttempts: c.maxAttempts, MaxJobTime: c.jobTime,
 		Corpus: corpus.Limits{MaxSourceBytes: c.fetchMB << 20, MaxTotalBytes: c.modelMB << 20, MaxReadTime: c.fetchTime},
@@ -113,7 +126,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		proc.workers = append(proc.workers, w)
 	}
 	if c.role == roleWorker {
-		h, err := ophttp.GuardHosts(ophttp.HealthHandler(store), ophttp.HostPolicy{Addr: c.addr, PublicHosts: splitList(c.publicHosts)})
+		h, err := ophttp.GuardHosts(ophttp.HealthHandlerWith(store, access), ophttp.HostPolicy{Addr: c.addr, PublicHosts: splitList(c.publicHosts)})
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
@@ -146,7 +159,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 			MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
 		},
 	})
-	api := ophttp.NewServer(models, queries, log, version)
+	api := ophttp.NewServer(models, queries, log, version).WithAuth(access)
 	// CORS origins may also write: the guard trusts them as --allowed-origin.
 	cors, err := ophttp.CORSOrigins(splitList(c.corsOrigins))
 	if err != nil {
@@ -178,6 +191,25 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		return nil, usagef("%v", err)
 	}
 	return proc, nil
+}
+
+// openKeys reads the keys file (a malformed one is an error naming the
+// line) and logs how the server is protected; nil without keys.
+func (c *roleConfig) openKeys(log *slog.Logger) (*auth.Keyring, error) {
+	if c.keysFile == "" {
+		what := "no keys"
+		if c.noAuth {
+			what = "--no-auth"
+		}
+		log.Warn(fmt.Sprintf("%s: anyone who can reach %s may do anything", what, c.addr))
+		return nil, nil
+	}
+	keys, err := auth.Open(c.keysFile, log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("API keys", "file", c.keysFile, "keys", keys.Len(), "public_read", c.publicRead, "metrics_auth", c.metricsAuth)
+	return keys, nil
 }
 
 // mongoURLOf accepts the original's MONGO, which may be a bare host name.
