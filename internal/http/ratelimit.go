@@ -151,12 +151,7 @@ func (s *Server) limitWith(l *limiter) func(http.Handler) http.Handler {
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := l.allow(r); err != nil {
-				// Retry-After is written here as well as by fail (from the
-				// error's RetryAfter), so the header does not depend on
-				// which of the two is in the build; both write the same
-				// whole seconds.
-				w.Header().Set("Retry-After", strconv.Itoa(int(err.RetryAfter/time.Second)))
-				s.fail(w, r, err)
+				s.fail(w, r, err) // with Retry-After, from err.RetryAfter
 				return
 			}
 			next.ServeHTTP(w, r)
