@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -388,5 +390,141 @@ func TestBrowserShowsProgress(t *testing.T) {
 	do(t, ctx, "failed", chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="failed"] .error`)))
 	if got := text(t, ctx, `li.model[data-status="failed"] .error`); !strings.HasPrefix(got, "Failed: ") || len(got) < 20 {
 		t.Fatalf("failure shown as %q", got)
+	}
+}
+
+// Keys of the keyed browser tests: a write key that trains and queries,
+// a read key that may not train.
+const (
+	browserWriteKey = "browser-writer-secret-0123456789"
+	browserReadKey  = "browser-reader-secret-0123456789"
+)
+
+// keysFile writes a keys file with the two keys (the reader's as a
+// sha256 hash) into a temporary directory and returns its path.
+func keysFile(t *testing.T) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(browserReadKey))
+	path := filepath.Join(t.TempDir(), "keys")
+	text := "# browser test keys\nwriter write " + browserWriteKey + "\nreader read sha256:" + hex.EncodeToString(sum[:]) + "\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBrowserKeys: on a server with keys, the page asks for a key,
+// refuses an unknown one in words, explains a read key's 403 when it
+// tries to train, signs out, and trains and queries with a write key kept
+// in sessionStorage only; no key reaches the server's log.
+func TestBrowserKeys(t *testing.T) {
+	ctx := browser(t)
+	src := books(t)
+	base, stop, logs := startRoleIn(t, "serve", t.TempDir(), "--allow-private-urls", "--keys", keysFile(t))
+	t.Cleanup(stop)
+	keyedFlow(t, ctx, base, src.URL, "keys")
+	if l := logs.String(); strings.Contains(l, browserWriteKey) || strings.Contains(l, browserReadKey) {
+		t.Errorf("a key is in the server's log:\n%s", l)
+	}
+}
+
+// TestBrowserKeysThroughWebRole: the same through the web role, whose
+// proxy passes the page's key to an api process with keys.
+func TestBrowserKeysThroughWebRole(t *testing.T) {
+	ctx := browser(t)
+	src := books(t)
+	apiBase, stop, logs := startRoleIn(t, "api", t.TempDir(), "--allow-private-urls", "--workers", "1", "--keys", keysFile(t))
+	t.Cleanup(stop)
+	keyedFlow(t, ctx, startWeb(t, apiBase), src.URL, "keys-web")
+	if l := logs.String(); strings.Contains(l, browserWriteKey) || strings.Contains(l, browserReadKey) {
+		t.Errorf("a key is in the api's log:\n%s", l)
+	}
+}
+
+// signIn types key into the key dialog, which must be open (and clears
+// its box when it opens), and submits.
+func signIn(t *testing.T, ctx context.Context, what, key string) {
+	t.Helper()
+	do(t, ctx, what, chromedp.WaitVisible(chromedp.CSS("#key-dialog[open] #key-input")),
+		chromedp.SendKeys(chromedp.CSS("#key-input"), key),
+		chromedp.Click(chromedp.CSS("#key-submit")))
+}
+
+func keyedFlow(t *testing.T, ctx context.Context, base, books, prefix string) {
+	s := newShots(t, ctx, prefix)
+	do(t, ctx, "open the page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#key-dialog[open] #key-input")))
+	if got := text(t, ctx, "#key-reason"); !strings.Contains(got, "needs an API key") {
+		t.Fatalf("the dialog says %q", got)
+	}
+	if eval[string](t, ctx, `document.activeElement.id`) != "key-input" {
+		t.Error("the key box does not have the focus when the dialog opens")
+	}
+	s.take("asks-for-key")
+
+	signIn(t, ctx, "an unknown key", "not-a-key-of-this-server")
+	eventually(t, 10*time.Second, 50*time.Millisecond, func() (bool, string) {
+		got := text(t, ctx, "#key-reason")
+		return strings.Contains(got, "does not know that key"), "after an unknown key the dialog says " + got
+	})
+	s.take("unknown-key")
+
+	signIn(t, ctx, "the read key", browserReadKey)
+	do(t, ctx, "signed in", chromedp.WaitVisible(chromedp.CSS("#models-empty")), chromedp.WaitVisible(chromedp.CSS("#sign-out")))
+	if eval[bool](t, ctx, `document.querySelector("#key-dialog").open`) {
+		t.Fatal("the dialog is still open after a good key")
+	}
+	do(t, ctx, "train with the read key", chromedp.Click(chromedp.CSS("#train summary")),
+		chromedp.SendKeys(chromedp.CSS("#train-name"), "austen"),
+		chromedp.SetValue(chromedp.CSS("#train-urls"), books+"/austen.txt"),
+		chromedp.Click(chromedp.CSS("#train-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`.field-error[data-for=""]`)))
+	msg := text(t, ctx, `.field-error[data-for=""]`)
+	if !strings.Contains(msg, "Not allowed") || !strings.Contains(msg, "role") || strings.Contains(msg, "{") {
+		t.Fatalf("a read key's 403 shown as %q", msg)
+	}
+	s.take("forbidden")
+
+	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#need-key")))
+	if k := eval[string](t, ctx, `sessionStorage.getItem("ophicleide.apiKey") || ""`); k != "" {
+		t.Fatalf("after sign out the key is still kept")
+	}
+	s.take("signed-out")
+	do(t, ctx, "sign in again", chromedp.Click(chromedp.CSS("#need-key-sign-in")))
+	signIn(t, ctx, "the write key", browserWriteKey)
+	do(t, ctx, "signed in as the writer", chromedp.WaitVisible(chromedp.CSS("#sign-out")), chromedp.WaitNotVisible(chromedp.CSS("#need-key")))
+
+	if !eval[bool](t, ctx, `document.querySelector("#train").open`) {
+		t.Fatal("the training form closed after the 403")
+	}
+	do(t, ctx, "train with the write key", chromedp.SetValue(chromedp.CSS("#train-name"), "austen"),
+		chromedp.SetValue(chromedp.CSS("#train-urls"), books+"/austen.txt"),
+		chromedp.Click(chromedp.CSS("details.advanced summary")),
+		chromedp.SetValue(chromedp.CSS(`input[name="epochs"]`), "2"),
+		chromedp.Click(chromedp.CSS("#train-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="ready"]`)))
+	s.take("trained")
+
+	// A reload keeps the key (the same tab's session).
+	do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="ready"]`)))
+	if eval[bool](t, ctx, `document.querySelector("#key-dialog").open`) {
+		t.Fatal("the page asked for the key again after a reload")
+	}
+	do(t, ctx, "query darcy", chromedp.Click(chromedp.CSS(`li.model[data-status="ready"] a[href="#query"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#query-word")),
+		chromedp.SendKeys(chromedp.CSS("#query-word"), "darcy"),
+		chromedp.Click(chromedp.CSS("#query-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#result-list li")))
+	if n := eval[int](t, ctx, `document.querySelectorAll("#result-list .word").length`); n != 10 {
+		t.Fatalf("%d results for darcy, want 10", n)
+	}
+	s.take("query")
+	if k := eval[string](t, ctx, `sessionStorage.getItem("ophicleide.apiKey") || ""`); k != browserWriteKey {
+		t.Errorf("sessionStorage holds %q, want the write key", k)
+	}
+	if n := eval[int](t, ctx, `localStorage.length + document.cookie.length`); n != 0 {
+		t.Errorf("the page keeps something in localStorage or a cookie")
+	}
+	if html := eval[string](t, ctx, `document.documentElement.outerHTML`); strings.Contains(html, browserWriteKey) {
+		t.Error("the key is written into the page")
 	}
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestClientTokenOnEveryCommand runs every client command against a
@@ -149,4 +153,68 @@ func runClient(t *testing.T, token string, args ...string) (int, string, string)
 	}}
 	code := runEnv(t.Context(), args, e)
 	return code, out.String(), errb.String()
+}
+
+// TestClientWithKeys drives a real server started with a keys file: no
+// key is a 401 that names --token, an unknown key a 401 that says so, a
+// read key lists and queries but may not create (403 in words), a write
+// key (from OPHICLEIDE_TOKEN) creates, queries, exports and deletes its
+// model, and writes over --write-rate are a 429 that says when to retry.
+func TestClientWithKeys(t *testing.T) {
+	const writer, reader = "cli-writer-secret-0123456789", "cli-reader-secret-0123456789"
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keys, []byte("writer write "+writer+"\nreader read "+reader+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, stop, logs := startRoleIn(t, "serve", t.TempDir(), "--allow-private-urls", "--keys", keys, "--write-rate", "0.01", "--write-burst", "2")
+	t.Cleanup(stop)
+	src := books(t)
+	create := []string{"models", "create", "--name", "austen", "--url", src.URL + "/austen.txt", "--epochs", "2", "--server", base}
+
+	if code, _, stderr := runClient(t, "", "models", "list", "--server", base); code != 1 || !strings.Contains(stderr, "HTTP 401") || !strings.Contains(stderr, "--token") {
+		t.Errorf("no key: %d %s", code, stderr)
+	}
+	if code, _, stderr := runClient(t, "", "models", "list", "--server", base, "--token", "no-such-key"); code != 1 || !strings.Contains(stderr, "does not know the key") {
+		t.Errorf("unknown key: %d %s", code, stderr)
+	}
+	if code, _, stderr := runClient(t, "", append(create, "--token", reader)...); code != 1 || !strings.Contains(stderr, "HTTP 403") || !strings.Contains(stderr, "role does not allow") {
+		t.Errorf("read key creating: %d %s", code, stderr)
+	}
+	code, out, stderr := runClient(t, writer, append(create, "--json")...)
+	if code != 0 {
+		t.Fatalf("write key creating: %d %s", code, stderr)
+	}
+	var m struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &m); err != nil || m.ID == "" {
+		t.Fatalf("models create --json: %q %v", out, err)
+	}
+	eventually(t, 2*time.Minute, 50*time.Millisecond, func() (bool, string) {
+		_, out, _ := runClient(t, writer, "models", "get", m.ID, "--server", base)
+		if strings.Contains(out, "failed") {
+			t.Fatalf("models get: %s", out)
+		}
+		return strings.Contains(out, " ready "), "models get: " + out
+	})
+	if code, out, stderr := runClient(t, "", "query", m.ID, "darcy", "--server", base, "--token", reader); code != 0 || !strings.Contains(out, "1 ") {
+		t.Errorf("read key querying: %d %q %s", code, out, stderr)
+	}
+	exported := filepath.Join(t.TempDir(), "austen.txt")
+	if code, _, stderr := runClient(t, writer, "models", "export", m.ID, "--format", "text", "--output", exported, "--server", base); code != 0 {
+		t.Errorf("export by the owner: %d %s", code, stderr)
+	}
+	// Writes are limited per key: the writer has spent one of its burst
+	// of 2; within three more creates it runs over.
+	var limited string
+	for range 3 {
+		if code, _, stderr := runClient(t, writer, append(create, "--name", "emma")...); code != 0 {
+			limited = stderr
+			break
+		}
+	}
+	if !strings.Contains(limited, "HTTP 429") || !strings.Contains(limited, "try again in ") {
+		t.Errorf("over the write rate: %q, want a 429 saying when to retry", limited)
+	}
+	if l := logs.String(); strings.Contains(l, writer) || strings.Contains(l, reader) {
+		t.Errorf("a key is in the server's log:\n%s", l)
+	}
 }

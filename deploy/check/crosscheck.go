@@ -31,6 +31,7 @@ var leftOut = map[string]string{
 	"OPH_KEYS_FILE":            "the default, /etc/ophicleide/keys, is where the keys Secret is mounted",
 	"OPH_PUBLIC_READ":          "off: every caller needs a key (set it for a public read-only demo)",
 	"OPH_NO_AUTH":              "never: the api, query, worker and serve pods have the keys Secret mounted",
+	"OPH_METRICS_AUTH":         "off: Prometheus scrapes /metrics without a key (inside the cluster)",
 	"OPH_CORS_ORIGINS":         "CORS stays off: the page comes from the same origin as its API",
 	"MONGO_SECRET_DIR":         "the default, /etc/mongo-secret, is where the Secret is mounted",
 	"MONGO_USERNAME_FILE":      "the Secret's files are read from /etc/mongo-secret",
