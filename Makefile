@@ -35,7 +35,7 @@ test: test-deps
 # the OpenAPI schemas from the Go module proxy.
 deploy-check:
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/ophicleide   # the Dockerfile's static build
-	cd deploy/check && $(GO) vet ./... && $(GO) run . -root ../..
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -root ../..
 
 # What the tests need besides Go: Debian's Chromium for the browser tests
 # (installed when missing; the tests then require it, see browser_test.go).
