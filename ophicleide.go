@@ -311,16 +311,27 @@ func (p Page) Cursor() (*Cursor, error) {
 	if p.After == "" {
 		return nil, nil
 	}
+	bad := &Error{Code: EINVALID, Field: "after", Message: "after is not a cursor this server returned (use the next of the previous page)"}
 	b, err := base64.RawURLEncoding.DecodeString(p.After)
 	if err != nil || len(b) < 12 {
-		return nil, &Error{Code: EINVALID, Field: "after", Message: "after is not a cursor this server returned (use the next of the previous page)"}
+		return nil, bad
 	}
 	sec := int64(binary.BigEndian.Uint64(b) ^ 1<<63)
 	nsec := binary.BigEndian.Uint32(b[8:])
 	if nsec >= 1e9 {
-		return nil, &Error{Code: EINVALID, Field: "after", Message: "after is not a cursor this server returned (use the next of the previous page)"}
+		return nil, bad
 	}
 	return &Cursor{Created: time.Unix(sec, int64(nsec)).UTC(), ID: string(b[12:])}, nil
+}
+
+// Parse is what a store reads of p: the limit (CheckLimit) and the cursor
+// to continue after (Cursor), or the first of their errors.
+func (p Page) Parse() (limit int, after *Cursor, err error) {
+	if limit, err = p.CheckLimit(); err != nil {
+		return 0, nil, err
+	}
+	after, err = p.Cursor()
+	return limit, after, err
 }
 
 // String encodes c as an opaque Page.After.

@@ -202,11 +202,7 @@ func (s *Store) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit, err := p.CheckLimit()
-	if err != nil {
-		return nil, err
-	}
-	after, err := p.Cursor()
+	limit, after, err := p.Parse()
 	if err != nil {
 		return nil, err
 	}

@@ -363,11 +363,7 @@ func (s *Store) PageQueries(ctx context.Context, f ophicleide.QueryFilter, p oph
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit, err := p.CheckLimit()
-	if err != nil {
-		return nil, err
-	}
-	after, err := p.Cursor()
+	limit, after, err := p.Parse()
 	if err != nil {
 		return nil, err
 	}

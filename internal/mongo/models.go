@@ -109,11 +109,7 @@ var newestFirst = bson.D{{Key: "created", Value: -1}, {Key: "_id", Value: -1}}
 // newestFirst order, and returns the limit to ask for (one more than the
 // page, to know whether another follows).
 func pageFilter(filter bson.M, p ophicleide.Page) (bson.M, int64, error) {
-	limit, err := p.CheckLimit()
-	if err != nil {
-		return nil, 0, err
-	}
-	after, err := p.Cursor()
+	limit, after, err := p.Parse()
 	if err != nil {
 		return nil, 0, err
 	}
