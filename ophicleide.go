@@ -30,6 +30,10 @@ const (
 // Params are the training parameters of a model. Zero values mean the
 // engine's defaults; the API validates them before a model is stored.
 type Params struct {
+	// Engine trains the model: native (the default: this project's
+	// trainer, in the worker) or spark (Spark MLlib on the server's Spark
+	// Connect endpoint). Each refuses what it cannot train.
+	Engine    string  `json:"engine,omitempty"`
 	Model     string  `json:"model,omitempty"` // skipgram | cbow
 	Loss      string  `json:"loss,omitempty"`  // ns | hs
 	Dim       int     `json:"dim,omitempty"`
@@ -42,6 +46,11 @@ type Params struct {
 	Seed      uint64  `json:"seed,omitempty"`
 	MaxVocab  int     `json:"maxVocab,omitempty"`
 	Tokenizer string  `json:"tokenizer,omitempty"` // unicode | classic | whitespace
+	// Spark engine only: partitions of the training data (Spark's
+	// numPartitions, 1 by default) and the longest sentence before it is
+	// split (maxSentenceLength, 1000 by default).
+	Partitions        int `json:"partitions,omitempty"`
+	MaxSentenceLength int `json:"maxSentenceLength,omitempty"`
 }
 
 // Progress of a model's job.

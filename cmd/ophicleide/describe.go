@@ -115,6 +115,7 @@ func describe(ctx context.Context, e *env) (*description, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", role, err)
 		}
+		proc.close()
 		cf := record(se, fs)
 		// The API is served at the root and under /api/.
 		cf.Paths = routedPaths(proc.handler, append(slices.Clone(paths), prefixed("/api", paths)...))

@@ -15,6 +15,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
 	"github.com/ophicleide/ophicleide/internal/params"
+	"github.com/ophicleide/ophicleide/internal/sparkconnect"
 )
 
 // Roles of the server binary.
@@ -89,6 +90,8 @@ type roleConfig struct {
 	writeRate      float64 // --write-rate, --write-burst: writes per caller (0: none)
 	writeBurst     int
 	corsOrigins    string
+	sparkURL       string // --spark: the Spark Connect endpoint of the spark engine ("" : none)
+	sparkSchemes   string // --spark-schemes: URL schemes Spark reads itself
 
 	// Quotas per key (internal/service; admins are exempt).
 	maxJobsPerKey  int    // --max-jobs-per-key (0: none)
@@ -149,6 +152,8 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.BoolVar(&c.publicRead, "public-read", e.getenv("OPH_PUBLIC_READ") == "true", "requests without a key may read: every GET and POST /queries (env OPH_PUBLIC_READ=true); needs --keys")
 	fs.BoolVar(&c.noAuth, "no-auth", e.getenv("OPH_NO_AUTH") == "true", "serve without keys on any address: anyone who can reach it may do anything (env OPH_NO_AUTH=true)")
 	fs.BoolVar(&c.metricsAuth, "metrics-auth", e.getenv("OPH_METRICS_AUTH") == "true", "GET /metrics needs a key, of any role (env OPH_METRICS_AUTH=true); needs --keys")
+	fs.StringVar(&c.sparkURL, "spark", e.envOr("", "OPH_SPARK_URL"), "Spark Connect URL of the spark training engine, sc://HOST:PORT[/;token=...;use_ssl=true] (env OPH_SPARK_URL); empty: models asking for \"engine\": \"spark\" are refused")
+	fs.StringVar(&c.sparkSchemes, "spark-schemes", e.envOr("", "OPH_SPARK_SCHEMES"), "comma-separated URL schemes of storage that Spark reads itself for spark models, e.g. s3a,hdfs,gs,abfs (env OPH_SPARK_SCHEMES); such inputs never pass through the workers; empty: none")
 	return fs, c
 }
 
@@ -176,6 +181,13 @@ func (c *roleConfig) validate() error {
 	}
 	if err := c.validateAuth(); err != nil {
 		return err
+	}
+	if c.sparkURL != "" {
+		if _, err := sparkconnect.ParseURL(c.sparkURL); err != nil {
+			return usagef("--spark: %v", err)
+		}
+	} else if c.sparkSchemes != "" {
+		return usagef("--spark-schemes needs --spark URL")
 	}
 	if c.role == roleQuery && c.workers > 0 {
 		return usagef("the query role runs no workers")

@@ -26,7 +26,9 @@ import (
 	"github.com/ophicleide/ophicleide/internal/mongo"
 	"github.com/ophicleide/ophicleide/internal/service"
 	"github.com/ophicleide/ophicleide/internal/sysmem"
+	"github.com/ophicleide/ophicleide/internal/trainer"
 	"github.com/ophicleide/ophicleide/internal/trainer/native"
+	"github.com/ophicleide/ophicleide/internal/trainer/spark"
 	"github.com/ophicleide/ophicleide/internal/web"
 	"github.com/ophicleide/ophicleide/internal/worker"
 )
@@ -62,6 +64,7 @@ func (c *roleConfig) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	defer proc.close()
 	if proc.keys != nil {
 		go proc.keys.Watch(ctx, e.keysPoll) // rotation: re-read when the file changes
 	}
@@ -87,7 +90,15 @@ func (c *roleConfig) run(ctx context.Context, e *env) error {
 type process struct {
 	workers []*worker.Worker
 	handler http.Handler
-	keys    *auth.Keyring // nil: an open server
+	keys    *auth.Keyring  // nil: an open server
+	closers []func() error // engines' connections
+}
+
+// close closes what build opened besides the store.
+func (p *process) close() {
+	for _, c := range p.closers {
+		c()
+	}
 }
 
 // build makes the role's workers and handler over store.
@@ -115,9 +126,20 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Notify: func(ctx context.Context, url string, body []byte) error {
 			return f.Post(ctx, url, "application/json", body)
 		}}
-	// The engine that trains (one line to change for another; see
-	// internal/trainer).
-	engine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit})
+	// The engines that train, chosen by each model's params.engine (see
+	// internal/trainer): native always, spark with --spark.
+	nativeEngine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit})
+	engines := map[string]trainer.Engine{"native": nativeEngine, "spark": nil}
+	if c.sparkURL != "" {
+		se, err := spark.New(spark.Config{URL: c.sparkURL, Schemes: splitList(c.sparkSchemes), Log: log})
+		if err != nil {
+			return nil, usagef("--spark: %v", err)
+		}
+		proc.closers = append(proc.closers, se.Close)
+		engines["spark"] = se
+		log.Info("spark engine", "endpoint", se.Endpoint(), "schemes", c.sparkSchemes)
+	}
+	engine := trainer.NewEngines(engines, map[string]string{"spark": "its operator starts it with --spark sc://HOST:PORT, env OPH_SPARK_URL"})
 	host, _ := os.Hostname()
 	for i := range c.workers {
 		cfg := jobCfg
@@ -147,9 +169,13 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 			}
 			return c.limits.Check(p)
 		},
+		Schemes: engine.Schemes,
 		Precheck: func(ctx context.Context, p ophicleide.Params, uploads map[string]io.Reader) error {
+			if p.Engine != "" && p.Engine != trainer.DefaultEngine {
+				return nil // Spark's memory is its cluster's
+			}
 			// As the workers will train it (with the roles' shared limits).
-			return engine.Precheck(ctx, p, uploads, jobCfg.Corpus)
+			return nativeEngine.Precheck(ctx, p, uploads, jobCfg.Corpus)
 		},
 		Wake:           wake,
 		MaxJobsPerKey:  c.maxJobsPerKey,

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
@@ -46,8 +47,26 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	maxMemory := fs.String("max-memory", "", "fail before training when it would need more memory than this (e.g. 4GiB)")
 	statsJSON := fs.String("stats-json", "", "also write the run's statistics to this JSON file")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	engine := fs.String("engine", "native", "training engine: native (this process) or spark (Spark MLlib on --spark; skip-gram with hierarchical softmax only, Spark's defaults for flags not given)")
+	sparkURL := fs.String("spark", e.getenv("OPH_SPARK_URL"), "Spark Connect URL for --engine spark, sc://HOST:PORT[/;token=...;use_ssl=true] (env OPH_SPARK_URL)")
+	partitions := fs.Int("partitions", 0, "--engine spark: partitions of the training data (Spark's numPartitions; default 1)")
+	maxSentence := fs.Int("max-sentence-length", 0, "--engine spark: longest sentence before it is split (default 1000)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	switch *engine {
+	case "native":
+		if *partitions != 0 || *maxSentence != 0 {
+			return usagef("--partitions and --max-sentence-length are for --engine spark")
+		}
+	case "spark":
+		return runTrainSpark(ctx, e, fs, sparkTrain{inputs: inputs, output: *output, format: *format, url: *sparkURL,
+			allowPrivate: *allowPrivate, encoding: *encoding, statsJSON: *statsJSON, quiet: *quiet,
+			params: ophicleide.Params{Engine: "spark", Model: *model, Loss: *loss, Dim: *dim, Window: *window, Negative: *negative,
+				MinCount: *minCount, Sample: *sample, Epochs: *epochs, Alpha: *alpha, Seed: *seed, Tokenizer: *tok, MaxVocab: *maxVocab,
+				Partitions: *partitions, MaxSentenceLength: *maxSentence}})
+	default:
+		return usagef("--engine: %q is not an engine (native or spark)", *engine)
 	}
 	if len(inputs) == 0 {
 		return usagef("--input is required (a file, or - for stdin)")

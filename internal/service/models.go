@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,11 @@ type Config struct {
 	// train them (its Validate), then the server's limits (cmd wires
 	// both). nil: params.DefaultLimits().Check, the bounds only.
 	Validate func(ophicleide.Params) error
+	// Schemes, if not nil, are the URL schemes besides http and https
+	// that the engine of a model with p reads itself (the Spark engine's
+	// s3a, hdfs, ... as the operator allowed them): such URLs are
+	// accepted for that model and never fetched by a worker.
+	Schemes func(p ophicleide.Params) []string
 	// Precheck, if not nil, checks models trained from uploads alone.
 	Precheck Precheck
 	// Wake, if not nil, is called after a model is created (in-process
@@ -131,9 +137,8 @@ func (s *Models) NewModel(req ophicleide.ModelRequest) (*ophicleide.Model, error
 		if u == "" {
 			continue // the original web page sends one when the URL box ends with a newline
 		}
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: fmt.Sprintf("%q is not an http or https URL", u)}
+		if err := s.checkURL(req.Params, u); err != nil {
+			return nil, err
 		}
 		urls = append(urls, u)
 	}
@@ -158,6 +163,27 @@ func (s *Models) NewModel(req ophicleide.ModelRequest) (*ophicleide.Model, error
 	return &ophicleide.Model{ID: uuid.NewString(), Name: name, Status: ophicleide.StatusQueued, URLs: urls,
 		Uploads: names, Callback: req.Callback, Params: req.Params, Progress: &ophicleide.Progress{Phase: "queued"},
 		Created: now, Updated: now}, nil
+}
+
+// checkURL accepts an http or https URL, and a URL of a scheme the
+// model's engine reads itself (Config.Schemes).
+func (s *Models) checkURL(p ophicleide.Params, u string) error {
+	pu, err := url.Parse(u)
+	if err == nil && (pu.Scheme == "http" || pu.Scheme == "https") && pu.Host != "" {
+		return nil
+	}
+	var schemes []string
+	if s.cfg.Schemes != nil {
+		schemes = s.cfg.Schemes(p)
+	}
+	if err == nil && pu.Scheme != "" && slices.Contains(schemes, pu.Scheme) && (pu.Host != "" || pu.Path != "") {
+		return nil
+	}
+	msg := fmt.Sprintf("%q is not an http or https URL", u)
+	if len(schemes) > 0 {
+		msg += fmt.Sprintf(" (nor of a scheme this model's engine reads itself: %s)", strings.Join(schemes, ", "))
+	}
+	return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "urls", Message: msg}
 }
 
 // precheck runs the precheck on a model trained only from uploads, then

@@ -8,7 +8,10 @@
 // Inputs are opened by the worker's functions (URLs through its fetcher,
 // with its address checks; uploads from the store) and bounded by its
 // limits, whatever the engine: an engine reads them as one sentence stream
-// (Inputs.Sentences) and never fetches on its own.
+// (Inputs.Sentences) and never fetches on its own. The one exception is
+// an engine that declares URL schemes of distributed storage it reads
+// itself (Engine.Schemes: s3a://, hdfs://, ... for Spark): those URLs are
+// handed over as Inputs.Paths and never pass through the worker.
 package trainer
 
 import (
@@ -45,12 +48,23 @@ type Engine interface {
 	//   - anything else, which the worker logs and shows as an internal
 	//     error.
 	Train(ctx context.Context, job Job) (*Result, error)
+
+	// Schemes are the URL schemes besides http and https that the engine
+	// reads itself for a model with p (Inputs.Paths), as the operator
+	// allowed them; nil for an engine that reads only what the worker
+	// fetches. The API accepts URLs of these schemes for such a model.
+	Schemes(p ophicleide.Params) []string
 }
 
 // Job is one model to train, as the worker hands it to an engine.
 type Job struct {
-	Params ophicleide.Params
-	Inputs Inputs
+	// ID is the model's, Attempt the claim of its job (1 for the first):
+	// an engine that runs work elsewhere names that work by them, so that
+	// a later attempt can find and stop what an earlier one left running.
+	ID      string
+	Attempt int
+	Params  ophicleide.Params
+	Inputs  Inputs
 	// Progress, when set, is called from one goroutine at a time, about
 	// every ProgressInterval (the engine's default when 0) and at the end
 	// of each phase. Phases are those of ophicleide.Progress (fetching,
@@ -68,6 +82,9 @@ type Inputs struct {
 	// Limits bound what is read of Sources (per input, in all, in time,
 	// after decompression); Sentences applies them.
 	Limits corpus.Limits
+	// Paths are the model's URLs that the engine reads itself (of the
+	// schemes its Schemes named), in order; they are not in Sources.
+	Paths []string
 	// Fetched reports that the model has URLs: reading its inputs is
 	// shown as the phase "fetching".
 	Fetched bool

@@ -37,6 +37,8 @@ func (e *fakeEngine) Validate(p ophicleide.Params) error {
 	return nil
 }
 
+func (e *fakeEngine) Schemes(ophicleide.Params) []string { return nil }
+
 func (e *fakeEngine) Train(ctx context.Context, job trainer.Job) (*trainer.Result, error) {
 	if err := e.Validate(job.Params); err != nil {
 		return nil, err

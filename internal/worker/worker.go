@@ -20,7 +20,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -376,7 +378,7 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 		return ophicleide.Stats{}, err
 	}
 	in := w.inputs(m)
-	if len(in.Sources) == 0 {
+	if len(in.Sources) == 0 && len(in.Paths) == 0 {
 		return ophicleide.Stats{}, ophicleide.Errorf(ophicleide.EINVALID, "the model has no URLs and no uploaded text")
 	}
 	// A lost lease seen when storing progress (the model was deleted, or
@@ -391,7 +393,8 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 		}
 	}
 	w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "fetching"})
-	res, err := w.engine.Train(ctx, trainer.Job{Params: m.Params, Inputs: in, Progress: progress, ProgressInterval: w.cfg.Progress})
+	res, err := w.engine.Train(ctx, trainer.Job{ID: m.ID, Attempt: lease.Attempt, Params: m.Params, Inputs: in,
+		Progress: progress, ProgressInterval: w.cfg.Progress})
 	if cause := context.Cause(ctx); errors.Is(cause, ophicleide.ErrLeaseLost) {
 		return ophicleide.Stats{}, cause
 	}
@@ -408,13 +411,19 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 }
 
 // inputs are the model's URLs (fetched, their errors marked as shown)
-// and uploads (from the store), read within the worker's limits.
+// and uploads (from the store), read within the worker's limits; URLs of
+// the schemes the model's engine reads itself are its Paths.
 func (w *Worker) inputs(m *ophicleide.Model) trainer.Inputs {
 	in := trainer.Inputs{Limits: w.cfg.Corpus, Fetched: len(m.URLs) > 0}
+	schemes := w.engine.Schemes(m.Params)
 	for _, u := range m.URLs {
 		u = strings.TrimSpace(u)
 		if u == "" {
 			continue // the original web page sends one when the box ends with a newline
+		}
+		if pu, err := url.Parse(u); err == nil && slices.Contains(schemes, pu.Scheme) {
+			in.Paths = append(in.Paths, u)
+			continue
 		}
 		in.Sources = append(in.Sources, corpus.Source{Name: u, Open: func(ctx context.Context) (io.ReadCloser, error) {
 			rc, err := w.fetch(ctx, u)

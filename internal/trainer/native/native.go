@@ -36,6 +36,10 @@ func New(cfg Config) *Engine { return &Engine{cfg: cfg} }
 // Validate implements trainer.Engine (see the package function Validate).
 func (e *Engine) Validate(p ophicleide.Params) error { return Validate(p) }
 
+// Schemes implements trainer.Engine: the native engine reads only what
+// the worker fetches.
+func (e *Engine) Schemes(ophicleide.Params) []string { return nil }
+
 // Train implements trainer.Engine: word2vec's counting pass over
 // job.Inputs, then training. Its failures for users (invalid parameters,
 // no words, no frequent word, over the memory limit, diverged) are
