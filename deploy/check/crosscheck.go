@@ -40,13 +40,15 @@ var leftOut = map[string]string{
 	"OPH_MAX_JOB_MEMORY":       "the default, auto, reads the container's memory limit (cgroup), which the manifests set",
 	"OPH_ALLOWED_ORIGINS":      "the page comes from the same origin as its API (the web role); no other site's pages may write",
 	"OPH_PUBLIC_HOSTS":         "only used with a loopback --addr; the containers listen on 0.0.0.0",
+	"OPH_SPARK_URL":            "set only where a Spark is configured (chart spark.*, the overlay's settings or components/spark, the Template's SPARK_URL); unset, the api refuses \"spark\" models",
+	"OPH_SPARK_SCHEMES":        "empty by default (Spark reads no URL itself); set with a Spark that has the connectors (chart spark.schemes, Template SPARK_SCHEMES)",
 }
 
 // externalSecrets are Secrets a render refers to but expects to exist
 // already (the chart's store.mongodb.auth.existingSecret and
-// auth.existingSecret; the production overlay's keys, which the operator
-// creates: deploy/README.md).
-var externalSecrets = map[string]bool{"corp-mongo": true, "corp-keys": true, "ophicleide-keys": true}
+// auth.existingSecret and spark.urlSecret; the production overlay's keys,
+// which the operator creates: deploy/README.md).
+var externalSecrets = map[string]bool{"corp-mongo": true, "corp-keys": true, "ophicleide-keys": true, "corp-spark": true}
 
 // secretDir is where the binary reads MongoDB credentials by default.
 const secretDir = "/etc/mongo-secret"
@@ -107,6 +109,7 @@ type checker struct {
 	checks   int
 	problems []string
 	envSet   map[string]bool
+	spark    sparkFacts
 }
 
 func (c *checker) check(ok bool, format string, args ...any) {
@@ -145,6 +148,7 @@ func list(v any) []any { l, _ := v.([]any); return l }
 
 func (c *checker) run() {
 	c.envSet = map[string]bool{}
+	c.spark = sparkFacts{}
 	for _, o := range c.render.objects {
 		switch o["kind"] {
 		case "Deployment", "StatefulSet":
@@ -166,6 +170,7 @@ func (c *checker) run() {
 			c.servicePort(str(get(o, "spec", "to", "name")), get(o, "spec", "port", "targetPort"), "Route "+nameOf(o))
 		}
 	}
+	c.sparkWiring()
 	// Every variable set is one the binary reads; every one it reads is
 	// set somewhere or deliberately left out.
 	for name := range c.envSet {
@@ -282,6 +287,10 @@ func (c *checker) workload(o object) {
 				c.check(containerPort(o, port), "%s: %s on port %v, which the container does not declare", cid, probe, port)
 			}
 		}
+		if sparkServer(ct) {
+			c.sparkServer(o, cid, ct, mounts, volumes)
+			continue
+		}
 		if strings.Contains(str(ct["image"]), "mongo") {
 			c.mongoContainer(cid, ct, mounts, volumes)
 			continue
@@ -317,16 +326,24 @@ func (c *checker) ourContainer(w object, cid string, ct object, mounts map[strin
 		}
 	}
 
+	// envFrom first: a variable of the container's own env wins over a
+	// ConfigMap's, as in the kubelet.
 	env := map[string]string{}
-	for _, e := range list(ct["env"]) {
-		env[str(get(e, "name"))] = str(get(e, "value"))
-	}
 	for _, ef := range list(ct["envFrom"]) {
 		cm := c.find("ConfigMap", str(get(ef, "configMapRef", "name")))
 		c.check(cm != nil, "%s: envFrom ConfigMap %v does not exist", cid, get(ef, "configMapRef", "name"))
 		data, _ := get(cm, "data").(map[string]any)
 		for k, v := range data {
 			env[k] = fmt.Sprint(v)
+		}
+	}
+	refs := map[string]string{} // variable -> "Secret NAME key KEY"
+	for _, e := range list(ct["env"]) {
+		n := str(get(e, "name"))
+		env[n] = str(get(e, "value"))
+		delete(refs, n)
+		if ref := get(e, "valueFrom", "secretKeyRef"); ref != nil {
+			refs[n] = c.secretKey(cid, n, str(get(ref, "name")), str(get(ref, "key")))
 		}
 	}
 	for k := range env {
@@ -364,6 +381,21 @@ func (c *checker) ourContainer(w object, cid string, ct object, mounts map[strin
 		c.check(mounts["/tmp"] != "", "%s: uploads spool to /tmp, which is read-only", cid)
 	}
 	c.keys(cid, ct, args, env, volumes)
+	if role == "api" || role == "worker" || role == "serve" || role == "query" {
+		c.sparkClient(w, cid, role, args, env, refs)
+	}
+}
+
+// secretKey checks that an env var's secretKeyRef names a Secret of the
+// render (or one the operator creates) with that key, and returns the
+// reference as text.
+func (c *checker) secretKey(cid, env, name, key string) string {
+	secret := c.find("Secret", name)
+	c.check(secret != nil || externalSecrets[name], "%s: %s comes from Secret %q, which does not exist", cid, env, name)
+	if secret != nil {
+		c.check(get(secret, "data", key) != nil || get(secret, "stringData", key) != nil, "%s: %s comes from key %q of Secret %q, which has no such key", cid, env, key, name)
+	}
+	return fmt.Sprintf("Secret %s key %s", name, key)
 }
 
 // flagValue returns the value of --name (as "--name V" or "--name=V") in

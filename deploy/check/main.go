@@ -17,7 +17,13 @@
 //     serve container that listens beyond loopback has the API keys
 //     Secret mounted where the binary reads them (or says --no-auth), and
 //     each container is non-root with a read-only root filesystem and
-//     resources.
+//     resources; a Spark Connect server (spark.go) is started in the
+//     foreground from a pinned image, probed on its gRPC port, fits its
+//     limits and its UID rule, is reached through its Service by the
+//     OPH_SPARK_URL of every api and worker and by nothing else (its
+//     NetworkPolicy), and OPH_SPARK_SCHEMES comes only with a Spark;
+//   - the kustomize overlays also with components/spark, and chart values
+//     the chart must refuse.
 //
 // It ends with one summary line and exits 1 on any problem.
 //
@@ -77,6 +83,13 @@ func run(root string) error {
 		}
 		renders = append(renders, render{"kustomize/" + overlay, objs})
 	}
+	for _, k := range withComponents {
+		objs, err := kustomizeWith(filepath.Join(deploy, "kustomize"), k.overlay, k.components)
+		if err != nil {
+			return fmt.Errorf("kustomize %s: %w", k.name, err)
+		}
+		renders = append(renders, render{"kustomize/" + k.name, objs})
+	}
 
 	chart := filepath.Join(deploy, "helm", "ophicleide")
 	lint := action.NewLint()
@@ -90,6 +103,12 @@ func run(root string) error {
 			return fmt.Errorf("helm template (%s): %w", v.name, err)
 		}
 		renders = append(renders, render{"helm/" + v.name, objs})
+	}
+	for _, v := range badChartValues {
+		_, err := helmTemplate(chart, v.values)
+		if err == nil || !strings.Contains(err.Error(), v.want) {
+			return fmt.Errorf("helm template (%s): got error %v, want one saying %q", v.name, err, v.want)
+		}
 	}
 
 	objs, err := processTemplate(filepath.Join(deploy, "openshift", "template.yaml"), map[string]string{
@@ -140,8 +159,8 @@ func run(root string) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problems in %d objects of %d renders", len(problems), nObjects, len(renders))
 	}
-	fmt.Printf("deploy-check: OK: %d renders (3 kustomize overlays, %d chart value sets, 1 OpenShift template), %d objects valid against Kubernetes %s schemas (strict), %d cross-checks, helm lint --strict clean\n",
-		len(renders), len(chartValues), nObjects, kubernetesVersion, nChecks)
+	fmt.Printf("deploy-check: OK: %d renders (3 kustomize overlays, %d with components, %d chart value sets, 1 OpenShift template), %d objects valid against Kubernetes %s schemas (strict), %d cross-checks, helm lint --strict clean, %d chart values refused\n",
+		len(renders), len(withComponents), len(chartValues), nObjects, kubernetesVersion, nChecks, len(badChartValues))
 	return nil
 }
 
@@ -192,13 +211,87 @@ var chartValues = []struct {
 		"api":    map[string]any{"autoscaling": map[string]any{"enabled": false}, "replicas": 3},
 		"worker": map[string]any{"replicas": 5},
 		"auth":   map[string]any{"existingSecret": "corp-keys"},
+		"spark":  map[string]any{"urlSecret": map[string]any{"name": "corp-spark", "key": "url"}, "schemes": "s3a"},
 	}},
 	{"bundled-mongodb-on-openshift", map[string]any{
 		"route":   map[string]any{"enabled": true},
 		"ingress": map[string]any{"className": "nginx", "tls": []any{map[string]any{"hosts": []any{"ophicleide.example.com"}, "secretName": "tls"}}},
 		"store":   map[string]any{"mongodb": map[string]any{"runAsUser": nil}},
 		"auth":    map[string]any{"keys": "alice admin sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b\nbob read s3cret-of-bob\n"},
+		// The Spark Connect server under OpenShift's SCC, with confs and
+		// a /tmp limit.
+		"spark": map[string]any{"server": map[string]any{
+			"enabled": true, "runAsUser": nil, "tmpSizeLimit": "20Gi", "driverMemory": "4g",
+			"conf":      map[string]any{"spark.connect.session.connectML.mlCache.memoryControl.maxModelSize": "2g"},
+			"resources": map[string]any{"requests": map[string]any{"cpu": "2", "memory": "4Gi"}, "limits": map[string]any{"cpu": "2", "memory": "6Gi"}},
+		}},
 	}},
+	{"spark-server", map[string]any{
+		"spark": map[string]any{"server": map[string]any{"enabled": true}, "schemes": "s3a,hdfs"},
+	}},
+	{"dev-external-spark", map[string]any{
+		"mode": "dev", "ingress": map[string]any{"enabled": false},
+		"spark": map[string]any{"url": "sc://spark-connect.spark.svc:15002/;use_ssl=true"},
+	}},
+}
+
+// badChartValues are value sets the chart must refuse, with a word of the
+// error it must give.
+var badChartValues = []struct {
+	name   string
+	values map[string]any
+	want   string
+}{
+	{"two Sparks", map[string]any{"spark": map[string]any{"url": "sc://a:15002", "server": map[string]any{"enabled": true}}}, "at most one"},
+	{"schemes without a Spark", map[string]any{"spark": map[string]any{"schemes": "s3a"}}, "needs a Spark"},
+	{"an http URL", map[string]any{"spark": map[string]any{"url": "http://spark:15002"}}, "sc://"},
+}
+
+// withComponents are overlays rendered with kustomize Components added,
+// as `kustomize edit add component` in the overlay would.
+var withComponents = []struct {
+	name, overlay string
+	components    []string
+}{
+	{"production+spark", "production", []string{"spark"}},
+	{"openshift+spark", "openshift", []string{"spark", "spark-openshift"}},
+}
+
+// kustomizeWith renders overlay (under root/overlays) with components
+// (under root/components): root's files are copied to an in-memory file
+// system, where a kustomization next to the overlays names both.
+func kustomizeWith(root, overlay string, components []string) ([]object, error) {
+	fs := filesys.MakeFsInMemory()
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		return fs.WriteFile(filepath.Join("/kustomize", rel), data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	k := "resources:\n  - ../overlays/" + overlay + "\ncomponents:\n"
+	for _, c := range components {
+		k += "  - ../components/" + c + "\n"
+	}
+	if err := fs.WriteFile("/kustomize/deploy-check/kustomization.yaml", []byte(k)); err != nil {
+		return nil, err
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/kustomize/deploy-check")
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	return splitYAML(out)
 }
 
 func kustomize(dir string) ([]object, error) {

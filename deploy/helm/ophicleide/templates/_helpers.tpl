@@ -40,7 +40,36 @@ mongodb://{{ include "ophicleide.name" . }}-mongodb-0.{{ include "ophicleide.nam
 {{- end -}}
 {{- end -}}
 
-{{/* A pod spec running one role. Arguments: root, component, args, resources, mongo (bool), keys (bool: mount the API keys), data (claim name or ""). */}}
+{{/* OPH_SPARK_URL and OPH_SPARK_SCHEMES (env entries) for the roles that accept or train "spark" models; nothing when no Spark is configured. */}}
+{{- define "ophicleide.sparkEnv" -}}
+{{- $s := .Values.spark -}}
+{{- $n := 0 -}}
+{{- if $s.url }}{{ $n = add1 $n }}{{ end -}}
+{{- if $s.urlSecret.name }}{{ $n = add1 $n }}{{ end -}}
+{{- if $s.server.enabled }}{{ $n = add1 $n }}{{ end -}}
+{{- if gt $n 1 }}{{ fail "spark: set at most one of spark.url, spark.urlSecret.name and spark.server.enabled" }}{{ end -}}
+{{- if and $s.schemes (eq $n 0) }}{{ fail "spark.schemes needs a Spark: spark.url, spark.urlSecret.name or spark.server.enabled" }}{{ end -}}
+{{- if $s.server.enabled }}
+- name: OPH_SPARK_URL
+  value: {{ printf "sc://%s-spark:%d" (include "ophicleide.name" .) (int $s.server.port) | quote }}
+{{- else if $s.urlSecret.name }}
+- name: OPH_SPARK_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s.urlSecret.name }}
+      key: {{ $s.urlSecret.key }}
+{{- else if $s.url }}
+{{- if not (hasPrefix "sc://" $s.url) }}{{ fail "spark.url must be a Spark Connect URL, sc://HOST:PORT" }}{{ end }}
+- name: OPH_SPARK_URL
+  value: {{ $s.url | quote }}
+{{- end }}
+{{- with $s.schemes }}
+- name: OPH_SPARK_SCHEMES
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A pod spec running one role. Arguments: root, component, args, resources, mongo (bool), keys (bool: mount the API keys), spark (bool: the Spark settings), data (claim name or ""). */}}
 {{- define "ophicleide.podTemplate" -}}
 metadata:
   labels:
@@ -66,6 +95,12 @@ spec:
       imagePullPolicy: {{ .root.Values.image.pullPolicy }}
       args:
         {{- toYaml .args | nindent 8 }}
+      {{- $spark := "" }}
+      {{- if .spark }}{{ $spark = include "ophicleide.sparkEnv" .root }}{{ end }}
+      {{- if trim $spark }}
+      env:
+        {{- $spark | nindent 8 }}
+      {{- end }}
       envFrom:
         - configMapRef:
             name: {{ include "ophicleide.name" .root }}-settings
