@@ -1,7 +1,11 @@
 # Ophicleide: build, test, fuzz and benchmark.
 #
 #   make test      go vet, then the whole test suite with the race detector
-#                  (what .ci/run runs); test-deps first
+#                  (what .ci/run runs), its packages sharing one Spark Connect
+#                  server (scripts/with-spark.sh); test-deps first
+#   make test-deps what the tests need besides Go: Chromium, Java 17, and
+#                  Spark 4.3.0 (scripts/spark-connect.sh install: 456 MB from
+#                  PyPI once, by default into ~/.cache/ophicleide/spark)
 #   make build     bin/ophicleide
 #   make fuzz      every Fuzz* target in the module, FUZZTIME (30s) each
 #   make bench     scripts/bench.sh: ours and the peers (gensim, fastText, ...)
@@ -11,6 +15,9 @@
 #   make deploy-check  render the kustomize overlays, the Helm chart and the
 #                  OpenShift template and validate them offline (deploy/check);
 #                  make test runs it too
+#   make spark-start  a Spark Connect server for trying the Spark engine:
+#                  prints its URL (sc://127.0.0.1:PORT, also in SPARK_DIR/url);
+#                  SPARK_DIR (.spark) holds its log; make spark-stop ends it
 #   make clean
 
 SHELL := bash
@@ -20,12 +27,17 @@ SHELL := bash
 GO       ?= go
 FUZZTIME ?= 30s
 BIN      := bin/ophicleide
+SPARK_DIR ?= .spark
 
-.PHONY: test test-deps vet build fuzz bench gobench clean deploy-check
+.PHONY: test test-deps vet build fuzz bench gobench clean deploy-check spark-start spark-stop
 
+# with-spark.sh starts one Spark Connect server for the whole go test run
+# and stops it afterwards, whatever the outcome; it exports its URL as
+# OPH_TEST_SPARK_URL and OPH_SPARK_REQUIRED=1 (the Spark tests then fail
+# rather than skip without it).
 test: test-deps
 	$(GO) vet ./...
-	OPH_BROWSER_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	OPH_BROWSER_REQUIRED=1 bash scripts/with-spark.sh $(GO) test -race -count=1 -timeout 20m ./...
 	# Multi-goroutine (Hogwild) training races by design: it runs without -race.
 	$(GO) test -count=1 -run 'Hogwild' ./internal/word2vec/
 	$(MAKE) --no-print-directory deploy-check
@@ -37,14 +49,23 @@ deploy-check:
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/ophicleide   # the Dockerfile's static build
 	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -root ../..
 
-# What the tests need besides Go: Debian's Chromium for the browser tests
-# (installed when missing; the tests then require it, see browser_test.go).
+# What the tests need besides Go: Debian's Chromium for the browser tests,
+# and for the Spark tests Java 17 and pip (to fetch pyspark's sdist from
+# PyPI), each installed when missing (the tests then require them, see
+# browser_test.go and internal/sparkconnect/sparktest); then the pinned
+# Spark, installed once outside the repository (scripts/spark-connect.sh).
 test-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "make: installing chromium (browser tests)" >&2; \
+	@pkgs=""; \
+	command -v chromium >/dev/null 2>&1 || pkgs="$$pkgs chromium"; \
+	[ -n "$${JAVA_HOME:-}" ] || command -v java >/dev/null 2>&1 || pkgs="$$pkgs openjdk-17-jre-headless"; \
+	command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || pkgs="$$pkgs python3-pip"; \
+	if [ -n "$$pkgs" ]; then \
+	  echo "make: installing$$pkgs (browser and Spark tests)" >&2; \
 	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; fi; \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$pkgs >/dev/null; \
+	fi
+	@bash scripts/spark-connect.sh install
 
 vet:
 	$(GO) vet ./...
@@ -67,6 +88,17 @@ bench:
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# A Spark Connect server on 127.0.0.1 for trying the Spark engine by hand
+# (scripts/spark-connect.sh: OPH_SPARK_MASTER, OPH_SPARK_DRIVER_MEMORY,
+# OPH_SPARK_CONF). Like the tests' server it ends response streams after 1 s
+# (clients reattach); OPH_SPARK_CONF=spark.connect.execute.reattachable.senderMaxStreamDuration=2m
+# restores Spark's default.
+spark-start:
+	@bash scripts/spark-connect.sh start $(SPARK_DIR)
+
+spark-stop:
+	@bash scripts/spark-connect.sh stop $(SPARK_DIR)
 
 clean:
 	rm -rf bin
