@@ -92,6 +92,7 @@ type roleConfig struct {
 	corsOrigins    string
 	sparkURL       string // --spark: the Spark Connect endpoint of the spark engine ("" : none)
 	sparkSchemes   string // --spark-schemes: URL schemes Spark reads itself
+	sparkRetry     time.Duration
 
 	// Quotas per key (internal/service; admins are exempt).
 	maxJobsPerKey  int    // --max-jobs-per-key (0: none)
@@ -154,6 +155,7 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.BoolVar(&c.metricsAuth, "metrics-auth", e.getenv("OPH_METRICS_AUTH") == "true", "GET /metrics needs a key, of any role (env OPH_METRICS_AUTH=true); needs --keys")
 	fs.StringVar(&c.sparkURL, "spark", e.envOr("", "OPH_SPARK_URL"), "Spark Connect URL of the spark training engine, sc://HOST:PORT[/;token=...;use_ssl=true] (env OPH_SPARK_URL); empty: models asking for \"engine\": \"spark\" are refused")
 	fs.StringVar(&c.sparkSchemes, "spark-schemes", e.envOr("", "OPH_SPARK_SCHEMES"), "comma-separated URL schemes of storage that Spark reads itself for spark models, e.g. s3a,hdfs,gs,abfs (env OPH_SPARK_SCHEMES); such inputs never pass through the workers; empty: none")
+	fs.DurationVar(&c.sparkRetry, "spark-retry", time.Minute, "how long a spark job keeps retrying a Spark Connect server it cannot reach before the model fails")
 	return fs, c
 }
 
@@ -185,6 +187,9 @@ func (c *roleConfig) validate() error {
 	if c.sparkURL != "" {
 		if _, err := sparkconnect.ParseURL(c.sparkURL); err != nil {
 			return usagef("--spark: %v", err)
+		}
+		if c.sparkRetry < 0 {
+			return usagef("--spark-retry must be 0 or more")
 		}
 	} else if c.sparkSchemes != "" {
 		return usagef("--spark-schemes needs --spark URL")

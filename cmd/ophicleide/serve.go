@@ -131,7 +131,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 	nativeEngine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit})
 	engines := map[string]trainer.Engine{"native": nativeEngine, "spark": nil}
 	if c.sparkURL != "" {
-		se, err := spark.New(spark.Config{URL: c.sparkURL, Schemes: splitList(c.sparkSchemes), Log: log})
+		se, err := spark.New(spark.Config{URL: c.sparkURL, Schemes: splitList(c.sparkSchemes), RetryFor: c.sparkRetry, Log: log})
 		if err != nil {
 			return nil, usagef("--spark: %v", err)
 		}

@@ -24,6 +24,12 @@ func config(p ophicleide.Params) (word2vec.Config, tokenize.Mode, error) {
 		Negative: p.Negative, MinCount: p.MinCount, Sample: p.Sample, Epochs: p.Epochs,
 		Alpha: p.Alpha, Seed: p.Seed, MaxVocab: p.MaxVocab,
 	}
+	switch {
+	case p.Partitions != 0:
+		return cfg, "", &ophicleide.Error{Code: ophicleide.EINVALID, Field: "partitions", Message: `partitions is a parameter of the Spark engine ("engine": "spark"); the native engine trains on all the server's cores`}
+	case p.MaxSentenceLength != 0:
+		return cfg, "", &ophicleide.Error{Code: ophicleide.EINVALID, Field: "maxSentenceLength", Message: `maxSentenceLength is a parameter of the Spark engine ("engine": "spark")`}
+	}
 	mode, err := tokenize.ParseMode(p.Tokenizer)
 	if err != nil {
 		return cfg, "", &ophicleide.Error{Code: ophicleide.EINVALID, Field: "tokenizer",

@@ -18,6 +18,7 @@ type progress struct {
 	job    trainer.Job
 	start  time.Time
 	stages int
+	words  int64             // tokens to train on over all epochs, when known
 	seen   map[int64]float64 // stage -> fraction of its tasks done
 	last   float64
 	sent   time.Time
@@ -60,10 +61,15 @@ func (p *progress) fit(stages []sparkconnect.Stage) {
 		return
 	}
 	p.last, p.sent = f, time.Now()
-	var eta float64
+	var eta, wps float64
+	el := time.Since(p.start).Seconds()
 	if f > 0.01 {
-		el := time.Since(p.start).Seconds()
 		eta = el/f - el
 	}
-	p.report("training", f, eta)
+	if el > 0 {
+		wps = f * float64(p.words) / el
+	}
+	if p.job.Progress != nil {
+		p.job.Progress(ophicleide.Progress{Phase: "training", Fraction: f, EtaSeconds: eta, WordsPerSecond: wps})
+	}
 }

@@ -68,7 +68,7 @@ type Config struct {
 	// when "").
 	TempDir string
 	// RetryFor is how long a job keeps retrying a Spark that cannot be
-	// reached before it fails (1 minute when 0).
+	// reached before it fails (1 minute when 0, none when negative).
 	RetryFor time.Duration
 	Log      *slog.Logger
 }

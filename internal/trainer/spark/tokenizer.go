@@ -28,7 +28,7 @@ var tokenExprs = map[tokenize.Mode]string{
 	// leading separators leave.
 	tokenize.Unicode:    `filter(transform(split(regexp_replace(lower(value), r"(\p{L}\p{M}*)['\x{2019}](?=\p{L})", "$1\u0001"), r"[^\p{L}\p{M}\p{N}\x{0001}]+"), w -> replace(w, "\u0001", "'")), w -> w != "")`,
 	tokenize.Classic:    `filter(split(lower(value), r"[^a-z]+"), w -> w != "")`,
-	tokenize.Whitespace: `filter(split(value, r"[\s\x{0085}\x{2028}\x{2029}]+"), w -> w != "")`,
+	tokenize.Whitespace: `filter(split(value, r"[\s\p{Z}\x{0085}\x{FFFD}]+"), w -> w != "")`,
 }
 
 // tokensExpr is the Spark SQL expression of mode's tokens of a line

@@ -62,13 +62,14 @@ func (e *Engine) Train(ctx context.Context, job trainer.Job) (*trainer.Result, e
 
 	p := progress{job: job}
 	p.report("fetching", 0, 0)
-	data, sources, err := e.dataset(ctx, sess, job, set)
+	data, local, err := e.dataset(ctx, sess, job, set)
 	if err != nil {
 		return nil, failure(err)
 	}
 	start := time.Now()
 	p.start = start
 	p.stages = expectedStages(set.epochs)
+	p.words = local.words * int64(set.epochs)
 	p.report("training", 0, 0)
 	ref, warning, err := sess.Fit(ctx, Estimator, set.params(), data, p.fit)
 	if err != nil {
@@ -81,7 +82,7 @@ func (e *Engine) Train(ctx context.Context, job trainer.Job) (*trainer.Result, e
 	if err != nil {
 		return nil, failure(err)
 	}
-	vs, err := readVectors(ctx, sess, ref, set.dim, counts)
+	vs, err := readVectors(ctx, sess, ref, set.dim, counts, local.first)
 	if err != nil {
 		return nil, failure(err)
 	}
@@ -90,48 +91,64 @@ func (e *Engine) Train(ctx context.Context, job trainer.Job) (*trainer.Result, e
 	}
 	p.report("training", 1, 0)
 	return &trainer.Result{Vectors: vs, Stats: ophicleide.Stats{
-		CorpusWords: total, VocabSize: vs.Len(), TrainingSeconds: time.Since(start).Seconds(), Sources: sources,
+		CorpusWords: total, VocabSize: vs.Len(), TrainingSeconds: time.Since(start).Seconds(), Sources: local.sources,
 	}}, nil
+}
+
+// localInputs describes the inputs the worker read.
+type localInputs struct {
+	sources []ophicleide.SourceStats // and the paths, with no figures
+	words   int64                    // tokens read here
+	// first is each word's first position in the inputs read here: ties
+	// of frequency are broken by it, as the native engine does.
+	first map[string]int
 }
 
 // dataset is the relation of the job's sentences (column tokens): the
 // worker's inputs tokenised here and uploaded, then the paths Spark
 // reads itself.
-func (e *Engine) dataset(ctx context.Context, sess *sparkconnect.Session, job trainer.Job, set settings) (sparkconnect.Relation, []ophicleide.SourceStats, error) {
+func (e *Engine) dataset(ctx context.Context, sess *sparkconnect.Session, job trainer.Job, set settings) (sparkconnect.Relation, localInputs, error) {
 	var (
-		rel     sparkconnect.Relation
-		have    bool
-		sources []ophicleide.SourceStats
+		rel  sparkconnect.Relation
+		have bool
+		in   = localInputs{first: map[string]int{}}
 	)
 	if len(job.Inputs.Sources) > 0 {
 		rows, err := sparkconnect.NewRowsFile(e.cfg.TempDir)
 		if err != nil {
-			return rel, nil, fmt.Errorf("spark: a temporary file for the sentences: %w", err)
+			return rel, in, fmt.Errorf("spark: a temporary file for the sentences: %w", err)
 		}
 		defer rows.Close()
 		src := job.Inputs.Sentences(ctx, tokenize.Options{Mode: set.tokenizer})
 		for src.Scan() {
-			if err := rows.Add(src.Sentence()); err != nil {
+			sent := src.Sentence()
+			for _, w := range sent {
+				if _, ok := in.first[string(w)]; !ok {
+					in.first[string(w)] = len(in.first)
+				}
+			}
+			in.words += int64(len(sent))
+			if err := rows.Add(sent); err != nil {
 				src.Close()
-				return rel, nil, err
+				return rel, in, err
 			}
 		}
 		err = src.Err()
 		src.Close()
 		if err != nil {
-			return rel, nil, err
+			return rel, in, err
 		}
-		sources = trainer.SourceStats(src.Stats())
+		in.sources = trainer.SourceStats(src.Stats())
 		if rows.Rows() > 0 {
 			r, size, err := rows.Finish()
 			if err != nil {
-				return rel, nil, err
+				return rel, in, err
 			}
 			if err := e.retry(ctx, "upload", func() (err error) {
 				rel, err = sess.UploadRows(ctx, r, size)
 				return err
 			}); err != nil {
-				return rel, nil, err
+				return rel, in, err
 			}
 			have = true
 		}
@@ -146,13 +163,13 @@ func (e *Engine) dataset(ctx context.Context, sess *sparkconnect.Session, job tr
 		}
 		have = true
 		for _, p := range job.Inputs.Paths {
-			sources = append(sources, ophicleide.SourceStats{URL: p})
+			in.sources = append(in.sources, ophicleide.SourceStats{URL: p})
 		}
 	}
 	if !have {
-		return rel, nil, &ophicleide.Error{Code: ophicleide.EINVALID, Message: "no words in the model's text (nothing to train on)"}
+		return rel, in, &ophicleide.Error{Code: ophicleide.EINVALID, Message: "no words in the model's text (nothing to train on)"}
 	}
-	return rel, sources, nil
+	return rel, in, nil
 }
 
 // counts are the frequencies of the words seen minCount times or more
@@ -187,8 +204,9 @@ func (e *Engine) counts(ctx context.Context, sess *sparkconnect.Session, data sp
 }
 
 // readVectors reads the fitted model's vectors and orders them by
-// descending count (then word), as native models are.
-func readVectors(ctx context.Context, sess *sparkconnect.Session, ref string, dim int, counts map[string]int64) (*vectors.Set, error) {
+// descending count, ties by first position (words only Spark read come
+// after, by word), as native models are.
+func readVectors(ctx context.Context, sess *sparkconnect.Session, ref string, dim int, counts map[string]int64, first map[string]int) (*vectors.Set, error) {
 	type row struct {
 		word string
 		at   int // offset in vecs
@@ -226,6 +244,17 @@ func readVectors(ctx context.Context, sess *sparkconnect.Session, ref string, di
 	slices.SortFunc(rows, func(a, b row) int {
 		if c := cmp.Compare(counts[b.word], counts[a.word]); c != 0 {
 			return c
+		}
+		fa, oka := first[a.word]
+		fb, okb := first[b.word]
+		switch {
+		case oka && okb:
+			return cmp.Compare(fa, fb)
+		case oka != okb:
+			if oka {
+				return -1
+			}
+			return 1
 		}
 		return strings.Compare(a.word, b.word)
 	})
