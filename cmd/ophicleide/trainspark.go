@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ophicleide/ophicleide"
@@ -48,6 +49,9 @@ func runTrainSpark(ctx context.Context, e *env, fs *flag.FlagSet, t sparkTrain) 
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["encoding"] && !strings.EqualFold(t.encoding, "utf-8") {
+		return usagef("--encoding %s: the Spark engine reads UTF-8 only", t.encoding)
+	}
 	for _, name := range []string{"threads", "max-memory"} {
 		if given[name] {
 			return usagef("--%s is for the native engine: Spark's resources are its cluster's", name)

@@ -25,7 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/spark-connect-go/spark/client/channel"
@@ -90,11 +90,15 @@ func ParseURL(raw string) (Endpoint, error) {
 
 // Conn is a connection to a Spark Connect server, shared by sessions.
 type Conn struct {
-	ep   Endpoint
-	cc   *grpc.ClientConn
-	log  *slog.Logger
-	once sync.Once
+	ep         Endpoint
+	cc         *grpc.ClientConn
+	log        *slog.Logger
+	reattaches atomic.Int64
 }
+
+// Reattaches counts the executions reattached after the server ended
+// their answer stream early (senderMaxStreamDuration) or it broke.
+func (c *Conn) Reattaches() int64 { return c.reattaches.Load() }
 
 // Dial returns a connection to ep; it connects lazily, at the first call.
 func Dial(ep Endpoint, log *slog.Logger) (*Conn, error) {
@@ -271,6 +275,7 @@ func (s *Session) execute(ctx context.Context, plan obj, h handler) error {
 		switch {
 		case err == io.EOF:
 			// The server ended this stream before the result: reattach.
+			s.conn.reattaches.Add(1)
 			if err := open("ReattachExecute", s.s.reattachRequest(op, last)); err != nil {
 				return ctxOr(ctx, wrap(err))
 			}
@@ -282,6 +287,7 @@ func (s *Session) execute(ctx context.Context, plan obj, h handler) error {
 				return wrap(err)
 			}
 			failures++
+			s.conn.reattaches.Add(1)
 			s.conn.log.Info("spark: reattaching after an error", "session", s.s.id, "operation", op, "err", err)
 			select {
 			case <-ctx.Done():

@@ -85,6 +85,13 @@ func TestTrainBook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The test server ends answer streams after 1 s
+	// (scripts/spark-connect.sh): a fit of seconds must have reattached.
+	if n := e.conn.Reattaches(); n == 0 {
+		t.Errorf("no reattach during a %.1f s fit: a Spark for these tests must run with spark.connect.execute.reattachable.senderMaxStreamDuration=1s", res.Stats.TrainingSeconds)
+	} else {
+		t.Logf("%d reattaches in %.1f s", n, res.Stats.TrainingSeconds)
+	}
 	if !slices.Equal(phases, []string{"fetching", "training"}) {
 		t.Errorf("phases %v, want fetching then training", phases)
 	}

@@ -284,7 +284,9 @@ func failure(err error) error {
 		return msg("Spark cannot read an input: " + firstLine(text))
 	case strings.Contains(text, "No FileSystem for scheme") || strings.Contains(text, "UnsupportedFileSystemException"):
 		return msg("Spark cannot read an input: it has no file system for its scheme (" + firstLine(text) + "); the Spark cluster needs the connector (e.g. hadoop-aws for s3a)")
-	case strings.Contains(text, "vocabulary size") || strings.Contains(text, "vocabSize"):
+	case strings.Contains(text, "vocabulary size should be > 0"):
+		return msg("no word occurs minCount times or more: lower minCount or give more text")
+	case strings.Contains(text, "vocabSize*vectorSize") || strings.Contains(text, "avoid an OOM"):
 		return msg("the vocabulary is too large for Spark's Word2Vec (vocabulary x dim must stay below 2^31): raise minCount or lower dim (" + firstLine(text) + ")")
 	case strings.Contains(text, "maxModelSize") || strings.Contains(text, "CACHE_ITEM_EXCEEDED") || strings.Contains(text, "MODEL_SIZE") || strings.Contains(text, "memoryControl"):
 		return msg("the model is larger than the Spark Connect server's ML cache allows (spark.connect.session.connectML.mlCache.memoryControl.maxModelSize): lower dim or raise minCount, or ask the operator to raise the limit (" + firstLine(text) + ")")
