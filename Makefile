@@ -11,6 +11,10 @@
 #   make bench     scripts/bench.sh: ours and the peers (gensim, fastText, ...)
 #                  on one corpus, one table (see the script's header for its
 #                  variables: SHARED, BENCH_CORPUS, BENCH_OUT, PEERS, MODES, ...)
+#   make spark-bench  scripts/spark-bench.sh: the native engine against Spark
+#                  MLlib Word2Vec (local[2], 1 and 2 partitions) on one corpus,
+#                  on a Spark Connect server it starts and stops; one table
+#                  (variables in the script's header: BENCH_CORPUS, EPOCHS, ...)
 #   make gobench   the Go benchmarks (go test -bench)
 #   make deploy-check  render the kustomize overlays, the Helm chart and the
 #                  OpenShift template and validate them offline (deploy/check);
@@ -85,6 +89,10 @@ fuzz:
 
 bench:
 	bash scripts/bench.sh
+
+.PHONY: spark-bench
+spark-bench:
+	bash scripts/spark-bench.sh
 
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
