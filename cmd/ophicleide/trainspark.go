@@ -126,11 +126,17 @@ func runTrainSpark(ctx context.Context, e *env, fs *flag.FlagSet, t sparkTrain) 
 		return err
 	}
 	st := res.Stats
+	epochs := p.Epochs
+	if epochs == 0 {
+		epochs = spark.DefaultEpochs
+	}
+	// Words over all epochs per second, as the native trainer counts them.
+	wps := float64(st.CorpusWords) * float64(epochs) / max(st.TrainingSeconds, 1e-9)
 	fmt.Fprintf(e.stderr, "done (spark): %d corpus words, %d words in vocabulary, %.2f s training, %.0f words/s\n",
-		st.CorpusWords, st.VocabSize, st.TrainingSeconds, float64(st.CorpusWords)/max(st.TrainingSeconds, 1e-9))
+		st.CorpusWords, st.VocabSize, st.TrainingSeconds, wps)
 	if t.statsJSON != "" {
-		return writeStats(t.statsJSON, word2vec.Stats{CorpusWords: st.CorpusWords, VocabSize: st.VocabSize, TrainSeconds: st.TrainingSeconds,
-			WordsPerSecond: float64(st.CorpusWords) / max(st.TrainingSeconds, 1e-9)})
+		return writeStats(t.statsJSON, word2vec.Stats{CorpusWords: st.CorpusWords, VocabSize: st.VocabSize, Epochs: epochs,
+			TrainSeconds: st.TrainingSeconds, WordsPerSecond: wps})
 	}
 	return nil
 }
