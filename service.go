@@ -181,6 +181,11 @@ type Limits struct {
 	// more is EFULL). Admin keys are exempt.
 	MaxJobsPerKey  int   `json:"maxJobsPerKey"`
 	MaxBytesPerKey int64 `json:"maxBytesPerKey"`
+	// Engines are the training engines this server has (params.engine),
+	// default first; SparkSchemes the URL schemes the spark engine reads
+	// itself.
+	Engines      []string `json:"engines,omitempty"`
+	SparkSchemes []string `json:"sparkSchemes,omitempty"`
 }
 
 // ParamLimits are a server's bounds on the training parameters a request

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ophicleide/ophicleide/internal/sparkconnect/sparktest"
+
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
@@ -526,5 +528,50 @@ func keyedFlow(t *testing.T, ctx context.Context, base, books, prefix string) {
 	}
 	if html := eval[string](t, ctx, `document.documentElement.outerHTML`); strings.Contains(html, browserWriteKey) {
 		t.Error("the key is written into the page")
+	}
+}
+
+// TestBrowserSparkEngine: on a server with a Spark engine the form
+// offers it; a model trained on Spark from an uploaded book ends ready,
+// its card says so, and it answers queries. A server without one does
+// not offer the choice.
+func TestBrowserSparkEngine(t *testing.T) {
+	ctx := browser(t)
+	url := sparktest.URL(t)
+	base := startServer(t, "--spark", url)
+	book, err := filepath.Abs("../../testdata/pride-and-prejudice_1342-0.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "train on spark", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#models-empty")),
+		chromedp.Click(chromedp.CSS("#train summary")),
+		chromedp.SendKeys(chromedp.CSS("#train-name"), "austen on spark"),
+		chromedp.SetUploadFiles(chromedp.CSS("#train-files"), []string{book}),
+		chromedp.Click(chromedp.CSS("details.advanced summary")),
+		chromedp.WaitVisible(chromedp.CSS("#train-engine")),
+		chromedp.SetValue(chromedp.CSS("#train-engine"), "spark"),
+		chromedp.SetValue(chromedp.CSS(`input[name="partitions"]`), "2"),
+		chromedp.Click(chromedp.CSS("#train-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`li.model[data-status="ready"]`)))
+	if card := text(t, ctx, `li.model[data-status="ready"]`); !strings.Contains(card, "trained on Spark") {
+		t.Fatalf("model card %q does not say it was trained on Spark", card)
+	}
+	newShots(t, ctx, "spark").take("ready")
+	do(t, ctx, "query", chromedp.Click(chromedp.CSS(`li.model[data-status="ready"] a[href="#query"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#query-word")),
+		chromedp.SendKeys(chromedp.CSS("#query-word"), "darcy"),
+		chromedp.Click(chromedp.CSS("#query-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#result-list li")))
+	results := eval[[]string](t, ctx, `[...document.querySelectorAll("#result-list .word")].map(e => e.textContent)`)
+	if len(results) == 0 {
+		t.Fatal("no neighbours shown for darcy")
+	}
+	t.Logf("darcy on the page: %v", results)
+
+	plain := startServer(t)
+	do(t, ctx, "no spark", chromedp.Navigate(plain+"/"), chromedp.WaitVisible(chromedp.CSS("#models-empty")),
+		chromedp.Click(chromedp.CSS("#train summary")), chromedp.Click(chromedp.CSS("details.advanced summary")))
+	if shown := eval[bool](t, ctx, `!document.querySelector("#train-engine").closest("label").hidden`); shown {
+		t.Error("a server without Spark offers the engine choice")
 	}
 }

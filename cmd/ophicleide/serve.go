@@ -183,6 +183,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Limits: ophicleide.Limits{
 			Params: ophicleide.ParamLimits(c.limits), MaxJobMemoryBytes: c.memLimit, MaxURLBytes: c.fetchMB << 20, MaxModelBytes: c.modelMB << 20,
 			MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
+			Engines: engineNames(engine), SparkSchemes: splitList(c.sparkSchemes),
 		},
 	})
 	api := ophttp.NewServer(models, queries, log, version).WithAuth(access)
@@ -358,4 +359,15 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// engineNames are the process's engines, the default first.
+func engineNames(e *trainer.Engines) []string {
+	names := []string{trainer.DefaultEngine}
+	for _, n := range e.Names() {
+		if n != trainer.DefaultEngine {
+			names = append(names, n)
+		}
+	}
+	return names
 }

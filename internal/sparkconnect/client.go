@@ -77,7 +77,6 @@ func ParseURL(raw string) (Endpoint, error) {
 		switch k {
 		case "use_ssl":
 			e.TLS = e.TLS || v == "true"
-		case "session_id", "user_agent":
 		default:
 			e.Headers[k] = v
 		}
@@ -176,7 +175,7 @@ func (s *Session) ctx(ctx context.Context) context.Context {
 func (s *Session) unary(ctx context.Context, method string, req proto.Message, resp string) (proto.Message, error) {
 	out := newAnswer(resp)
 	if err := s.conn.cc.Invoke(s.ctx(ctx), service+method, req, out); err != nil {
-		return nil, wrap(err)
+		return nil, ctxOr(ctx, wrap(err))
 	}
 	if id := getString(out, "server_side_session_id"); id != "" && s.s.server == "" {
 		s.s.server = id
@@ -299,7 +298,7 @@ func (s *Session) execute(ctx context.Context, plan obj, h handler) error {
 			}
 			continue
 		}
-		answered = true
+		answered, failures = true, 0
 		if id := getString(resp, "response_id"); id != "" {
 			last = id
 		}
@@ -343,11 +342,17 @@ func ctxOr(ctx context.Context, err error) error {
 }
 
 // reattachable reports errors after which an execution is reattached:
-// the connection broke, the stream was reset.
+// the connection broke, the stream was reset. Spark answers its own
+// errors with INTERNAL and an ErrorInfo: those end the execution, unless
+// another call took the stream over (INVALID_CURSOR.DISCONNECTED), as
+// Spark's own clients read it.
 func reattachable(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.Internal:
-		return !strings.Contains(status.Convert(err).Message(), "INVALID_HANDLE")
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.Unavailable:
+		return true
+	case codes.Internal:
+		return strings.Contains(st.Message(), "INVALID_CURSOR.DISCONNECTED") || len(st.Details()) == 0
 	}
 	return false
 }

@@ -742,7 +742,6 @@ func TestErrors(t *testing.T) {
 // Spark's own clients do (they reattach INTERNAL only for
 // INVALID_CURSOR.DISCONNECTED).
 func TestSparkErrorAfterAnswersIsNotReattached(t *testing.T) {
-	t.Skip("fails until client.go's reattachable stops reattaching Spark's INTERNAL errors (5 reattaches, 7.5 s)")
 	f := sparkfake.Start(t, sparkfake.Options{FailAfter: 2, Fail: map[string]error{
 		"fit": sparkfake.Status(codes.Internal, "", "java.lang.OutOfMemoryError: Java heap space"),
 	}})

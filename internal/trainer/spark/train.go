@@ -178,6 +178,9 @@ func (e *Engine) counts(ctx context.Context, sess *sparkconnect.Session, data sp
 	counts := map[string]int64{}
 	words := data.Select("explode("+sparkconnect.TokensColumn+") AS word").GroupBy("word", "count(1) AS n")
 	err := sess.Rows(ctx, words.Where(fmt.Sprintf("n >= %d", minCount)), nil, func(rec arrow.Record) error {
+		if rec.NumCols() < 2 {
+			return fmt.Errorf("spark: word counts came as %s", rec.Schema())
+		}
 		w, ok1 := rec.Column(0).(*array.String)
 		n, ok2 := rec.Column(1).(*array.Int64)
 		if !ok1 || !ok2 {
@@ -193,6 +196,9 @@ func (e *Engine) counts(ctx context.Context, sess *sparkconnect.Session, data sp
 	}
 	var total int64
 	err = sess.Rows(ctx, data.GroupBy("", "CAST(coalesce(sum(size("+sparkconnect.TokensColumn+")), 0) AS BIGINT) AS n"), nil, func(rec arrow.Record) error {
+		if rec.NumCols() < 1 {
+			return fmt.Errorf("spark: the word total came as %s", rec.Schema())
+		}
 		n, ok := rec.Column(0).(*array.Int64)
 		if !ok || n.Len() != 1 {
 			return fmt.Errorf("spark: the word total came as %s", rec.Schema())
@@ -216,6 +222,9 @@ func readVectors(ctx context.Context, sess *sparkconnect.Session, ref string, di
 		vecs []float32
 	)
 	err := sess.Rows(ctx, sparkconnect.Vectors(ref), nil, func(rec arrow.Record) error {
+		if rec.NumCols() < 2 {
+			return fmt.Errorf("spark: vectors came as %s", rec.Schema())
+		}
 		w, ok1 := rec.Column(0).(*array.String)
 		l, ok2 := rec.Column(1).(*array.List)
 		if !ok1 || !ok2 {

@@ -91,6 +91,7 @@ async function signIn() {
   if (!key) { keyDeclined = true; showKeyButtons(); return; }
   keepKey(key);
   loadModels();
+  loadEngines();
   if (!$("#history").hidden) loadHistory();
 }
 function signOut() {
@@ -254,6 +255,7 @@ function modelItem(m) {
   }
   if (m.uploads && m.uploads.length) li.append(el("p", { class: "meta" }, "Uploaded: " + m.uploads.join(", ")));
   const facts = ["created " + fmtTime(m.created)];
+  if (m.params && m.params.engine === "spark") facts.push("trained on Spark");
   if (m.status === "ready" && m.stats) {
     facts.push(fmtInt(m.stats.vocabSize) + " words in the vocabulary");
     facts.push(fmtInt(m.stats.corpusWords) + " words of text");
@@ -328,8 +330,8 @@ $("#train-form").addEventListener("submit", async ev => {
   if (!name) { showError(form, new ApiError(400, "", "Give the model a name.", "name")); return; }
   if (!urls.length && !files.length) { showError(form, new ApiError(400, "", "Give at least one URL, or upload a text file.", "urls")); return; }
   const params = {};
-  for (const k of ["model", "loss", "tokenizer"]) if (form[k].value) params[k] = form[k].value;
-  for (const k of ["dim", "window", "negative", "minCount", "epochs", "seed", "maxVocab"]) if (form[k].value !== "") params[k] = parseInt(form[k].value, 10);
+  for (const k of ["engine", "model", "loss", "tokenizer"]) if (form[k].value) params[k] = form[k].value;
+  for (const k of ["dim", "window", "negative", "minCount", "epochs", "seed", "maxVocab", "partitions"]) if (form[k].value !== "") params[k] = parseInt(form[k].value, 10);
   for (const k of ["sample", "alpha"]) if (form[k].value !== "") params[k] = parseFloat(form[k].value);
   let body;
   if (files.length) {
@@ -523,6 +525,15 @@ async function loadHistory() {
     el("ol", { class: "results" }, q.results.slice(0, 5).map(r => el("li", {}, `${r[1]} (${r[0].toFixed(3)})`))))));
 }
 
+// The engine choice is offered only by a server with a Spark engine.
+async function loadEngines() {
+  let limits;
+  try { limits = await api("GET", "/limits"); } catch (e) { return; }
+  const spark = (limits.engines || []).includes("spark");
+  for (const l of document.querySelectorAll(".spark-only")) l.hidden = !spark;
+}
+
 showKeyButtons();
 show();
 loadModels();
+loadEngines();
