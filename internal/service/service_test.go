@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -109,7 +110,7 @@ func TestCreateDefaults(t *testing.T) {
 		t.Errorf("published %+v", got)
 	}
 	lim := ophicleide.Limits{Params: ophicleide.ParamLimits{MaxDim: 7, MaxWindow: 1, MaxNegative: 1, MaxEpochs: 1, MaxAlpha: 1}, MaxAttempts: 2}
-	if got := NewModels(nil, nil, Config{Limits: lim}).Limits(); got != lim {
+	if got := NewModels(nil, nil, Config{Limits: lim}).Limits(); !reflect.DeepEqual(got, lim) {
 		t.Errorf("published %+v, want %+v", got, lim)
 	}
 }
