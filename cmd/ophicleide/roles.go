@@ -154,7 +154,7 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.BoolVar(&c.noAuth, "no-auth", e.getenv("OPH_NO_AUTH") == "true", "serve without keys on any address: anyone who can reach it may do anything (env OPH_NO_AUTH=true)")
 	fs.BoolVar(&c.metricsAuth, "metrics-auth", e.getenv("OPH_METRICS_AUTH") == "true", "GET /metrics needs a key, of any role (env OPH_METRICS_AUTH=true); needs --keys")
 	fs.StringVar(&c.sparkURL, "spark", e.envOr("", "OPH_SPARK_URL"), "Spark Connect URL of the spark training engine, sc://HOST:PORT[/;token=...;use_ssl=true] (env OPH_SPARK_URL); empty: models asking for \"engine\": \"spark\" are refused")
-	fs.StringVar(&c.sparkSchemes, "spark-schemes", e.envOr("", "OPH_SPARK_SCHEMES"), "comma-separated URL schemes of storage that Spark reads itself for spark models, e.g. s3a,hdfs,gs,abfs (env OPH_SPARK_SCHEMES); such inputs never pass through the workers; empty: none")
+	fs.StringVar(&c.sparkSchemes, "spark-schemes", e.envOr("", "OPH_SPARK_SCHEMES"), "comma-separated URL schemes of storage that Spark reads itself for spark models, e.g. s3a,hdfs,gs,abfs (env OPH_SPARK_SCHEMES); such inputs never pass through the workers, and anyone who may train can make Spark read whatever its credentials reach there (never file on a shared server: Spark would read its own disks); empty: none")
 	fs.DurationVar(&c.sparkRetry, "spark-retry", time.Minute, "how long a spark job keeps retrying a Spark Connect server it cannot reach before the model fails")
 	return fs, c
 }
