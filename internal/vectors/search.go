@@ -56,6 +56,18 @@ func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
 	return s.search(s.UnitRow(i), n, 0, []int{i}), nil
 }
 
+// NearestIn is Nearest with the candidates restricted to the first
+// restrict rows (the most frequent words; restrict <= 0 or > Len: all),
+// gensim's restrict_vocab. word itself may lie beyond them.
+func (s *Set) NearestIn(word string, n, restrict int) ([]Neighbor, error) {
+	defer runtime.KeepAlive(s)
+	i, ok := s.index[word]
+	if !ok {
+		return nil, &UnknownWordError{Word: word}
+	}
+	return s.search(s.UnitRow(i), n, restrict, []int{i}), nil
+}
+
 // Analogy answers "positive[0] - negative[0] + positive[1] ..." by 3CosAdd,
 // exactly as gensim's most_similar(positive, negative, topn=n): the mean of
 // the unit vectors of the words (weight +1 for positive, -1 for negative,
@@ -66,6 +78,13 @@ func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
 // *UnknownWordError naming the first unknown word (positive before
 // negative, in list order). The lists are only read.
 func (s *Set) Analogy(positive, negative []string, n int) ([]Neighbor, error) {
+	return s.AnalogyIn(positive, negative, n, 0)
+}
+
+// AnalogyIn is Analogy with the candidates restricted to the first
+// restrict rows (the most frequent words; restrict <= 0 or > Len: all),
+// gensim's restrict_vocab.
+func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbor, error) {
 	defer runtime.KeepAlive(s)
 	if len(positive)+len(negative) == 0 {
 		return nil, fmt.Errorf("%w: analogy needs at least one word", ErrInvalid)
@@ -90,7 +109,7 @@ func (s *Set) Analogy(positive, negative []string, n int) ([]Neighbor, error) {
 		return nil, err
 	}
 	vecmath.Scale(1/float32(len(exclude)), mean)
-	return s.Search(mean, n, 0, exclude), nil
+	return s.Search(mean, n, restrict, exclude), nil
 }
 
 // Similarity returns the cosine similarity of words a and b (0 if either
