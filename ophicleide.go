@@ -29,6 +29,8 @@ const (
 
 // Params are the training parameters of a model. Zero values mean the
 // engine's defaults; the API validates them before a model is stored.
+// Once the model is trained they are the effective ones, every default
+// made explicit by the engine (Seed included: DefaultSeed when asked 0).
 type Params struct {
 	// Engine trains the model: native (the default: this project's
 	// trainer, in the worker) or spark (Spark MLlib on the server's Spark
@@ -43,7 +45,7 @@ type Params struct {
 	Sample    float64 `json:"sample,omitempty"`
 	Epochs    int     `json:"epochs,omitempty"`
 	Alpha     float64 `json:"alpha,omitempty"`
-	Seed      uint64  `json:"seed,omitempty"`
+	Seed      uint64  `json:"seed,omitempty"` // 0: DefaultSeed
 	MaxVocab  int     `json:"maxVocab,omitempty"`
 	Tokenizer string  `json:"tokenizer,omitempty"` // unicode | classic | whitespace
 	// Spark engine only: partitions of the training data (Spark's
@@ -53,9 +55,14 @@ type Params struct {
 	MaxSentenceLength int `json:"maxSentenceLength,omitempty"`
 }
 
+// DefaultSeed is the random seed of a model whose Params give none (0),
+// the CLI's --seed default: the same text and parameters train the same
+// model.
+const DefaultSeed = 1
+
 // Progress of a model's job.
 type Progress struct {
-	Phase          string  `json:"phase"` // queued, fetching, counting, training, saving
+	Phase          string  `json:"phase"` // queued, fetching, counting, training, evaluating, saving
 	Fraction       float64 `json:"fraction"`
 	WordsPerSecond float64 `json:"wordsPerSecond"`
 	EtaSeconds     float64 `json:"etaSeconds"`
@@ -70,10 +77,68 @@ type SourceStats struct {
 
 // Stats describes a trained model.
 type Stats struct {
-	CorpusWords     int64         `json:"corpusWords"`
-	VocabSize       int           `json:"vocabSize"`
-	TrainingSeconds float64       `json:"trainingSeconds"`
-	Sources         []SourceStats `json:"sources,omitempty"`
+	CorpusWords     int64   `json:"corpusWords"`
+	VocabSize       int     `json:"vocabSize"`
+	TrainingSeconds float64 `json:"trainingSeconds"`
+	// WordsPerSecond is the training speed: corpus words times epochs
+	// over TrainingSeconds (0 for imported models).
+	WordsPerSecond float64       `json:"wordsPerSecond"`
+	Sources        []SourceStats `json:"sources,omitempty"`
+}
+
+// Evaluation is a model's scores on evaluation sets: the bundled ones
+// (the Google analogies over the 30,000 most frequent words,
+// WordSim-353, SimLex-999, MEN, Stanford Rare Words) when it became
+// ready, or a user's file (QueryService.Evaluate). Every figure is a
+// finite number; a set none of whose words the model knows scores 0 with
+// coverage 0.
+type Evaluation struct {
+	Seconds      float64           `json:"seconds"` // time the scoring took
+	Analogies    []AnalogyScore    `json:"analogies"`
+	Similarities []SimilarityScore `json:"similarities"`
+}
+
+// AnalogyScore is the score of a model on an analogy file (3CosAdd).
+type AnalogyScore struct {
+	Name      string  `json:"name"`      // google for the bundled set
+	Accuracy  float64 `json:"accuracy"`  // correct / answered
+	Semantic  float64 `json:"semantic"`  // accuracy on the sections not named gram*
+	Syntactic float64 `json:"syntactic"` // accuracy on the gram* sections
+	Questions int     `json:"questions"` // questions in the file
+	Answered  int     `json:"answered"`  // questions whose four words the model knows
+	Coverage  float64 `json:"coverage"`  // answered / questions
+}
+
+// SimilarityScore is the score of a model on a word-pair file.
+type SimilarityScore struct {
+	Name     string  `json:"name"`     // wordsim353, simlex999, men, rw for the bundled sets
+	Spearman float64 `json:"spearman"` // rank correlation of cosines and human scores
+	Pairs    int     `json:"pairs"`    // pairs in the file
+	Covered  int     `json:"covered"`  // pairs whose two words the model knows
+	Coverage float64 `json:"coverage"` // covered / pairs
+}
+
+// MarshalJSON writes e with its lists as arrays, never null.
+func (e Evaluation) MarshalJSON() ([]byte, error) {
+	type plain Evaluation
+	if e.Analogies == nil {
+		e.Analogies = []AnalogyScore{}
+	}
+	if e.Similarities == nil {
+		e.Similarities = []SimilarityScore{}
+	}
+	return json.Marshal(plain(e))
+}
+
+// Completion is what a worker records when its job ends well
+// (JobQueue.CompleteJob).
+type Completion struct {
+	Stats Stats
+	// Params, if not nil, replace the model's: the effective parameters
+	// the engine trained with.
+	Params *Params
+	// Evaluation, if not nil, is stored with the model.
+	Evaluation *Evaluation
 }
 
 // Model is a named Word2Vec model trained from URLs and uploads.
@@ -88,9 +153,12 @@ type Model struct {
 	Params   Params    `json:"params"`
 	Progress *Progress `json:"progress,omitempty"`
 	Stats    *Stats    `json:"stats,omitempty"`
-	Error    string    `json:"error,omitempty"` // why it failed
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
+	// Evaluation is the model's scores on the bundled sets, computed when
+	// it became ready; absent until then, and when scoring failed.
+	Evaluation *Evaluation `json:"evaluation,omitempty"`
+	Error      string      `json:"error,omitempty"` // why it failed
+	Created    time.Time   `json:"created"`
+	Updated    time.Time   `json:"updated"`
 }
 
 // Result is one neighbour of a query word.
@@ -165,6 +233,11 @@ type ModelStore interface {
 	// ID CheckModelID refuses; ECONFLICT if the ID exists, checked before
 	// write is called (write is not called) and again when m is stored.
 	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
+	// SetEvaluation stores e as the Evaluation of the ready model id
+	// (replacing any earlier one; nil removes it), changing nothing else
+	// but Updated. ENOTFOUND if there is no such model; ECONFLICT if it is
+	// not ready.
+	SetEvaluation(ctx context.Context, id string, e *Evaluation) error
 	// Usage counts what the models of owner (Model.Owner, "" included)
 	// hold: how many are queued or training, and the bytes stored for
 	// them (uploads still kept plus vectors), for the per-key quotas. It
@@ -390,10 +463,11 @@ type JobQueue interface {
 	// then only once the model is ready; an error of write is wrapped. A
 	// lease already lost is ErrLeaseLost before write is called.
 	PutVectors(ctx context.Context, l *Lease, write func(io.Writer) error) error
-	// CompleteJob marks the model ready with stats (no Progress, no
-	// Error) and removes its job and its uploads. The vectors are those of
-	// the last PutVectors; without any, OpenVectors returns ENOTFOUND.
-	CompleteJob(ctx context.Context, l *Lease, stats Stats) error
+	// CompleteJob marks the model ready with c's Stats, Params (when
+	// not nil) and Evaluation (no Progress, no Error) and removes its job
+	// and its uploads. The vectors are those of the last PutVectors;
+	// without any, OpenVectors returns ENOTFOUND.
+	CompleteJob(ctx context.Context, l *Lease, c Completion) error
 	// FailJob marks the model failed with a reason a user understands (no
 	// Progress), and removes its job and its uploads; OpenVectors of a
 	// failed model returns ENOTFOUND.

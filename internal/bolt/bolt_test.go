@@ -80,7 +80,7 @@ func TestReopen(t *testing.T) {
 	if err := s.PutVectors(ctx, l, func(w io.Writer) error { _, err := io.WriteString(w, "vectors"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CompleteJob(ctx, l, ophicleide.Stats{VocabSize: 3}); err != nil {
+	if err := s.CompleteJob(ctx, l, ophicleide.Completion{Stats: ophicleide.Stats{VocabSize: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	lHeld, err := s.ClaimJob(ctx, "w", time.Minute)
@@ -334,7 +334,7 @@ func crashChild(dir string) {
 			fmt.Println("put vectors:", err)
 			os.Exit(1)
 		}
-		if err := s.CompleteJob(ctx, l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx, l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			fmt.Println("complete:", err)
 			os.Exit(1)
 		}
@@ -430,7 +430,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CompleteJob(ctx, l, ophicleide.Stats{}); err != nil {
+	if err := s.CompleteJob(ctx, l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

@@ -158,7 +158,7 @@ func TestMaxBytes(t *testing.T) {
 	wantFull(t, "a model at the limit", s.CreateModel(ctx, storetest.NewModel(time.Second), nil), "limit of")
 	q := &ophicleide.Query{ID: storetest.NewID(), ModelID: m.ID, Created: time.Now()}
 	wantFull(t, "a query at the limit", s.CreateQuery(ctx, q), "limit of")
-	if err := s.CompleteJob(ctx, l, ophicleide.Stats{}); err != nil {
+	if err := s.CompleteJob(ctx, l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 		t.Fatalf("CompleteJob at the limit: %v", err)
 	}
 	// The ended model's upload went, and with it its bytes.

@@ -169,11 +169,16 @@ func (s *Store) finish(ctx context.Context, l *ophicleide.Lease, status ophiclei
 	return s.emptyTrash(moved)
 }
 
-// CompleteJob marks the model ready with stats and removes its job.
-// Repeating it with the same lease is a no-op.
-func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, stats ophicleide.Stats) error {
+// CompleteJob marks the model ready with c's stats, params and
+// evaluation and removes its job. Repeating it with the same lease is a
+// no-op.
+func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, c ophicleide.Completion) error {
 	err := s.finish(ctx, l, ophicleide.StatusReady, func(m *ophicleide.Model) {
-		m.Stats = &stats
+		m.Stats = &c.Stats
+		if c.Params != nil {
+			m.Params = *c.Params
+		}
+		m.Evaluation = c.Evaluation
 		m.Progress = nil // finished: progress no longer means anything
 		m.Error = ""
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ophicleide/ophicleide"
 	bbolt "go.etcd.io/bbolt"
@@ -349,4 +350,27 @@ func (s *Store) Usage(ctx context.Context, owner string) (ophicleide.Usage, erro
 		u.Bytes += treeSize(filepath.Join(s.dir, "vectors", id+".bin")) + treeSize(filepath.Join(s.dir, "uploads", id))
 	}
 	return u, nil
+}
+
+// SetEvaluation stores e as the evaluation of the ready model id.
+func (s *Store) SetEvaluation(ctx context.Context, id string, e *ophicleide.Evaluation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.Model.Status != ophicleide.StatusReady {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q is not ready (status %s): it has no vectors to evaluate", r.Model.Name, r.Model.Status)
+		}
+		r.Model.Evaluation = e
+		r.Model.Updated = time.Now().Round(0)
+		return putJSON(tx.Bucket(bucketModels), []byte(id), r)
+	})
+	if err != nil {
+		return fileError("set evaluation", err)
+	}
+	return nil
 }

@@ -72,6 +72,13 @@ type section struct {
 // question (an empty file, or not an analogy file), a read error from r,
 // or ctx's error.
 func Analogies(ctx context.Context, s *vectors.Set, r io.Reader, restrict int) (AnalogyResult, error) {
+	return AnalogiesWith(ctx, s, r, Options{Restrict: restrict})
+}
+
+// AnalogiesWith is Analogies with opts (Options.Restrict is Analogies'
+// restrict; Options.Normalize a second spelling to look words up by).
+func AnalogiesWith(ctx context.Context, s *vectors.Set, r io.Reader, opts Options) (AnalogyResult, error) {
+	restrict := opts.Restrict
 	if restrict <= 0 {
 		restrict = DefaultAnalogyRestrict
 	}
@@ -95,7 +102,7 @@ func Analogies(ctx context.Context, s *vectors.Set, r io.Reader, restrict int) (
 		total++
 		var q [4]int
 		for i, w := range words {
-			row, ok := vocab[pyUpper(w)]
+			row, ok := opts.lookup(vocab, w)
 			if !ok {
 				return nil
 			}

@@ -47,6 +47,13 @@ type Pair struct {
 // pair or a malformed line (see ReadPairs), a read error from r, or ctx's
 // error.
 func Pairs(ctx context.Context, s *vectors.Set, r io.Reader, name string, restrict int) (PairsResult, error) {
+	return PairsWith(ctx, s, r, name, Options{Restrict: restrict})
+}
+
+// PairsWith is Pairs with opts (Options.Restrict is Pairs' restrict;
+// Options.Normalize a second spelling to look words up by).
+func PairsWith(ctx context.Context, s *vectors.Set, r io.Reader, name string, opts Options) (PairsResult, error) {
+	restrict := opts.Restrict
 	if restrict <= 0 {
 		restrict = DefaultPairsRestrict
 	}
@@ -57,8 +64,8 @@ func Pairs(ctx context.Context, s *vectors.Set, r io.Reader, name string, restri
 	vocab := foldVocab(s, min(restrict, s.Len()))
 	var human, model []float64
 	for _, p := range pairs {
-		a, okA := vocab[pyUpper(p.Word1)]
-		b, okB := vocab[pyUpper(p.Word2)]
+		a, okA := opts.lookup(vocab, p.Word1)
+		b, okB := opts.lookup(vocab, p.Word2)
 		if !okA || !okB {
 			continue
 		}

@@ -87,9 +87,19 @@ func (s *Store) finish(ctx context.Context, op string, l *ophicleide.Lease, stat
 	return nil
 }
 
-// CompleteJob marks the model ready with stats and removes its job.
-func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, stats ophicleide.Stats) error {
-	return s.finish(ctx, "complete job", l, ophicleide.StatusReady, bson.M{"stats": stats}, bson.M{"progress": "", "error": ""})
+// CompleteJob marks the model ready with c's stats, params and
+// evaluation and removes its job.
+func (s *Store) CompleteJob(ctx context.Context, l *ophicleide.Lease, c ophicleide.Completion) error {
+	set, unset := bson.M{"stats": c.Stats}, bson.M{"progress": "", "error": ""}
+	if c.Params != nil {
+		set["params"] = *c.Params
+	}
+	if c.Evaluation != nil {
+		set["evaluation"] = *c.Evaluation
+	} else {
+		unset["evaluation"] = ""
+	}
+	return s.finish(ctx, "complete job", l, ophicleide.StatusReady, set, unset)
 }
 
 // FailJob marks the model failed with reason and removes its job.

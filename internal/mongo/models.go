@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -286,4 +287,24 @@ func fileBytes(ctx context.Context, b *mongo.GridFSBucket, ids bson.A) (int64, e
 		n += f.Length
 	}
 	return n, nil
+}
+
+// SetEvaluation stores e as the evaluation of the ready model id.
+func (s *Store) SetEvaluation(ctx context.Context, id string, e *ophicleide.Evaluation) error {
+	update := bson.M{"$set": bson.M{"updated": time.Now()}, "$unset": bson.M{"evaluation": ""}}
+	if e != nil {
+		update = bson.M{"$set": bson.M{"updated": time.Now(), "evaluation": *e}}
+	}
+	res, err := s.models.UpdateOne(ctx, bson.M{"_id": id, "status": ophicleide.StatusReady}, update)
+	if err != nil {
+		return fmt.Errorf("mongo: set evaluation: %w", unavailable(err))
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	doc, err := s.findModel(ctx, id)
+	if err != nil {
+		return fmt.Errorf("mongo: set evaluation: %w", err)
+	}
+	return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q is not ready (status %s): it has no vectors to evaluate", doc.Name, doc.Status)
 }

@@ -53,8 +53,8 @@ func trained(t *testing.T, store *bolt.Store, models *Models, p ophicleide.Princ
 	if err := store.PutVectors(process, l, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.CompleteJob(process, l, ophicleide.Stats{VocabSize: 3, CorpusWords: 9,
-		Sources: []ophicleide.SourceStats{{URL: m.URLs[0], Bytes: 40, Words: 9}}}); err != nil {
+	if err := store.CompleteJob(process, l, ophicleide.Completion{Stats: ophicleide.Stats{VocabSize: 3, CorpusWords: 9,
+		Sources: []ophicleide.SourceStats{{URL: m.URLs[0], Bytes: 40, Words: 9}}}}); err != nil {
 		t.Fatal(err)
 	}
 	return m

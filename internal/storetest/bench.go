@@ -48,7 +48,7 @@ func BenchClaims(b *testing.B, open func(b *testing.B) ophicleide.Store) {
 							mu.Lock()
 							lat = append(lat, took)
 							mu.Unlock()
-							if err := s.CompleteJob(b.Context(), l, ophicleide.Stats{}); err != nil {
+							if err := s.CompleteJob(b.Context(), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 								b.Error(err)
 								return
 							}

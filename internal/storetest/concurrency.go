@@ -38,7 +38,7 @@ func testConcurrency(t *testing.T, open opener) {
 				claims[l.ModelID]++
 				tokens[l.ModelID] = l.Token
 				mu.Unlock()
-				if err := s.CompleteJob(t.Context(), l, ophicleide.Stats{VocabSize: w}); err != nil {
+				if err := s.CompleteJob(t.Context(), l, ophicleide.Completion{Stats: ophicleide.Stats{VocabSize: w}}); err != nil {
 					t.Errorf("%s: CompleteJob: %v", owner, err)
 					return
 				}

@@ -170,7 +170,7 @@ func testFiles(t *testing.T, open opener) {
 		if err := s.PutVectors(ctx(t), l, failing); !errors.Is(err, boom) {
 			t.Fatalf("PutVectors = %v, want an error wrapping the writer's", err)
 		}
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Fatalf("CompleteJob: %v", err)
 		}
 		_, err := s.OpenVectors(ctx(t), m.ID)
@@ -184,7 +184,7 @@ func testFiles(t *testing.T, open opener) {
 		if err := s.PutVectors(ctx(t), l, failing); !errors.Is(err, boom) {
 			t.Fatalf("PutVectors = %v, want an error wrapping the writer's", err)
 		}
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Fatalf("CompleteJob: %v", err)
 		}
 		if got := readAll(t)(s.OpenVectors(ctx(t), n.ID)); string(got) != "good" {
@@ -239,7 +239,7 @@ func testFiles(t *testing.T, open opener) {
 		if err := putVectors(t, s, l, []byte("v")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{Sources: []ophicleide.SourceStats{{URL: "upload:a.txt", Bytes: 10}}}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{Sources: []ophicleide.SourceStats{{URL: "upload:a.txt", Bytes: 10}}}}); err != nil {
 			t.Fatal(err)
 		}
 		lf := mustClaim(t, s, "w", time.Minute)
@@ -258,7 +258,7 @@ func testFiles(t *testing.T, open opener) {
 		if got := mustFind(t, s, done.ID); got.Stats == nil || len(got.Stats.Sources) != 1 || got.Stats.Sources[0].Bytes != 10 {
 			t.Errorf("stats of the ready model %+v", got.Stats)
 		}
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Errorf("CompleteJob repeated after the uploads went: %v", err)
 		}
 		if err := s.DeleteModel(ctx(t), done.ID); err != nil {

@@ -95,7 +95,7 @@ func testJobs(t *testing.T, open opener) {
 			t.Errorf("stale holder changed the model: %+v", got)
 		}
 		wantNoClaim(t, s)
-		if err := s.CompleteJob(ctx(t), l2, ophicleide.Stats{VocabSize: 1}); err != nil {
+		if err := s.CompleteJob(ctx(t), l2, ophicleide.Completion{Stats: ophicleide.Stats{VocabSize: 1}}); err != nil {
 			t.Fatalf("CompleteJob: %v", err)
 		}
 		if got := readAll(t)(s.OpenVectors(ctx(t), m.ID)); string(got) != "fresh" {
@@ -159,7 +159,7 @@ func testJobs(t *testing.T, open opener) {
 			{URL: m.URLs[0], Bytes: 700_000, Words: 120_000},
 			{URL: "upload:emma.txt", Bytes: 20_000, Words: 4_000},
 		}}
-		if err := s.CompleteJob(ctx(t), l, stats); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: stats}); err != nil {
 			t.Fatalf("CompleteJob: %v", err)
 		}
 		got := wantStatus(t, s, m.ID, ophicleide.StatusReady)
@@ -177,7 +177,7 @@ func testJobs(t *testing.T, open opener) {
 		}
 		wantQueueLength(t, s, 0)
 		wantNoClaim(t, s)
-		if err := s.CompleteJob(ctx(t), l, stats); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: stats}); err != nil {
 			t.Errorf("CompleteJob repeated with the same lease: %v", err)
 		}
 		wantStatus(t, s, m.ID, ophicleide.StatusReady)
@@ -202,7 +202,7 @@ func testJobs(t *testing.T, open opener) {
 		wantNoClaim(t, s)
 		_, err := s.OpenVectors(ctx(t), m.ID)
 		wantCode(t, "OpenVectors of a failed model", err, ophicleide.ENOTFOUND)
-		wantLost(t, "CompleteJob after FailJob", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+		wantLost(t, "CompleteJob after FailJob", s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}))
 	})
 
 	t.Run("Release", func(t *testing.T) {
@@ -255,7 +255,7 @@ func testJobs(t *testing.T, open opener) {
 		if err := putVectors(t, s, l, []byte("vectors")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteModel(ctx(t), m.ID); err != nil {
@@ -263,7 +263,7 @@ func testJobs(t *testing.T, open opener) {
 		}
 		_, err := s.OpenVectors(ctx(t), m.ID)
 		wantCode(t, "OpenVectors after DeleteModel", err, ophicleide.ENOTFOUND)
-		wantLost(t, "CompleteJob repeated after DeleteModel", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+		wantLost(t, "CompleteJob repeated after DeleteModel", s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}))
 	})
 
 	// RepeatedEnds: the same end again with the same lease is a no-op
@@ -278,7 +278,7 @@ func testJobs(t *testing.T, open opener) {
 		mustCreate(t, s, failed, nil)
 		ld, lf := mustClaim(t, s, "w", time.Minute), mustClaim(t, s, "w", time.Minute)
 		for _, st := range []ophicleide.Stats{{VocabSize: 7}, {VocabSize: 7}, {VocabSize: 9}} {
-			if err := s.CompleteJob(ctx(t), ld, st); err != nil {
+			if err := s.CompleteJob(ctx(t), ld, ophicleide.Completion{Stats: st}); err != nil {
 				t.Fatalf("CompleteJob(%+v): %v", st, err)
 			}
 		}
@@ -325,7 +325,7 @@ func testJobs(t *testing.T, open opener) {
 			t.Errorf("RenewLease changed the lease to %+v, was %+v", *l, was)
 		}
 		wantNoClaim(t, s)
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Fatalf("CompleteJob of a renewed lease: %v", err)
 		}
 		if got := readAll(t)(s.OpenVectors(ctx(t), m.ID)); string(got) != "late" {
@@ -420,7 +420,7 @@ func testJobs(t *testing.T, open opener) {
 		if got := wantStatus(t, s, m.ID, ophicleide.StatusTraining); got.Progress != nil || got.Name != again.Name {
 			t.Errorf("the old lease changed the new model: %+v", got)
 		}
-		if err := s.CompleteJob(ctx(t), l, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Fatalf("CompleteJob of the new lease: %v", err)
 		}
 	})
@@ -441,7 +441,7 @@ func wantAllLost(t *testing.T, s ophicleide.Store, l *ophicleide.Lease) {
 	wantLost(t, "RenewLease", s.RenewLease(ctx(t), l, time.Minute))
 	wantLost(t, "UpdateProgress", s.UpdateProgress(ctx(t), l, ophicleide.Progress{Phase: "training"}))
 	wantLost(t, "PutVectors", putVectors(t, s, l, []byte("stale")))
-	wantLost(t, "CompleteJob", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+	wantLost(t, "CompleteJob", s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}))
 	wantLost(t, "FailJob", s.FailJob(ctx(t), l, "stale"))
 	wantLost(t, "ReleaseJob", s.ReleaseJob(ctx(t), l))
 }
@@ -459,7 +459,7 @@ func wantEnded(t *testing.T, s ophicleide.Store, l *ophicleide.Lease, status oph
 	if status == ophicleide.StatusReady {
 		wantLost(t, "FailJob after CompleteJob", s.FailJob(ctx(t), l, "late"))
 	} else {
-		wantLost(t, "CompleteJob after FailJob", s.CompleteJob(ctx(t), l, ophicleide.Stats{}))
+		wantLost(t, "CompleteJob after FailJob", s.CompleteJob(ctx(t), l, ophicleide.Completion{Stats: ophicleide.Stats{}}))
 	}
 	wantModel(t, mustFind(t, s, l.ModelID), before, true)
 }

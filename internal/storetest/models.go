@@ -232,10 +232,10 @@ func testModels(t *testing.T, open opener) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.CompleteJob(ctx(t), done, ophicleide.Stats{}); err != nil {
+		if err := s.CompleteJob(ctx(t), done, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CompleteJob(ctx(t), done, ophicleide.Stats{}); err != nil { // a repeat counts once
+		if err := s.CompleteJob(ctx(t), done, ophicleide.Completion{Stats: ophicleide.Stats{}}); err != nil { // a repeat counts once
 			t.Fatal(err)
 		}
 		if err := s.FailJob(ctx(t), failed, "no"); err != nil {

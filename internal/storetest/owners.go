@@ -58,7 +58,7 @@ func testUsage(t *testing.T, open opener) {
 		if err := s.PutVectors(ctx(t), l1, vectors(300)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CompleteJob(ctx(t), l1, ophicleide.Stats{VocabSize: 1}); err != nil {
+		if err := s.CompleteJob(ctx(t), l1, ophicleide.Completion{Stats: ophicleide.Stats{VocabSize: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		wantUsage(t, s, alice, ophicleide.Usage{Active: 1, Bytes: 1300})

@@ -6,7 +6,8 @@
 //
 // The suite is split by area: models.go, queries.go, jobs.go (claims,
 // leases, the ends of a job and what a lease may do after them), files.go
-// (uploads, imports, vectors), concurrency.go, owners.go (what owners
+// (uploads, imports, vectors), concurrency.go, evaluation.go (what a
+// model keeps of its end, SetEvaluation), owners.go (what owners
 // hold: Usage; the owner filter of queries is in queries.go). Every leaf test opens a
 // store of its own and runs in parallel with the others.
 package storetest
@@ -48,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) ophicleide.Store) {
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStore) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
+	t.Run("Evaluation", func(t *testing.T) { testEvaluation(t, newStore) })
 	t.Run("CloseTwice", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t) // and closed a third time by its cleanup

@@ -113,9 +113,13 @@ type Result struct {
 	// Vectors has its rows in descending frequency (the order exports
 	// and evaluators expect). The worker stores it (vectors.Compact).
 	Vectors *vectors.Set
-	// Stats describe the run: words read, vocabulary, training time and
-	// the figures per input.
+	// Stats describe the run: words read, vocabulary, training time,
+	// words per second and the figures per input.
 	Stats ophicleide.Stats
+	// Params are the effective parameters of the run: Job.Params with
+	// every default the engine applied made explicit (the seed
+	// included), Engine named. The worker stores them with the model.
+	Params ophicleide.Params
 }
 
 // PanicError is a panic while training, a bug: the worker fails that model

@@ -44,6 +44,12 @@ type Store interface {
 	OpenUpload(ctx context.Context, modelID, name string) (io.ReadCloser, error)
 }
 
+// EvaluateFunc scores a trained model's vectors (trained with the
+// effective params p) on evaluation sets; service.EvaluateBundled in
+// production. Its failure never fails the model: the worker logs it and
+// stores no evaluation.
+type EvaluateFunc func(ctx context.Context, set *vectors.Set, p ophicleide.Params) (*ophicleide.Evaluation, error)
+
 // NotifyFunc posts a JSON body to a model's callback URL (the original's
 // "callback": a webhook told when the model is ready or failed).
 type NotifyFunc func(ctx context.Context, url string, body []byte) error
@@ -53,6 +59,9 @@ type NotifyFunc func(ctx context.Context, url string, body []byte) error
 // engine's configuration.
 type Config struct {
 	Notify   NotifyFunc    // when set, models with a callback get {"model": ...} when they end
+	// Evaluate, when set, scores every trained model before it is stored
+	// (phase "evaluating"); nil: models are stored without an evaluation.
+	Evaluate EvaluateFunc
 	Owner    string        // lease owner name, e.g. host:pid/n
 	Lease    time.Duration // default 30 s; renewed every third of it
 	Poll     time.Duration // idle wait between claims, default 2 s (jittered)
@@ -243,7 +252,7 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 		}
 	}()
 	start := time.Now()
-	stats, err := w.trainSafe(jobCtx, lease)
+	done, err := w.trainSafe(jobCtx, lease, log)
 	cause := context.Cause(jobCtx)
 	cancel(nil)
 	<-renewed
@@ -251,8 +260,9 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 	defer endCancel()
 	switch {
 	case err == nil:
-		err = w.store.CompleteJob(endCtx, lease, stats)
-		log.Info("model ready", "words", stats.CorpusWords, "vocabulary", stats.VocabSize, "seconds", time.Since(start).Seconds(), "err", err)
+		err = w.store.CompleteJob(endCtx, lease, done)
+		log.Info("model ready", "words", done.Stats.CorpusWords, "vocabulary", done.Stats.VocabSize, "seconds", time.Since(start).Seconds(),
+			"evaluated", done.Evaluation != nil, "err", err)
 	case errors.Is(cause, ophicleide.ErrLeaseLost) || ophicleide.ErrorCode(err) == ophicleide.ECONFLICT:
 		log.Info("lease lost (model deleted or job taken over); stopped")
 		return nil
@@ -287,13 +297,13 @@ func (w *Worker) runJob(ctx context.Context, lease *ophicleide.Lease) error {
 
 // trainSafe is train that turns a panic into an error, so that a bug hit
 // by one model fails that model and the process goes on.
-func (w *Worker) trainSafe(ctx context.Context, lease *ophicleide.Lease) (st ophicleide.Stats, err error) {
+func (w *Worker) trainSafe(ctx context.Context, lease *ophicleide.Lease, log *slog.Logger) (c ophicleide.Completion, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &trainer.PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
-	return w.train(ctx, lease)
+	return w.train(ctx, lease, log)
 }
 
 // notify calls the model's callback, if it has one and the model ended.
@@ -371,15 +381,17 @@ func (r shownReader) Read(p []byte) (int, error) {
 }
 
 // train opens the model's inputs and has the engine train it, storing
-// progress and, at the end, the vectors.
-func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide.Stats, error) {
+// progress and, at the end, the vectors; it returns what CompleteJob
+// records: the stats, the effective params and the evaluation.
+func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease, log *slog.Logger) (ophicleide.Completion, error) {
+	var none ophicleide.Completion
 	m, err := w.store.FindModel(ctx, lease.ModelID)
 	if err != nil {
-		return ophicleide.Stats{}, err
+		return none, err
 	}
 	in := w.inputs(m)
 	if len(in.Sources) == 0 && len(in.Paths) == 0 {
-		return ophicleide.Stats{}, ophicleide.Errorf(ophicleide.EINVALID, "the model has no URLs and no uploaded text")
+		return none, ophicleide.Errorf(ophicleide.EINVALID, "the model has no URLs and no uploaded text")
 	}
 	// A lost lease seen when storing progress (the model was deleted, or
 	// another worker took the job over) stops training within a progress
@@ -396,18 +408,62 @@ func (w *Worker) train(ctx context.Context, lease *ophicleide.Lease) (ophicleide
 	res, err := w.engine.Train(ctx, trainer.Job{ID: m.ID, Attempt: lease.Attempt, Params: m.Params, Inputs: in,
 		Progress: progress, ProgressInterval: w.cfg.Progress})
 	if cause := context.Cause(ctx); errors.Is(cause, ophicleide.ErrLeaseLost) {
-		return ophicleide.Stats{}, cause
+		return none, cause
 	}
 	if err != nil {
-		return ophicleide.Stats{}, err
+		return none, err
+	}
+	done := ophicleide.Completion{Stats: res.Stats, Params: effective(m.Params, res.Params)}
+	if done.Stats.WordsPerSecond == 0 && done.Stats.TrainingSeconds > 0 {
+		done.Stats.WordsPerSecond = float64(done.Stats.CorpusWords) * float64(max(done.Params.Epochs, 1)) / done.Stats.TrainingSeconds
+	}
+	if w.cfg.Evaluate != nil {
+		if err := w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "evaluating", Fraction: 1}); errors.Is(err, ophicleide.ErrLeaseLost) {
+			return none, err
+		}
+		done.Evaluation = w.evaluate(ctx, log, res.Vectors, *done.Params)
+		if cause := context.Cause(ctx); cause != nil {
+			return none, cause // lease lost, shutdown or the job's time limit while scoring
+		}
 	}
 	if err := w.store.UpdateProgress(ctx, lease, ophicleide.Progress{Phase: "saving", Fraction: 1}); err != nil {
-		return ophicleide.Stats{}, err
+		return none, err
 	}
 	if err := w.store.PutVectors(ctx, lease, func(out io.Writer) error { return vectors.WriteCompact(out, res.Vectors) }); err != nil {
-		return ophicleide.Stats{}, err
+		return none, err
 	}
-	return res.Stats, nil
+	return done, nil
+}
+
+// effective are the params stored with a trained model: the engine's
+// effective ones, or (an engine that reports none) those asked for.
+func effective(asked, engine ophicleide.Params) *ophicleide.Params {
+	if engine == (ophicleide.Params{}) {
+		return &asked
+	}
+	return &engine
+}
+
+// evaluate scores a trained model with the configured EvaluateFunc. Its
+// failure (or panic) is logged and gives no evaluation: the model is
+// stored all the same.
+func (w *Worker) evaluate(ctx context.Context, log *slog.Logger, set *vectors.Set, p ophicleide.Params) (e *ophicleide.Evaluation) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic while evaluating the model; stored without an evaluation", "panic", r, "stack", string(debug.Stack()))
+			e = nil
+		}
+	}()
+	start := time.Now()
+	e, err := w.cfg.Evaluate(ctx, set, p)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("evaluating the model failed; stored without an evaluation", "err", err)
+		}
+		return nil
+	}
+	log.Info("model evaluated", "seconds", time.Since(start).Seconds())
+	return e
 }
 
 // inputs are the model's URLs (fetched, their errors marked as shown)

@@ -68,8 +68,8 @@ func (e *Engine) Train(ctx context.Context, job trainer.Job) (*trainer.Result, e
 	}
 	return &trainer.Result{Vectors: res.Vectors, Stats: ophicleide.Stats{
 		CorpusWords: res.Stats.CorpusWords, VocabSize: res.Stats.VocabSize, TrainingSeconds: res.Stats.TrainSeconds,
-		Sources: trainer.SourceStats(src.Stats()),
-	}}, nil
+		WordsPerSecond: res.Stats.WordsPerSecond, Sources: trainer.SourceStats(src.Stats()),
+	}, Params: Effective(job.Params)}, nil
 }
 
 // failure turns word2vec's errors into the seam's: its typed errors,

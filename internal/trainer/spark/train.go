@@ -90,9 +90,19 @@ func (e *Engine) Train(ctx context.Context, job trainer.Job) (*trainer.Result, e
 		log.Warn("spark: deleting the model", "err", err)
 	}
 	p.report("training", 1, 0)
+	secs := time.Since(start).Seconds()
+	var wps float64
+	if secs > 0 {
+		wps = float64(total) * float64(set.epochs) / secs
+	}
+	// The effective parameters: Spark MLlib's Word2Vec is skip-gram with
+	// hierarchical softmax and no subsampling (sample -1 in our terms).
+	eff := ophicleide.Params{Engine: "spark", Model: "skipgram", Loss: "hs", Dim: set.dim, Window: set.window,
+		MinCount: set.minCount, Sample: -1, Epochs: set.epochs, Alpha: set.alpha, Seed: uint64(set.seed),
+		Tokenizer: string(cmp.Or(set.tokenizer, tokenize.Unicode)), Partitions: set.partitions, MaxSentenceLength: set.maxSentence}
 	return &trainer.Result{Vectors: vs, Stats: ophicleide.Stats{
-		CorpusWords: total, VocabSize: vs.Len(), TrainingSeconds: time.Since(start).Seconds(), Sources: local.sources,
-	}}, nil
+		CorpusWords: total, VocabSize: vs.Len(), TrainingSeconds: secs, WordsPerSecond: wps, Sources: local.sources,
+	}, Params: eff}, nil
 }
 
 // localInputs describes the inputs the worker read.
