@@ -106,7 +106,7 @@ const smallVectors = "3 2\ndarcy 1 0\njane 0 1\nlizzy 1 1\n"
 // refuses an address beyond loopback, naming --keys and --no-auth; with
 // --no-auth it starts and says it is open.
 func TestServeRefusesOpenNonLoopback(t *testing.T) {
-	for _, role := range []string{"serve", "api", "query", "worker"} {
+	for _, role := range []string{"serve", "api", "read-api", "worker"} {
 		for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
 			code, stderr := runRoleOnce(t, role, "--addr", addr)
 			if code != 2 || !strings.Contains(stderr, "--keys") || !strings.Contains(stderr, "--no-auth") {

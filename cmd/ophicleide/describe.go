@@ -53,7 +53,11 @@ type flagFacts struct {
 func runDescribe(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "describe", "--json")
 	asJSON := fs.Bool("json", false, "print JSON (the only format)")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if !*asJSON {

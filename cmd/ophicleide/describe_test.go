@@ -26,7 +26,7 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 	has := func(role, path string) bool { _, ok := d.Roles[role].Paths[path]; return ok }
-	for _, role := range []string{"serve", "api", "query"} {
+	for _, role := range []string{"serve", "api", "read-api"} {
 		if !has(role, "/models") || !has(role, "/api/queries/{id}") || !slices.Equal(d.Roles[role].Paths["/queries"], []string{"GET", "POST"}) {
 			t.Errorf("%s paths: %v", role, d.Roles[role].Paths)
 		}
@@ -74,31 +74,6 @@ func TestEnvironmentReadsAreRecorded(t *testing.T) {
 		}
 		if m := direct.Find(src); m != nil {
 			t.Errorf("%s calls %s: read the environment with env.getenv (environ.go)", f, m)
-		}
-	}
-}
-
-func TestQueryCommandOrRole(t *testing.T) {
-	role, _ := roleFlags(&env{}, roleQuery)
-	client, _ := queryClientFlags(&env{})
-	for _, c := range []struct {
-		args   []string
-		client bool
-	}{
-		{nil, false},
-		{[]string{"--addr", ":8080", "--mongo", "mongodb://db/x"}, false},
-		{[]string{"--addr=:8080", "-cache-mb", "64"}, false},
-		{[]string{"-h"}, false},
-		{[]string{"austen", "darcy"}, true},
-		{[]string{"austen", "darcy", "--count", "10", "--server", "http://x"}, true},
-		{[]string{"--count", "10", "austen", "darcy"}, true},
-		{[]string{"--json", "austen", "darcy"}, true},
-		{[]string{"--server", "http://x"}, false},
-		{[]string{"--", "-austen", "darcy"}, true},
-		{[]string{"-"}, true},
-	} {
-		if got := hasPositional(c.args, role, client); got != c.client {
-			t.Errorf("query %q: client command %v, want %v", c.args, got, c.client)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,18 @@ type env struct {
 	// replaces os.Getenv if set, envRead records the names read if set.
 	lookupEnv func(name string) string
 	envRead   *nameSet
+	// global holds the client flags given before the command
+	// (ophicleide --server URL models list): the client commands take
+	// them as their defaults.
+	global globalFlags
+}
+
+// globalFlags are the flags that may come before a command: the client
+// commands' --server, --token and --json.
+type globalFlags struct {
+	server, token *string
+	json          bool
+	given         []string // their names as given, for the refusal of a command that has none
 }
 
 type command struct {
@@ -51,19 +64,17 @@ func commands() []command {
 		{"serve", "run everything in one process: REST API, training worker, embedded store", runServe},
 		{"api", "run the REST API (in-process workers with --workers N)", runAPI},
 		{"worker", "run training workers only (health probes on --addr)", runWorker},
-		{"web", "serve the web page, proxying /api/ to a training server (--training)", runWeb},
+		{roleQuery, "run the read-only API: GET endpoints and POST /queries, to scale queries by replicas", runReadAPI},
+		{"web", "serve the web page, proxying /api/ to a training server (--training)", runWebChecked},
 		{"models", "list|create|get|delete|export models on a running server (--server)", runModels},
-		{"query", "query MODEL WORD: nearest words on a running server (--server); query --addr ... [--mongo URL]: run the read-only API role (GET endpoints and POST /queries)", runQueryCmd},
+		{"query", "query MODEL WORD: nearest words on a running server (--server)", runQuery},
 		{"train", "train word vectors from text files (or stdin) into a vectors file", runTrain},
 		{"similar", "nearest words to a word in a vectors file", runSimilar},
 		{"analogy", "a is to b as c is to ? (3CosAdd) in a vectors file", runAnalogy},
 		{"similarity", "cosine similarity of two words in a vectors file", runSimilarity},
 		{"eval", "score a vectors file on analogy and word-similarity sets", runEval},
 		{"convert", "convert a vectors file between word2vec text and binary", runConvert},
-		{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
-			fmt.Fprintln(e.stdout, "ophicleide", version)
-			return nil
-		}},
+		{"version", "print the version", runVersion},
 	}
 }
 
@@ -76,11 +87,12 @@ func hiddenCommands() []command {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: ophicleide COMMAND [flags]\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: ophicleide [--server URL] [--token KEY] [--json] COMMAND [flags] [arguments]\n\ncommands:\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun \"ophicleide COMMAND -h\" for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun \"ophicleide COMMAND -h\" for a command's flags. --server, --token and --json\n"+
+		"(the client commands' flags) may also come before the command.\n")
 }
 
 // usageError is a mistake on the command line: exit status 2.
@@ -96,6 +108,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func runEnv(ctx context.Context, args []string, e *env) int {
 	stdout, stderr := e.stdout, e.stderr
+	args, err := e.global.parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ophicleide: %v\n\n", err)
+		usage(stderr)
+		return 2
+	}
+	if len(args) == 0 && len(e.global.given) > 0 {
+		fmt.Fprintf(stderr, "ophicleide: %s given but no command\n\n", strings.Join(e.global.given, ", "))
+		usage(stderr)
+		return 2
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -107,7 +130,12 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, e, args[1:])
+		var err error
+		if len(e.global.given) > 0 && !isClientCommand(c.name) {
+			err = usagef("%s: only the client commands (models, query) take these flags", strings.Join(e.global.given, ", "))
+		} else {
+			err = c.run(ctx, e, args[1:])
+		}
 		var ue *usageError
 		switch {
 		case err == nil:
@@ -128,6 +156,98 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 	fmt.Fprintf(stderr, "ophicleide: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// isClientCommand reports whether the command talks to a server, and so
+// takes the global flags.
+func isClientCommand(name string) bool { return name == "models" || name == "query" }
+
+// parse takes the global flags off the front of args and returns the rest,
+// the command first. A flag it does not know there is an error naming it
+// (a command's own flags come after the command).
+func (g *globalFlags) parse(args []string) ([]string, error) {
+	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
+		a := args[0]
+		if a == "-h" || a == "-help" || a == "--help" {
+			return args, nil
+		}
+		if a == "--" {
+			return args[1:], nil
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "server", "token":
+			if !hasValue {
+				if len(args) < 2 {
+					return nil, fmt.Errorf("flag needs an argument: -%s", name)
+				}
+				value, args = args[1], args[1:]
+			}
+			if name == "server" {
+				g.server = &value
+			} else {
+				g.token = &value
+			}
+		case "json":
+			b := true
+			if hasValue {
+				var err error
+				if b, err = strconv.ParseBool(value); err != nil {
+					return nil, fmt.Errorf("invalid boolean value %q for -json", value)
+				}
+			}
+			g.json = b
+		default:
+			return nil, fmt.Errorf("%s before the command: only --server, --token and --json may come there; a command's own flags come after it", a)
+		}
+		g.given = append(g.given, "--"+name)
+		args = args[1:]
+	}
+	return args, nil
+}
+
+// noArgs refuses positional arguments of a command that takes none.
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %s: this command takes flags only (a flag's value with spaces needs quotes; files are given one flag each, e.g. --input a.txt --input b.txt)", quoteAll(pos))
+	}
+	return nil
+}
+
+// quoteAll quotes each argument, for messages that name them.
+func quoteAll(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+func runVersion(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "version", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "ophicleide", version)
+	return nil
+}
+
+// runWebChecked is the web role, refusing stray arguments first (the web
+// role's own parsing leaves them be).
+func runWebChecked(ctx context.Context, e *env, args []string) error {
+	scratch := *e
+	scratch.stderr, scratch.envRead = io.Discard, nil
+	fs, _ := webFlags(&scratch)
+	if pos, err := parse(fs, args); err == nil {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+	}
+	return runWeb(ctx, e, args)
 }
 
 // newFlags returns a FlagSet that reports errors instead of exiting.

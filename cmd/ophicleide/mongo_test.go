@@ -21,7 +21,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
-// TestQueryRole: an api process with a worker trains a model; a query
+// TestQueryRole: an api process with a worker trains a model; a read-api
 // process on the same database answers queries, lists the queries of
 // every replica, refuses writes with 405 naming the api role, and stops
 // serving a model the api process deleted (no stale cache).
@@ -30,7 +30,7 @@ func TestQueryRole(t *testing.T) {
 	src := books(t)
 	api, stopAPI, _ := startRoleIn(t, "api", t.TempDir(), "--allow-private-urls", "--mongo", db, "--workers", "1")
 	defer stopAPI()
-	query, stopQuery, _ := startRoleIn(t, "query", t.TempDir(), "--mongo", db)
+	query, stopQuery, _ := startRoleIn(t, "read-api", t.TempDir(), "--mongo", db)
 	defer stopQuery()
 
 	var m struct{ ID string }

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/ophicleide/ophicleide"
@@ -23,7 +22,10 @@ const (
 	roleServe  = "serve"  // REST API + workers + store: everything in one process
 	roleAPI    = "api"    // REST API, with --workers in-process workers (default 0)
 	roleWorker = "worker" // training workers only; /healthz and /readyz on --addr
-	roleQuery  = "query"  // the read-only API: GET endpoints and POST /queries
+	// roleQuery is the read-only API: GET endpoints and POST /queries. Its
+	// name is not "query", the client command (query MODEL WORD), so a
+	// mistyped client command cannot start a server.
+	roleQuery = "read-api"
 )
 
 // serverRoles are the roles that run over a store (web is apart: it has
@@ -37,12 +39,19 @@ func runAPI(ctx context.Context, e *env, args []string) error { return runRole(c
 func runWorker(ctx context.Context, e *env, args []string) error {
 	return runRole(ctx, e, roleWorker, args)
 }
+func runReadAPI(ctx context.Context, e *env, args []string) error {
+	return runRole(ctx, e, roleQuery, args)
+}
 
 // runRole runs one server role in three steps: its configuration from
 // flags and environment, checked, then run.
 func runRole(ctx context.Context, e *env, role string, args []string) error {
 	fs, cfg := roleFlags(e, role)
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if err := cfg.validate(); err != nil {
@@ -195,7 +204,7 @@ func (c *roleConfig) validate() error {
 		return usagef("--spark-schemes needs --spark URL")
 	}
 	if c.role == roleQuery && c.workers > 0 {
-		return usagef("the query role runs no workers")
+		return usagef("the %s role runs no workers", roleQuery)
 	}
 	if c.role == roleWorker && c.workers < 1 {
 		return usagef("the worker role needs --workers 1 or more")
@@ -274,47 +283,4 @@ func defaultSecretDir() string {
 		return dir
 	}
 	return ""
-}
-
-// runQueryCmd is "query", two commands in one name: the client command
-// when there is a positional argument (ophicleide query MODEL WORD), the
-// query role when there is none (ophicleide query, ophicleide query
-// --addr :8080 --mongo URL). Which arguments are flag values is told by
-// the two commands' own FlagSets.
-func runQueryCmd(ctx context.Context, e *env, args []string) error {
-	roleFS, _ := roleFlags(e, roleQuery)
-	clientFS, _ := queryClientFlags(e)
-	if hasPositional(args, roleFS, clientFS) {
-		return runQuery(ctx, e, args)
-	}
-	return runRole(ctx, e, roleQuery, args)
-}
-
-// hasPositional reports whether args have an argument that is neither a
-// flag nor a flag's value; a flag takes the next argument as its value
-// when it is not a boolean flag in the FlagSet that defines it.
-func hasPositional(args []string, sets ...*flag.FlagSet) bool {
-	takesValue := func(name string) bool {
-		for _, fs := range sets {
-			if f := fs.Lookup(name); f != nil {
-				b, ok := f.Value.(interface{ IsBoolFlag() bool })
-				return !ok || !b.IsBoolFlag()
-			}
-		}
-		return false
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			return i+1 < len(args)
-		case len(a) < 2 || a[0] != '-':
-			return true
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !hasValue && takesValue(name) {
-			i++
-		}
-	}
-	return false
 }

@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,7 +55,14 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	sparkURL := fs.String("spark", e.getenv("OPH_SPARK_URL"), "Spark Connect URL for --engine spark, sc://HOST:PORT[/;token=...;use_ssl=true] (env OPH_SPARK_URL)")
 	partitions := fs.Int("partitions", 0, "--engine spark: partitions of the training data (Spark's numPartitions; default 1)")
 	maxSentence := fs.Int("max-sentence-length", 0, "--engine spark: longest sentence before it is split (default 1000)")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %s: give each input its own --input (--input a.txt --input b.txt)", quoteAll(pos))
+	}
+	if err := positiveFlags(fs, "dim", "window", "negative", "min-count", "epochs", "alpha", "threads", "partitions", "max-sentence-length"); err != nil {
 		return err
 	}
 	switch *engine {
@@ -103,6 +114,14 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		cfg.Negative = 0
 	}
 	if err := cfg.Validate(); err != nil {
+		var ce *word2vec.ConfigError
+		if errors.As(err, &ce) {
+			name := ce.Field
+			if name == "memory-limit" {
+				name = "max-memory"
+			}
+			return usagef("--%s: %v", name, err)
+		}
 		return &usageError{err.Error()}
 	}
 	// Fail on an unwritable output before spending minutes training.
@@ -132,14 +151,32 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	st := res.Stats
-	fmt.Fprintf(e.stderr, "done: %d corpus words, %d words in vocabulary, %.2f s training, %.0f words/s\n",
-		st.CorpusWords, st.VocabSize, st.TrainSeconds, st.WordsPerSecond)
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "done: %d corpus words, %d words in vocabulary, %.2f s training, %.0f words/s\n",
+			st.CorpusWords, st.VocabSize, st.TrainSeconds, st.WordsPerSecond)
+	}
 	if *statsJSON != "" {
 		if err := writeStats(*statsJSON, st); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// positiveFlags refuses any of the flags names that was given with a value
+// of 0 or below, as the API refuses those parameters (0 is not "the
+// default" when said out loud).
+func positiveFlags(fs *flag.FlagSet, names ...string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err != nil || !slices.Contains(names, f.Name) {
+			return
+		}
+		if v, perr := strconv.ParseFloat(f.Value.String(), 64); perr == nil && !(v > 0) {
+			err = usagef("--%s must be above 0, got %s (leave it out for the default)", f.Name, f.Value.String())
+		}
+	})
+	return err
 }
 
 func writeStats(path string, st word2vec.Stats) error {
@@ -211,6 +248,10 @@ type progressPrinter struct {
 	tty      bool
 	interval time.Duration
 	phase    word2vec.Phase
+	// models create --wait (model):
+	modelPhase string
+	last       time.Time // when the last plain line was printed
+	drawn      bool      // a redrawn line waits for its end
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
@@ -269,4 +310,67 @@ func shortDuration(d time.Duration) string {
 		return "-"
 	}
 	return d.Round(time.Second).String()
+}
+
+// modelProgressLine is a server model's progress in words.
+func modelProgressLine(pr *ophicleide.Progress) string {
+	if pr == nil {
+		return ""
+	}
+	switch pr.Phase {
+	case "training":
+		line := fmt.Sprintf("training: %5.1f%%", 100*pr.Fraction)
+		if pr.WordsPerSecond > 0 {
+			line += fmt.Sprintf("  %s words/s", siCount(pr.WordsPerSecond))
+		}
+		return line + "  eta " + shortDuration(time.Duration(pr.EtaSeconds*float64(time.Second)))
+	case "counting":
+		return fmt.Sprintf("reading corpus: %.0f%%", 100*pr.Fraction)
+	case "fetching":
+		if pr.Fraction > 0 {
+			return fmt.Sprintf("fetching: %.0f%%", 100*pr.Fraction)
+		}
+		return "fetching"
+	case "":
+		return ""
+	}
+	return pr.Phase
+}
+
+// model shows a server model's progress (models create --wait): redrawn
+// on a terminal, with a bar while training; otherwise a line at each new
+// phase and every interval.
+func (p *progressPrinter) model(status ophicleide.Status, pr *ophicleide.Progress) {
+	line := modelProgressLine(pr)
+	phase := ""
+	if pr != nil {
+		phase = pr.Phase
+	}
+	if line == "" {
+		line, phase = string(status), string(status)
+	}
+	if p.tty {
+		if phase == "training" {
+			const width = 30
+			n := min(max(int(pr.Fraction*width), 0), width)
+			line = "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] " + line
+		}
+		if p.modelPhase != "" && p.modelPhase != phase {
+			fmt.Fprintln(p.w)
+		}
+		fmt.Fprintf(p.w, "\r%-100s", line)
+		p.drawn = true
+	} else if phase != p.modelPhase || time.Since(p.last) >= p.interval {
+		fmt.Fprintln(p.w, line)
+		p.last = time.Now()
+	}
+	p.modelPhase = phase
+}
+
+// end ends a redrawn line.
+func (p *progressPrinter) end() {
+	if p.tty && p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
 }

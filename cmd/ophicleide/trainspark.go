@@ -132,8 +132,10 @@ func runTrainSpark(ctx context.Context, e *env, fs *flag.FlagSet, t sparkTrain) 
 	}
 	// Words over all epochs per second, as the native trainer counts them.
 	wps := float64(st.CorpusWords) * float64(epochs) / max(st.TrainingSeconds, 1e-9)
-	fmt.Fprintf(e.stderr, "done (spark): %d corpus words, %d words in vocabulary, %.2f s training, %.0f words/s\n",
-		st.CorpusWords, st.VocabSize, st.TrainingSeconds, wps)
+	if !t.quiet {
+		fmt.Fprintf(e.stderr, "done (spark): %d corpus words, %d words in vocabulary, %.2f s training, %.0f words/s\n",
+			st.CorpusWords, st.VocabSize, st.TrainingSeconds, wps)
+	}
 	if t.statsJSON != "" {
 		return writeStats(t.statsJSON, word2vec.Stats{CorpusWords: st.CorpusWords, VocabSize: st.VocabSize, Epochs: epochs,
 			TrainSeconds: st.TrainingSeconds, WordsPerSecond: wps})

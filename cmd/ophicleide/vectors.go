@@ -63,6 +63,9 @@ func runSimilar(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
+		if len(pos) > 1 {
+			return usagef("give exactly one WORD; unexpected arguments %s", quoteAll(pos[1:]))
+		}
 		return usagef("give exactly one WORD")
 	}
 	if *count < 1 {
@@ -128,6 +131,9 @@ func runSimilarity(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
+		if len(pos) > 2 {
+			return usagef("give exactly two words; unexpected arguments %s", quoteAll(pos[2:]))
+		}
 		return usagef("give exactly two words")
 	}
 	s, err := loadVectors(*model)
@@ -146,12 +152,22 @@ func runConvert(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "convert", "--input FILE --output FILE [--format text|binary]")
 	input := fs.String("input", "", "vectors file to read (text or binary, detected)")
 	output := fs.String("output", "", "vectors file to write (- for stdout)")
-	format := fs.String("format", "", "output format: text or binary (default: the other one)")
-	if _, err := parse(fs, args); err != nil {
+	format := fs.String("format", "", "output format: text or binary (default: from the output's extension, .bin binary, .txt/.vec text; else the other one of the input's)")
+	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
 		return err
 	}
 	if *input == "" || *output == "" {
 		return usagef("--input and --output are required")
+	}
+	if *format != "" {
+		if _, err := vectors.ParseFormat(*format); err != nil {
+			return usagef("--format: %v", err)
+		}
 	}
 	s, err := loadVectors(*input)
 	if err != nil {
@@ -159,9 +175,12 @@ func runConvert(_ context.Context, e *env, args []string) error {
 	}
 	f := vectors.Format(*format)
 	if *format == "" {
-		f = vectors.Binary
-		if isBinaryFile(*input) {
-			f = vectors.Text
+		f = formatOfExt(*output)
+		if f == "" {
+			f = vectors.Binary
+			if isBinaryFile(*input) {
+				f = vectors.Text
+			}
 		}
 	} else if f, err = vectors.ParseFormat(*format); err != nil {
 		return usagef("--format: %v", err)
@@ -177,17 +196,28 @@ func runConvert(_ context.Context, e *env, args []string) error {
 	if err := out.commit(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "wrote %d words of dimension %d as %s\n", s.Len(), s.Dim(), f)
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "wrote %d words of dimension %d as %s\n", s.Len(), s.Dim(), f)
+	}
 	return nil
+}
+
+// formatOfExt is the vectors format a file name's extension says (.bin
+// binary; .txt, .vec, .text text), or "" when it says none.
+func formatOfExt(path string) vectors.Format {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".bin":
+		return vectors.Binary
+	case ".txt", ".vec", ".text":
+		return vectors.Text
+	}
+	return ""
 }
 
 // isBinaryFile guesses a file's format from its extension, then its content.
 func isBinaryFile(path string) bool {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".txt", ".vec", ".text":
-		return false
-	case ".bin":
-		return true
+	if f := formatOfExt(path); f != "" {
+		return f == vectors.Binary
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -211,8 +241,12 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	var sims listFlag
 	fs.Var(&sims, "similarity", "word-pair similarity file: WordSim-353, SimLex-999, MEN, RW style (repeatable)")
 	restrict := fs.Int("restrict", 30000, "analogies use only the most frequent words")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected arguments %s: give each file its own flag (--similarity a.txt --similarity b.txt)", quoteAll(pos))
 	}
 	if *analogies == "" && len(sims) == 0 {
 		return usagef("give --analogies FILE and/or --similarity FILE")

@@ -30,7 +30,7 @@ var leftOut = map[string]string{
 	"OPHICLEIDE_TOKEN":         "read by the client commands, not by a server role",
 	"OPH_KEYS_FILE":            "the default, /etc/ophicleide/keys, is where the keys Secret is mounted",
 	"OPH_PUBLIC_READ":          "off: every caller needs a key (set it for a public read-only demo)",
-	"OPH_NO_AUTH":              "never: the api, query, worker and serve pods have the keys Secret mounted",
+	"OPH_NO_AUTH":              "never: the api, read-api, worker and serve pods have the keys Secret mounted",
 	"OPH_METRICS_AUTH":         "off: Prometheus scrapes /metrics without a key (inside the cluster)",
 	"OPH_CORS_ORIGINS":         "CORS stays off: the page comes from the same origin as its API",
 	"MONGO_SECRET_DIR":         "the default, /etc/mongo-secret, is where the Secret is mounted",
@@ -91,7 +91,7 @@ func binaryFacts(root string) (*facts, error) {
 			f.paths[role][path] = true
 		}
 	}
-	for _, role := range []string{"serve", "api", "worker", "query", "web"} {
+	for _, role := range []string{"serve", "api", "worker", "read-api", "web"} {
 		if len(f.flags[role]) == 0 || len(f.paths[role]) == 0 {
 			return nil, fmt.Errorf("ophicleide describe --json: no flags or no paths for the %s role", role)
 		}
@@ -381,7 +381,7 @@ func (c *checker) ourContainer(w object, cid string, ct object, mounts map[strin
 		c.check(mounts["/tmp"] != "", "%s: uploads spool to /tmp, which is read-only", cid)
 	}
 	c.keys(cid, ct, args, env, volumes)
-	if role == "api" || role == "worker" || role == "serve" || role == "query" {
+	if role == "api" || role == "worker" || role == "serve" || role == "read-api" {
 		c.sparkClient(w, cid, role, args, env, refs)
 	}
 }

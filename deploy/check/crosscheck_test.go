@@ -28,7 +28,7 @@ func TestKeysRule(t *testing.T) {
 			`[{name: keys, secret: {secretName: k, items: [{key: keys, path: api-keys}]}}]`, "has no file keys"},
 		{"missing Secret", `{args: [api], env: [{name: REST_ADDR, value: 0.0.0.0}], volumeMounts: [{name: keys, mountPath: /etc/ophicleide}]}`,
 			`[{name: keys, secret: {secretName: nope, items: [{key: keys, path: keys}]}}]`, "does not exist"},
-		{"another file by --keys", `{args: [query, --keys, /run/keys/file, --addr, ":8080"], volumeMounts: [{name: keys, mountPath: /etc/ophicleide}]}`,
+		{"another file by --keys", `{args: [read-api, --keys, /run/keys/file, --addr, ":8080"], volumeMounts: [{name: keys, mountPath: /etc/ophicleide}]}`,
 			`[{name: keys, secret: {secretName: k}}]`, "without API keys"},
 		{"--no-auth", `{args: [api, --no-auth], env: [{name: REST_ADDR, value: 0.0.0.0}]}`, `[]`, ""},
 		{"OPH_NO_AUTH", `{args: [api], env: [{name: REST_ADDR, value: 0.0.0.0}, {name: OPH_NO_AUTH, value: "true"}]}`, `[]`, ""},

@@ -13,7 +13,7 @@
 //     every environment variable the binary reads is set or deliberately
 //     left out and every one set is read, probe and metrics paths and
 //     ports exist in the role the container runs, the MongoDB Secret is
-//     mounted where the binary reads it, every api, query, worker and
+//     mounted where the binary reads it, every api, read-api, worker and
 //     serve container that listens beyond loopback has the API keys
 //     Secret mounted where the binary reads them (or says --no-auth), and
 //     each container is non-root with a read-only root filesystem and

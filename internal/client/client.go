@@ -11,10 +11,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -78,25 +82,39 @@ func retryAfter(h string, now time.Time) time.Duration {
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
+	ctype := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body, ctype = bytes.NewReader(b), "application/json"
 	}
+	return c.send(ctx, method, path, ctype, body, out)
+}
+
+// send makes a request with body of type ctype ("" for none) and decodes
+// the answer into out (JSON, or copied to an io.Writer; nil: ignored).
+func (c *Client) send(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var fe *fileError
+		if errors.As(err, &fe) {
+			return fe
+		}
 		return &ophicleide.Error{Code: ophicleide.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach the server at %s (is it running? set --server or OPHICLEIDE_SERVER)", c.base), Err: err}
 	}
 	defer resp.Body.Close()
@@ -211,6 +229,119 @@ func (c *Client) CreateModel(ctx context.Context, name string, urls []string, p 
 	return &m, nil
 }
 
+// ModelRequest is what CreateModelRequest sends: the page's training
+// form.
+type ModelRequest struct {
+	Name     string
+	URLs     []string
+	Callback string
+	// Params are the training parameters by their API names (dim,
+	// minCount, ...), only those given; the server's defaults fill in the
+	// rest.
+	Params map[string]any
+	// Files are paths of local text files to upload and train on; with
+	// any, the request is a multipart form (as the page sends it),
+	// streamed from the files.
+	Files []string
+}
+
+// fileError is a local file of a ModelRequest that could not be read.
+type fileError struct{ err error }
+
+func (e *fileError) Error() string { return e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+// CreateModelRequest asks the server to train a model on req's URLs and
+// files. A file that cannot be read fails the request before or while it
+// is sent, with the file's *os.PathError.
+func (c *Client) CreateModelRequest(ctx context.Context, req ModelRequest) (*ophicleide.Model, error) {
+	var m ophicleide.Model
+	if len(req.Files) == 0 {
+		in := map[string]any{"name": req.Name, "urls": req.URLs}
+		if req.URLs == nil {
+			in["urls"] = []string{}
+		}
+		if len(req.Params) > 0 {
+			in["params"] = req.Params
+		}
+		if req.Callback != "" {
+			in["callback"] = req.Callback
+		}
+		if err := c.do(ctx, http.MethodPost, "/models", in, &m); err != nil {
+			return nil, err
+		}
+		return &m, nil
+	}
+	for _, f := range req.Files { // fail before sending anything
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, &os.PathError{Op: "upload", Path: f, Err: errors.New("not a regular file")}
+		}
+	}
+	params := []byte("{}")
+	if len(req.Params) > 0 {
+		var err error
+		if params, err = json.Marshal(req.Params); err != nil {
+			return nil, err
+		}
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() { pw.CloseWithError(writeForm(mw, req, params)) }()
+	defer pr.Close()
+	if err := c.send(ctx, http.MethodPost, "/models", mw.FormDataContentType(), pr, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// writeForm writes req as POST /models' multipart form: name, urls (one
+// field each), callback, params (JSON) and the files in "files" parts.
+func writeForm(mw *multipart.Writer, req ModelRequest, params []byte) error {
+	fields := [][2]string{{"name", req.Name}}
+	for _, u := range req.URLs {
+		fields = append(fields, [2]string{"urls", u})
+	}
+	if req.Callback != "" {
+		fields = append(fields, [2]string{"callback", req.Callback})
+	}
+	fields = append(fields, [2]string{"params", string(params)})
+	for _, f := range fields {
+		if err := mw.WriteField(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	for _, path := range req.Files {
+		if err := writeFile(mw, path); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+func writeFile(mw *multipart.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &fileError{err}
+	}
+	defer f.Close()
+	w, err := mw.CreateFormFile("files", filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return &fileError{err}
+		}
+		return err
+	}
+	return nil
+}
+
 // DeleteModel deletes a model.
 func (c *Client) DeleteModel(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/models/"+url.PathEscape(id), nil, nil)
@@ -232,26 +363,53 @@ func (c *Client) Query(ctx context.Context, modelID, word string, count int) (*o
 	return out.Query, nil
 }
 
-// Resolve turns a model id or a unique model name into an id.
-func (c *Client) Resolve(ctx context.Context, idOrName string) (string, error) {
+// MinIDPrefix is the shortest id prefix Resolve accepts (the short ids
+// the model listings show are this long).
+const MinIDPrefix = 8
+
+// Resolve turns a model reference into an id: an id, a model's name when
+// no other model has it, or a prefix of at least MinIDPrefix characters
+// of one model's id. A name that several models have is an EINVALID
+// error listing them (id, created time, status) so the user can pick
+// one; nothing matching is ENOTFOUND.
+func (c *Client) Resolve(ctx context.Context, ref string) (string, error) {
 	ms, err := c.Models(ctx)
 	if err != nil {
 		return "", err
 	}
-	var found []string
+	var named, prefixed []*ophicleide.Model
 	for _, m := range ms {
-		if m.ID == idOrName {
+		if m.ID == ref {
 			return m.ID, nil
 		}
-		if m.Name == idOrName {
-			found = append(found, m.ID)
+		if m.Name == ref {
+			named = append(named, m)
+		}
+		if len(ref) >= MinIDPrefix && strings.HasPrefix(m.ID, ref) {
+			prefixed = append(prefixed, m)
 		}
 	}
-	switch len(found) {
-	case 0:
-		return "", ophicleide.Errorf(ophicleide.ENOTFOUND, "no model with id or name %q", idOrName)
-	case 1:
-		return found[0], nil
+	switch {
+	case len(named) == 1:
+		return named[0].ID, nil
+	case len(named) > 1:
+		return "", ophicleide.Errorf(ophicleide.EINVALID, "%d models are named %q; give one's id: %s", len(named), ref, candidates(named))
+	case len(prefixed) == 1:
+		return prefixed[0].ID, nil
+	case len(prefixed) > 1:
+		return "", ophicleide.Errorf(ophicleide.EINVALID, "%d models have ids starting %q; give more of the id: %s", len(prefixed), ref, candidates(prefixed))
 	}
-	return "", ophicleide.Errorf(ophicleide.EINVALID, "%d models are named %q; give an id", len(found), idOrName)
+	return "", ophicleide.Errorf(ophicleide.ENOTFOUND, "no model with id or name %q", ref)
+}
+
+// candidates lists models for a choice: id, created time, status.
+func candidates(ms []*ophicleide.Model) string {
+	var b strings.Builder
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s (created %s, %s)", m.ID, m.Created.UTC().Format("2006-01-02 15:04:05 UTC"), m.Status)
+	}
+	return b.String()
 }
