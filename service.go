@@ -130,6 +130,30 @@ type QueryService interface {
 	// for any other), to be written by the caller. EFORBIDDEN unless
 	// the principal is an admin or a writer that owns the model.
 	Export(ctx context.Context, modelID, format string) (*Export, error)
+	// Evaluate scores the model on the user's evaluation file (an analogy
+	// or word-pair file, EvaluateRequest) and returns the one result;
+	// nothing is stored. Needs the write role (EFORBIDDEN). EINVALID
+	// Field "kind" for a kind not analogy, similarity or ""; Field "file"
+	// for a file with nothing of its kind in it (empty, not text, the
+	// wrong kind); ETOOLARGE beyond MaxEvaluateBytes. A file of words the
+	// model does not know scores 0 with coverage 0.
+	Evaluate(ctx context.Context, req EvaluateRequest) (*Evaluation, error)
+
+}
+
+// MaxEvaluateBytes is the largest evaluation file QueryService.Evaluate
+// reads (the Google set is 0.6 MB).
+const MaxEvaluateBytes = 16 << 20
+
+// EvaluateRequest asks for a model to be scored on a user's file.
+type EvaluateRequest struct {
+	ModelID string
+	// Name names the result ("upload" when ""); Kind is "analogy" (the
+	// word2vec questions-words.txt format, ": section" lines), "similarity"
+	// (lines "word word score", tab or space separated) or "" to detect.
+	Name, Kind string
+	// File is read to its end or MaxEvaluateBytes; the caller closes it.
+	File io.Reader
 }
 
 // QueryRequest asks for the neighbours of a word, to be kept in the

@@ -125,7 +125,8 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Corpus: corpus.Limits{MaxSourceBytes: c.fetchMB << 20, MaxTotalBytes: c.modelMB << 20, MaxReadTime: c.fetchTime},
 		Notify: func(ctx context.Context, url string, body []byte) error {
 			return f.Post(ctx, url, "application/json", body)
-		}}
+		},
+		Evaluate: service.EvaluateBundled} // every trained model scored on the bundled sets
 	// The engines that train, chosen by each model's params.engine (see
 	// internal/trainer): native always, spark with --spark.
 	nativeEngine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit})
@@ -180,6 +181,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Wake:           wake,
 		MaxJobsPerKey:  c.maxJobsPerKey,
 		MaxBytesPerKey: c.maxBytesPerKey,
+		Log:            log,
 		Limits: ophicleide.Limits{
 			Params: ophicleide.ParamLimits(c.limits), MaxJobMemoryBytes: c.memLimit, MaxURLBytes: c.fetchMB << 20, MaxModelBytes: c.modelMB << 20,
 			MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,

@@ -129,6 +129,9 @@ func TestAccessMatrix(t *testing.T) {
 				{"POST", "/models/import?name=imported", "application/octet-stream", "2 2\nx 1 0\ny 0 1\n",
 					expect{un, forb, created, created, created, un, false}, false},
 				{"GET", m + "/export?format=text", "", "", expect{un, forb, ok, forb, ok, un, true}, false},
+				// Evaluating reads a model, but costs CPU: the write role, any writer's.
+				{"POST", m + "/evaluate", "text/plain", "darcy jane 5\nbingley wickham 3\n",
+					expect{un, forb, ok, ok, ok, un, false}, false},
 				{"DELETE", "", "", "", expect{un, forb, noContent, forb, noContent, un, true}, true},
 				{"GET", "/healthz", "", "", expect{ok, ok, ok, ok, ok, ok, false}, false},
 				{"GET", "/readyz", "", "", expect{ok, ok, ok, ok, ok, ok, false}, false},

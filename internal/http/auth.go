@@ -118,7 +118,7 @@ func (s *Server) routeRole(r *http.Request, pattern string) need {
 			return needNothing // the page, or the home page: no data
 		}
 		return needRead
-	case "POST /models", "POST /models/import", "DELETE /models/{id}", "GET /models/{id}/export":
+	case "POST /models", "POST /models/import", "DELETE /models/{id}", "GET /models/{id}/export", "POST /models/{id}/evaluate":
 		return needWrite
 	}
 	if r.Method == http.MethodOptions {

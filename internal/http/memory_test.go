@@ -345,3 +345,21 @@ func (m *memService) Export(ctx context.Context, modelID, format string) (*ophic
 	}
 	return &ophicleide.Export{Model: md, Format: format, Write: write}, nil
 }
+
+// Evaluate reads the file and answers one fixed score: the handlers'
+// tests check the transport (kind, name, file), the service's tests the
+// scores.
+func (m *memService) Evaluate(ctx context.Context, req ophicleide.EvaluateRequest) (*ophicleide.Evaluation, error) {
+	m.note("evaluate %s %q %q", req.ModelID, req.Kind, req.Name)
+	if _, _, err := m.ready(req.ModelID); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(req.File)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the evaluation file is empty"}
+	}
+	return &ophicleide.Evaluation{Seconds: 0.01, Analogies: []ophicleide.AnalogyScore{}, Similarities: []ophicleide.SimilarityScore{{Name: req.Name, Pairs: len(b)}}}, nil
+}

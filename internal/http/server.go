@@ -64,6 +64,7 @@ func NewServer(models ophicleide.ModelService, queries ophicleide.QueryService, 
 	api.HandleFunc("GET /models/{id}/vectors/{word}", s.handle(s.vector))
 	api.HandleFunc("GET /models/{id}/export", s.export)
 	api.HandleFunc("GET /models/{id}/words", s.handle(s.words))
+	api.HandleFunc("POST /models/{id}/evaluate", s.writes(s.handle(s.evaluateModel)))
 	api.HandleFunc("GET /queries", s.listQueries)
 	api.HandleFunc("POST /queries", s.createQuery)
 	api.HandleFunc("GET /queries/{id}", s.getQuery)

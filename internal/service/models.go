@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -51,6 +52,16 @@ type Config struct {
 	// (0: no limit). Admins are exempt (access.go).
 	MaxJobsPerKey  int
 	MaxBytesPerKey int64
+	// Log, if not nil, logs what goes wrong without failing a request
+	// (an imported model's evaluation); nil: slog.Default().
+	Log *slog.Logger
+}
+
+func (c Config) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
 }
 
 // Models implements ophicleide.ModelService.
@@ -211,7 +222,9 @@ func (s *Models) precheck(ctx context.Context, m *ophicleide.Model, uploads map[
 // they are read (vectors.StreamCompact): memory holds a batch of rows and
 // the word list, never the matrix. As Create, it needs the write role,
 // records the owner and keeps the byte quota, counting the vectors as
-// they are written.
+// they are written. Once stored (ready), the model is evaluated on the
+// bundled sets before Import returns, as trained models are; a failure
+// of that is logged and leaves it without an evaluation.
 func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophicleide.Model, error) {
 	p := ophicleide.PrincipalFrom(ctx)
 	if err := mayWrite(p, "importing a model"); err != nil {
@@ -256,6 +269,9 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 		}
 		return nil, err
 	}
+	// The import is done whatever happens to the request now: its
+	// evaluation is bounded (the bundled sets, 30,000 rows for analogies).
+	s.evaluateImported(context.WithoutCancel(ctx), m)
 	return m, nil
 }
 
