@@ -1,10 +1,14 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -153,6 +157,145 @@ func TestRetryAfter(t *testing.T) {
 	} {
 		if got := retryAfter(h, now); got != want {
 			t.Errorf("retryAfter(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+// TestCreateModelRequest: without files the request is the API's JSON
+// (params only as given, urls [] rather than null); with files it is the
+// page's multipart form, the files streamed as "files" parts under their
+// base names; a file that cannot be read fails before anything is sent;
+// a cancelled context is context.Canceled, not "cannot reach".
+func TestCreateModelRequest(t *testing.T) {
+	type got struct {
+		ctype  string
+		fields map[string][]string
+		files  map[string]string
+		json   map[string]any
+	}
+	var mu sync.Mutex
+	var last *got
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g := &got{ctype: r.Header.Get("Content-Type"), files: map[string]string{}}
+		if strings.HasPrefix(g.ctype, "multipart/form-data") {
+			if err := r.ParseMultipartForm(1 << 20); err != nil {
+				t.Errorf("multipart: %v", err)
+			}
+			g.fields = r.MultipartForm.Value
+			for _, fh := range r.MultipartForm.File["files"] {
+				f, _ := fh.Open()
+				b, _ := io.ReadAll(f)
+				f.Close()
+				g.files[fh.Filename] = string(b)
+			}
+		} else if err := json.NewDecoder(r.Body).Decode(&g.json); err != nil {
+			t.Errorf("JSON: %v", err)
+		}
+		mu.Lock()
+		last = g
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		json.NewEncoder(w).Encode(ophicleide.Model{ID: "m9", Name: "x", Status: ophicleide.StatusQueued})
+	}))
+	defer srv.Close()
+	get := func() *got {
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
+	c := New(srv.URL)
+	ctx := t.Context()
+
+	m, err := c.CreateModelRequest(ctx, ModelRequest{Name: "austen", URLs: []string{"http://example.org/a.txt"}, Params: map[string]any{"dim": 20, "sample": -1.0}})
+	if err != nil || m.ID != "m9" {
+		t.Fatalf("JSON create: %+v %v", m, err)
+	}
+	if get().ctype != "application/json" || get().json["name"] != "austen" || get().json["params"].(map[string]any)["dim"] != 20.0 ||
+		get().json["params"].(map[string]any)["sample"] != -1.0 || len(get().json["params"].(map[string]any)) != 2 || get().json["callback"] != nil {
+		t.Errorf("JSON body: %+v", get())
+	}
+	if _, err := c.CreateModelRequest(ctx, ModelRequest{Name: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	if urls, ok := get().json["urls"].([]any); !ok || len(urls) != 0 || get().json["params"] != nil {
+		t.Errorf("no URLs, no params: %+v", get().json)
+	}
+
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "sub", "b.txt")
+	os.MkdirAll(filepath.Dir(b), 0o755)
+	os.WriteFile(a, []byte("It is a truth universally acknowledged."), 0o644)
+	os.WriteFile(b, []byte(strings.Repeat("x ", 200_000)), 0o644)
+	_, err = c.CreateModelRequest(ctx, ModelRequest{Name: "files", URLs: []string{"http://example.org/1", "http://example.org/2"},
+		Callback: "http://example.org/done", Params: map[string]any{"epochs": 2}, Files: []string{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := get().fields
+	if !strings.HasPrefix(get().ctype, "multipart/form-data") || f["name"][0] != "files" || len(f["urls"]) != 2 || f["callback"][0] != "http://example.org/done" ||
+		f["params"][0] != `{"epochs":2}` || get().files["a.txt"] != "It is a truth universally acknowledged." || len(get().files["b.txt"]) != 400_000 {
+		t.Errorf("multipart: %q %v files %d", get().ctype, f, len(get().files))
+	}
+	if _, err := c.CreateModelRequest(ctx, ModelRequest{Name: "p", Files: []string{a}}); err != nil || get().fields["params"][0] != "{}" {
+		t.Errorf("multipart without params: %v %v", err, get().fields)
+	}
+
+	mu.Lock()
+	last = nil
+	mu.Unlock()
+	for _, bad := range []string{filepath.Join(dir, "missing.txt"), dir} {
+		if _, err := c.CreateModelRequest(ctx, ModelRequest{Name: "bad", Files: []string{a, bad}}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("file %s: %v, want an error naming it", bad, err)
+		}
+	}
+	if get() != nil {
+		t.Errorf("a request with an unreadable file was sent: %+v", get())
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.CreateModelRequest(cctx, ModelRequest{Name: "c", URLs: []string{"http://example.org/a"}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want context.Canceled", err)
+	}
+}
+
+// TestResolve: an id, a unique name or an id prefix of 8+ characters
+// resolve; a shared name is EINVALID listing every model of that name
+// with its created time; a short or unknown reference is ENOTFOUND; an
+// exact id wins over a name.
+func TestResolve(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	models := []*ophicleide.Model{
+		{ID: "aaaaaaaa-0001", Name: "twin", Status: "ready", Created: t0},
+		{ID: "aaaaaaaa-0002", Name: "twin", Status: "training", Created: t0.Add(time.Hour)},
+		{ID: "bbbbbbbb-0003", Name: "solo", Status: "ready", Created: t0},
+		{ID: "cccccccc-0004", Name: "aaaaaaaa-0002", Status: "ready", Created: t0}, // a name that is another's id
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(ophicleide.ModelPage{Models: models})
+	}))
+	defer srv.Close()
+	c := New(srv.URL)
+	for ref, want := range map[string]string{
+		"aaaaaaaa-0001": "aaaaaaaa-0001", "solo": "bbbbbbbb-0003", "bbbbbbbb": "bbbbbbbb-0003", "bbbbbbbb-00": "bbbbbbbb-0003",
+		"aaaaaaaa-0002": "aaaaaaaa-0002", "cccccccc": "cccccccc-0004",
+	} {
+		if id, err := c.Resolve(t.Context(), ref); err != nil || id != want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", ref, id, err, want)
+		}
+	}
+	_, err := c.Resolve(t.Context(), "twin")
+	if ophicleide.ErrorCode(err) != ophicleide.EINVALID || !strings.Contains(err.Error(), "aaaaaaaa-0001 (created 2026-12-01 10:00:00 UTC, ready)") ||
+		!strings.Contains(err.Error(), "aaaaaaaa-0002 (created 2026-12-01 11:00:00 UTC, training)") {
+		t.Errorf("Resolve(twin) = %v", err)
+	}
+	if _, err := c.Resolve(t.Context(), "aaaaaaaa"); ophicleide.ErrorCode(err) != ophicleide.EINVALID || !strings.Contains(err.Error(), "give more of the id") {
+		t.Errorf("Resolve of a shared prefix = %v", err)
+	}
+	for _, ref := range []string{"bbbbbbb", "nope", "", strings.Repeat("z", 10_000)} {
+		if _, err := c.Resolve(t.Context(), ref); ophicleide.ErrorCode(err) != ophicleide.ENOTFOUND {
+			t.Errorf("Resolve(%.20q) = %v, want ENOTFOUND", ref, err)
 		}
 	}
 }
