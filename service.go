@@ -38,10 +38,45 @@ const (
 	MaxURLs    = 100
 )
 
-// Export formats (QueryService.Export): the word2vec formats.
+// Export formats (QueryService.Export): the word2vec formats, and the
+// Embedding Projector's vectors.tsv and metadata.tsv.
 const (
-	ExportBinary = "binary"
-	ExportText   = "text"
+	ExportBinary      = "binary"
+	ExportText        = "text"
+	ExportTSV         = "tsv"
+	ExportTSVMetadata = "tsv-metadata"
+)
+
+// Bounds of the analysis requests (QueryService.SimilarWords through
+// Compare).
+const (
+	// MaxRestrict is the largest restrict (the most frequent words a
+	// search considers; above a model's vocabulary, all of it).
+	MaxRestrict = 100_000_000
+	// MaxListWords: the most words of a DoesntMatch or Vectors request.
+	MaxListWords = 1000
+	// DefaultMapWords and MaxMapWords: the words of a Map when not told,
+	// and at most.
+	DefaultMapWords = 2000
+	MaxMapWords     = 5000
+	// DefaultMoved and MaxMoved: the moved words of a Compare when not
+	// told, and at most; DefaultCompareCount the neighbours of its word.
+	DefaultMoved        = 20
+	MaxMoved            = 100
+	DefaultCompareCount = 10
+	// CompareAligned: Compare aligns on the shared words among this many
+	// most frequent of both models; CompareScanned: it measures the
+	// first this many shared words; CompareTop: the neighbours
+	// shown of each moved word in each model.
+	CompareAligned = 5000
+	CompareScanned = 20000
+	CompareTop     = 3
+)
+
+// Analogy methods (AnalogyRequest.Method).
+const (
+	Analogy3CosAdd = "3cosadd" // the default: gensim's most_similar
+	Analogy3CosMul = "3cosmul" // gensim's most_similar_cosmul
 )
 
 // ModelService creates, imports, reads and deletes models.
@@ -126,9 +161,10 @@ type QueryService interface {
 	// starting with prefix (case-folded), most frequent first.
 	Words(ctx context.Context, modelID, prefix string, limit int) ([]WordRank, error)
 	// Export returns the model's vectors as a file in format
-	// (ExportBinary, ExportText, "" for binary; EINVALID Field "format"
-	// for any other), to be written by the caller. EFORBIDDEN unless
-	// the principal is an admin or a writer that owns the model.
+	// (ExportBinary, ExportText, "" for binary, ExportTSV,
+	// ExportTSVMetadata; EINVALID Field "format" for any other), to be
+	// written by the caller. EFORBIDDEN unless the principal is an admin
+	// or a writer that owns the model.
 	Export(ctx context.Context, modelID, format string) (*Export, error)
 	// Evaluate scores the model on the user's evaluation file (an analogy
 	// or word-pair file, EvaluateRequest) and returns the one result;
@@ -139,6 +175,121 @@ type QueryService interface {
 	// model does not know scores 0 with coverage 0.
 	Evaluate(ctx context.Context, req EvaluateRequest) (*Evaluation, error)
 
+	// SimilarWords is Nearest with options (Restrict).
+	SimilarWords(ctx context.Context, req SimilarRequest) ([]Result, error)
+	// SolveAnalogy is Analogy with options (Restrict, Method: "" or
+	// Analogy3CosAdd, Analogy3CosMul; EINVALID Field "method" for others).
+	SolveAnalogy(ctx context.Context, req AnalogyRequest) ([]Result, error)
+	// DoesntMatch finds the odd one out of words (at most MaxListWords;
+	// Field "words"): each known word scores the cosine of its unit
+	// vector with the mean of the others' unit vectors, the lowest is the
+	// odd one. Unknown words are listed, not refused; fewer than 3
+	// distinct known words is EINVALID.
+	DoesntMatch(ctx context.Context, modelID string, words []string) (*OddOneOut, error)
+	// Vectors returns the raw vectors of words (1 to MaxListWords; Field
+	// "words"), unknown words listed apart.
+	Vectors(ctx context.Context, modelID string, words []string) (*VectorBatch, error)
+	// Map returns the count (1 to MaxMapWords) most frequent words of the
+	// model projected to 2-D, computed once per model and kept until the
+	// model is deleted. The slices are shared: read only.
+	Map(ctx context.Context, modelID string, count int) (*WordMap, error)
+	// Compare aligns model B onto model A (orthogonal Procrustes) and
+	// lists the words that moved most, with the neighbours of Word in
+	// both when it is given. A model of another dimension than A's is
+	// EINVALID Field "b".
+	Compare(ctx context.Context, req CompareRequest) (*Comparison, error)
+}
+
+// SimilarRequest asks for the neighbours of a word.
+type SimilarRequest struct {
+	ModelID string
+	Word    string
+	Count   int // 1 to MaxCount
+	// Restrict: only the Restrict most frequent words are candidates (0:
+	// all; at most MaxRestrict).
+	Restrict int
+}
+
+// AnalogyRequest asks for the answers of an analogy.
+type AnalogyRequest struct {
+	ModelID            string
+	Positive, Negative []string
+	Count              int // 1 to MaxCount
+	Restrict           int // as SimilarRequest's
+	Method             string
+}
+
+// OddOneOut is DoesntMatch's answer.
+type OddOneOut struct {
+	Word    string      `json:"word"`    // the odd one, as given
+	Words   []WordScore `json:"words"`   // the known words, in the order given
+	Unknown []string    `json:"unknown"` // the words not in the vocabulary
+}
+
+// WordScore is a word and a score.
+type WordScore struct {
+	Word  string  `json:"word"`
+	Score float64 `json:"score"`
+}
+
+// VectorBatch is Vectors' answer: the vectors by word as given.
+type VectorBatch struct {
+	Dim     int                  `json:"dim"`
+	Vectors map[string][]float32 `json:"vectors"`
+	Unknown []string             `json:"unknown"`
+}
+
+// WordMap is a model's most frequent words projected to 2-D: Points[i]
+// is Words[i]'s place.
+type WordMap struct {
+	Method string       `json:"method"` // "pca"
+	Words  []string     `json:"words"`
+	Points [][2]float32 `json:"points"`
+}
+
+// CompareRequest asks to compare model B with model A.
+type CompareRequest struct {
+	A, B  string // model ids
+	Word  string // optional: show its neighbours in both
+	Count int    // Word's neighbours, 1 to MaxCount
+	Moved int    // 1 to MaxMoved
+}
+
+// Comparison is Compare's answer.
+type Comparison struct {
+	A ModelRef `json:"a"`
+	B ModelRef `json:"b"`
+	// Shared: the words of both vocabularies; Aligned: those the
+	// alignment used.
+	Shared     int                `json:"shared"`
+	Aligned    int                `json:"aligned"`
+	Word       string             `json:"word,omitempty"`
+	Neighbours *CompareNeighbours `json:"neighbours,omitempty"`
+	Moved      []MovedWord        `json:"moved"`
+}
+
+// ModelRef names a model.
+type ModelRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// CompareNeighbours are a word's neighbours in two models.
+type CompareNeighbours struct {
+	A       []Result `json:"a"`
+	B       []Result `json:"b"`
+	Overlap []string `json:"overlap"` // in A's order
+	Jaccard float64  `json:"jaccard"` // |A and B| / |A or B|
+}
+
+// MovedWord is a word whose vectors differ most between two models once
+// aligned: Distance is 1 - cosine (0 to 2); A and B its nearest words in
+// each model.
+type MovedWord struct {
+	Word     string   `json:"word"`
+	Distance float64  `json:"distance"`
+	A        []string `json:"a"`
+	B        []string `json:"b"`
 }
 
 // MaxEvaluateBytes is the largest evaluation file QueryService.Evaluate

@@ -118,6 +118,13 @@ func TestAccessMatrix(t *testing.T) {
 				{"GET", m + "/similarity?a=darcy&b=jane", "", "", readOK, false},
 				{"GET", m + "/vectors/darcy", "", "", readOK, false},
 				{"GET", m + "/words?prefix=d", "", "", readOK, false},
+				{"GET", m + "/similar?word=darcy&count=2&restrict=3", "", "", readOK, false},
+				{"GET", m + "/analogy?positive=darcy,jane&negative=bingley&method=3cosmul&restrict=4", "", "", readOK, false},
+				{"GET", m + "/doesntmatch?words=darcy,jane,lizzy,zz", "", "", readOK, false},
+				{"POST", m + "/vectors", "application/json", `{"words":["darcy","zz"]}`, readOK, false}, // a read, as POST /queries
+				{"GET", m + "/map?count=3", "", "", readOK, false},
+				{"GET", "/compare?a=" + modelID + "&b=" + modelID + "&word=jane&moved=2", "", "", readOK, false},
+				{"GET", "/api/compare?a=" + modelID + "&b=" + modelID, "", "", readOK, false},
 				{"GET", "/queries", "", "", readOK, false},
 				// The query history is per owner (the services'): others get 404.
 				{"GET", "/queries/" + q.Query.ID, "", "", expect{un, 404, ok, 404, ok, 404, true}, false},
@@ -129,6 +136,8 @@ func TestAccessMatrix(t *testing.T) {
 				{"POST", "/models/import?name=imported", "application/octet-stream", "2 2\nx 1 0\ny 0 1\n",
 					expect{un, forb, created, created, created, un, false}, false},
 				{"GET", m + "/export?format=text", "", "", expect{un, forb, ok, forb, ok, un, true}, false},
+				{"GET", m + "/export?format=tsv", "", "", expect{un, forb, ok, forb, ok, un, true}, false},
+				{"GET", m + "/export?format=tsv-metadata", "", "", expect{un, forb, ok, forb, ok, un, true}, false},
 				// Evaluating reads a model, but costs CPU: the write role, any writer's.
 				{"POST", m + "/evaluate", "text/plain", "darcy jane 5\nbingley wickham 3\n",
 					expect{un, forb, ok, ok, ok, un, false}, false},

@@ -346,6 +346,81 @@ func (m *memService) Export(ctx context.Context, modelID, format string) (*ophic
 	return &ophicleide.Export{Model: md, Format: format, Write: write}, nil
 }
 
+// The analysis operations (issue 14): restricted search and analogy go
+// to Nearest and Analogy (restrict and method noted); the others answer
+// from the word list.
+
+func (m *memService) SimilarWords(ctx context.Context, req ophicleide.SimilarRequest) ([]ophicleide.Result, error) {
+	m.note("restrict %d", req.Restrict)
+	return m.Nearest(ctx, req.ModelID, req.Word, req.Count)
+}
+
+func (m *memService) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyRequest) ([]ophicleide.Result, error) {
+	m.note("restrict %d method %q", req.Restrict, req.Method)
+	return m.Analogy(ctx, req.ModelID, req.Positive, req.Negative, req.Count)
+}
+
+func (m *memService) DoesntMatch(ctx context.Context, modelID string, words []string) (*ophicleide.OddOneOut, error) {
+	m.note("doesntmatch %q", words)
+	_, vocab, err := m.ready(modelID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ophicleide.OddOneOut{Words: []ophicleide.WordScore{}, Unknown: []string{}}
+	for _, w := range words {
+		if i := slices.Index(vocab, w); i >= 0 {
+			out.Words = append(out.Words, ophicleide.WordScore{Word: w, Score: 1 / float64(i+1)})
+			out.Word = w
+		} else {
+			out.Unknown = append(out.Unknown, w)
+		}
+	}
+	return out, nil
+}
+
+func (m *memService) Vectors(ctx context.Context, modelID string, words []string) (*ophicleide.VectorBatch, error) {
+	m.note("vectors %q", words)
+	_, vocab, err := m.ready(modelID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ophicleide.VectorBatch{Dim: 2, Vectors: map[string][]float32{}, Unknown: []string{}}
+	for _, w := range words {
+		if i := slices.Index(vocab, w); i >= 0 {
+			out.Vectors[w] = []float32{float32(i), 1}
+		} else {
+			out.Unknown = append(out.Unknown, w)
+		}
+	}
+	return out, nil
+}
+
+func (m *memService) Map(ctx context.Context, modelID string, count int) (*ophicleide.WordMap, error) {
+	m.note("map %d", count)
+	_, vocab, err := m.ready(modelID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ophicleide.WordMap{Method: "pca", Words: vocab[:min(count, len(vocab))]}
+	for i := range out.Words {
+		out.Points = append(out.Points, [2]float32{float32(i), 0})
+	}
+	return out, nil
+}
+
+func (m *memService) Compare(ctx context.Context, req ophicleide.CompareRequest) (*ophicleide.Comparison, error) {
+	m.note("compare %s %s %q %d %d", req.A, req.B, req.Word, req.Count, req.Moved)
+	a, _, err := m.ready(req.A)
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := m.ready(req.B)
+	if err != nil {
+		return nil, err
+	}
+	return &ophicleide.Comparison{A: ophicleide.ModelRef{ID: a.ID, Name: a.Name}, B: ophicleide.ModelRef{ID: b.ID, Name: b.Name}, Moved: []ophicleide.MovedWord{}}, nil
+}
+
 // Evaluate reads the file and answers one fixed score: the handlers'
 // tests check the transport (kind, name, file), the service's tests the
 // scores.

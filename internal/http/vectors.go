@@ -24,7 +24,11 @@ func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rs, err := s.queries.Nearest(r.Context(), r.PathValue("id"), word, count)
+	restrict, err := restrictParam(r) // (analysis.go)
+	if err != nil {
+		return err
+	}
+	rs, err := s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict})
 	if err != nil {
 		return err
 	}
@@ -42,7 +46,12 @@ func (s *Server) analogy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rs, err := s.queries.Analogy(r.Context(), r.PathValue("id"), pos, neg, count)
+	restrict, err := restrictParam(r) // (analysis.go)
+	if err != nil {
+		return err
+	}
+	rs, err := s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
+		Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
 	if err != nil {
 		return err
 	}
@@ -103,8 +112,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ext, ctype := "bin", "application/octet-stream"
-	if ex.Format == ophicleide.ExportText {
+	switch ex.Format {
+	case ophicleide.ExportText:
 		ext, ctype = "txt", "text/plain; charset=utf-8"
+	case ophicleide.ExportTSV: // the Embedding Projector's vectors.tsv
+		ext, ctype = "tsv", "text/tab-separated-values; charset=utf-8"
+	case ophicleide.ExportTSVMetadata: // and its metadata.tsv
+		ext, ctype = "metadata.tsv", "text/tab-separated-values; charset=utf-8"
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeName(ex.Model.Name)+"."+ext))

@@ -220,10 +220,15 @@ func (s *Queries) Export(ctx context.Context, modelID, format string) (*ophiclei
 		return nil, err
 	}
 	f := vectors.Binary
-	if format != "" {
+	tsv := "" // the Embedding Projector's formats (analysis.go)
+	switch lf := strings.ToLower(strings.TrimSpace(format)); lf {
+	case ophicleide.ExportTSV, ophicleide.ExportTSVMetadata:
+		tsv = lf
+	case "":
+	default:
 		var err error
 		if f, err = vectors.ParseFormat(format); err != nil {
-			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "format", Message: "format must be binary or text"}
+			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "format", Message: "format must be binary or text (word2vec), or tsv or tsv-metadata (the Embedding Projector's vectors and words)"}
 		}
 	}
 	// Ownership before the vectors are loaded.
@@ -238,6 +243,9 @@ func (s *Queries) Export(ctx context.Context, modelID, format string) (*ophiclei
 	}
 	if err := mayChange(p, m, "export"); err != nil {
 		return nil, err
+	}
+	if tsv != "" {
+		return tsvExport(m, set, tsv), nil
 	}
 	name := ophicleide.ExportBinary
 	if f == vectors.Text {

@@ -19,6 +19,7 @@ import (
 type Cache struct {
 	store ophicleide.VectorReader
 	sets  *modelcache.Cache
+	maps  mapCache // the models' word maps (cachemap.go)
 }
 
 // NewCache returns a cache of at most maxBytes of vectors read from store.
@@ -37,8 +38,11 @@ func (c *Cache) load(ctx context.Context, id string) (*vectors.Set, error) {
 	return vectors.Load(rc) // Compact, or word2vec binary from older stores
 }
 
-// Remove forgets the vectors of model id.
-func (c *Cache) Remove(id string) { c.sets.Remove(id) }
+// Remove forgets the vectors of model id, and its word map.
+func (c *Cache) Remove(id string) {
+	c.sets.Remove(id)
+	c.maps.remove(id)
+}
 
 // New returns the two services over store sharing one cache of at most
 // cacheBytes of vectors.
