@@ -90,6 +90,8 @@ func TestCLIStrayArguments(t *testing.T) {
 		{[]string{"models", "create", "--name", "x", "--url", "http://example.com/a.txt", "b.txt", "--server", dead}, `"b.txt"`},
 		{[]string{"models", "get", "a", "b", "--server", dead}, `"a" "b"`},
 		{[]string{"models", "delete", "a", "b", "--server", dead}, `"a" "b"`},
+		{[]string{"models", "show", "a", "b", "--server", dead}, `"a" "b"`},
+		{[]string{"compare", "a", "b", "darcy", "bingley", "--server", dead}, `"bingley"`},
 		{[]string{"models", "export", "a", "b", "--server", dead}, `"a" "b"`},
 		{[]string{"query", "austen", "darcy", "bingley", "--server", dead}, `"bingley"`},
 	} {
@@ -511,5 +513,69 @@ func TestCLIConvertFormatFromExtension(t *testing.T) {
 	}
 	if code, _, stderr := runBin(t, nil, "convert", "--input", text, "--output", filepath.Join(dir, "f.bin"), "--format", "xml"); code != 2 || !strings.Contains(stderr, "--format") {
 		t.Errorf("--format xml: exit %d %q", code, stderr)
+	}
+}
+
+// TestCLIShowAndCompare: models show prints a model's card with its
+// effective parameters and its evaluation scores; compare prints the two
+// models, a word's neighbours in both and the words that moved most, or
+// the API's JSON; its mistakes are usage errors or the server's words.
+func TestCLIShowAndCompare(t *testing.T) {
+	p := startProc(t, binary(t), "serve", "--data-dir", t.TempDir(), "--threads", "1")
+	env := []string{"OPHICLEIDE_SERVER=" + p.base}
+	var ids []string
+	for _, seed := range []string{"1", "2"} {
+		code, stdout, stderr := runBin(t, env, "models", "create", "--name", "austen "+seed, "--file", austenPath, "--dim", "30", "--epochs", "2", "--seed", seed, "--wait", "--poll", "20ms", "--json")
+		var m cliModel
+		if code != 0 || json.Unmarshal([]byte(stdout), &m) != nil {
+			t.Fatalf("create: exit %d %q %s", code, stdout, stderr)
+		}
+		ids = append(ids, m.ID)
+	}
+	code, stdout, stderr := runBin(t, env, "models", "show", "austen 2")
+	for _, want := range []string{ids[1], "status  ready", "upload  pride-and-prejudice", "dim 30", "epochs 2", "seed 2", "words in vocabulary", "evaluation (", "google ", "wordsim353 ", "simlex999 ", "men ", "rw ", "questions)", "pairs)"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("models show: exit %d, lacks %q:\n%s%s", code, want, stdout, stderr)
+		}
+	}
+	code, stdout, stderr = runBin(t, env, "compare", ids[0][:8], "austen 2", "Darcy", "--count", "5", "--moved", "7")
+	if code != 0 || !strings.Contains(stdout, `neighbours of "darcy"`) || !strings.Contains(stdout, "Jaccard") || !strings.Contains(stdout, "moved most") || !strings.Contains(stdout, "aligned on") {
+		t.Fatalf("compare: exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if rows := regexp.MustCompile(`(?m)^  [1-5]  `).FindAllString(stdout, -1); len(rows) != 5 {
+		t.Errorf("compare --count 5: %d neighbour rows:\n%s", len(rows), stdout)
+	}
+	code, stdout, _ = runBin(t, env, "--json", "compare", ids[0], ids[1])
+	var cmp struct {
+		A, B       struct{ ID string }
+		Shared     int
+		Neighbours any
+		Moved      []struct {
+			Word     string
+			Distance float64
+			A, B     []string
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &cmp) != nil || cmp.A.ID != ids[0] || cmp.B.ID != ids[1] || cmp.Shared == 0 || cmp.Neighbours != nil || len(cmp.Moved) != 20 || len(cmp.Moved[0].A) != 3 {
+		t.Errorf("compare --json without a word: exit %d %+v", code, cmp)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"compare", ids[0]}, 2, "give two models"},
+		{[]string{"compare"}, 2, "give two models"},
+		{[]string{"compare", ids[0], ids[1], "--count", "0"}, 2, "--count and --moved"},
+		{[]string{"compare", ids[0], ids[1], "--moved", "-1"}, 2, "--count and --moved"},
+		{[]string{"compare", ids[0], "no-such-model"}, 1, `no model with id or name "no-such-model"`},
+		{[]string{"compare", ids[0], ids[1], "zzqqxx"}, 1, "zzqqxx"},
+		{[]string{"compare", ids[0], ids[1], "--moved", "1000000"}, 1, "HTTP 400"},
+		{[]string{"models", "show", "nope"}, 1, "no model with id or name"},
+	} {
+		code, _, stderr := runBin(t, env, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
 	}
 }

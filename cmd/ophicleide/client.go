@@ -136,7 +136,8 @@ const modelsUsage = `usage: ophicleide models COMMAND [flags]
 commands:
   list          the models on the server, newest first
   create        train a model: --name NAME (--url URL | --file PATH)... [parameters] [--wait]
-  get MODEL     one model
+  get MODEL     one model (a row of the table)
+  show MODEL    one model's card: sources, parameters, statistics, evaluation scores
   delete MODEL  delete a model and its queries
   export MODEL  its vectors: [--format binary|text|tsv|tsv-metadata] [--output FILE]
 
@@ -267,11 +268,11 @@ func runModels(ctx context.Context, e *env, args []string) (err error) {
 	synopsis := map[string]string{
 		"list":   "[flags]",
 		"create": "--name NAME (--url URL | --file PATH)... [parameters] [--wait] [flags]",
-		"get":    "MODEL [flags]", "delete": "MODEL [flags]",
+		"get":    "MODEL [flags]", "show": "MODEL [flags]", "delete": "MODEL [flags]",
 		"export": "MODEL [--format binary|text|tsv|tsv-metadata] [--output FILE] [flags]",
 	}[sub]
 	if synopsis == "" {
-		return usagef("unknown models command %q (list, create, get, delete, export; ophicleide models -h)", sub)
+		return usagef("unknown models command %q (list, create, get, show, delete, export; ophicleide models -h)", sub)
 	}
 	fs := newFlags(e, "models "+sub, synopsis)
 	opts := clientFlags(e, fs)
@@ -354,13 +355,17 @@ func runModels(ctx context.Context, e *env, args []string) (err error) {
 		return err
 	}
 	switch sub {
-	case "get":
+	case "get", "show":
 		m, err := c.Model(ctx, id)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
 			return printJSON(e, m)
+		}
+		if sub == "show" {
+			showModel(e, m)
+			return nil
 		}
 		modelTable(e, []*ophicleide.Model{m})
 	case "delete":
@@ -513,4 +518,141 @@ func runQuery(ctx context.Context, e *env, args []string) (err error) {
 		fmt.Fprintf(tw, "%d\t%s\t%.4f\n", i+1, r.Word, r.Score)
 	}
 	return tw.Flush()
+}
+
+// showModel prints one model's card: what it was trained on and with,
+// its statistics and its evaluation.
+func showModel(e *env, m *ophicleide.Model) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s  %s\n", m.ID, m.Name)
+	status := string(m.Status)
+	if m.Status == ophicleide.StatusTraining || m.Status == ophicleide.StatusQueued {
+		if line := modelProgressLine(m.Progress); line != "" && line != status {
+			status += ": " + line
+		}
+	}
+	fmt.Fprintf(tw, "status\t%s (created %s)\n", status, m.Created.Local().Format(time.DateTime))
+	if m.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", m.Error)
+	}
+	if m.Owner != "" {
+		fmt.Fprintf(tw, "owner\t%s\n", m.Owner)
+	}
+	for _, u := range m.URLs {
+		fmt.Fprintf(tw, "url\t%s\n", u)
+	}
+	for _, u := range m.Uploads {
+		fmt.Fprintf(tw, "upload\t%s\n", u)
+	}
+	if p := paramsLine(m.Params); p != "" {
+		fmt.Fprintf(tw, "params\t%s\n", p)
+	}
+	if st := m.Stats; st != nil {
+		line := fmt.Sprintf("%d corpus words, %d words in vocabulary, %.2f s training", st.CorpusWords, st.VocabSize, st.TrainingSeconds)
+		if st.WordsPerSecond > 0 {
+			line += fmt.Sprintf(", %.0f words/s", st.WordsPerSecond)
+		}
+		fmt.Fprintf(tw, "stats\t%s\n", line)
+	}
+	tw.Flush()
+	if m.Evaluation != nil {
+		printEvaluation(e, m.Evaluation)
+	} else if m.Status == ophicleide.StatusReady {
+		fmt.Fprintln(e.stdout, "evaluation: none (not computed for this model)")
+	}
+}
+
+// paramsLine is the parameters a model records, in the flags' order,
+// with their API names (those not set are left out).
+func paramsLine(p ophicleide.Params) string {
+	b, _ := json.Marshal(p)
+	var fields map[string]json.RawMessage
+	json.Unmarshal(b, &fields)
+	var out []string
+	for _, mp := range modelParams {
+		if v, ok := fields[mp.field]; ok {
+			out = append(out, mp.field+" "+strings.Trim(string(v), `"`))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// printEvaluation prints a model's scores, one set a line.
+func printEvaluation(e *env, ev *ophicleide.Evaluation) {
+	fmt.Fprintf(e.stdout, "evaluation (%.2f s):\n", ev.Seconds)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SET\tSCORE\tCOVERAGE\tDETAILS")
+	for _, a := range ev.Analogies {
+		fmt.Fprintf(tw, "  %s\t%.2f%%\t%.1f%% (%d/%d questions)\tanalogy accuracy (3CosAdd); semantic %.2f%%, syntactic %.2f%%\n",
+			a.Name, 100*a.Accuracy, 100*a.Coverage, a.Answered, a.Questions, 100*a.Semantic, 100*a.Syntactic)
+	}
+	for _, s := range ev.Similarities {
+		fmt.Fprintf(tw, "  %s\t%.4f\t%.1f%% (%d/%d pairs)\tSpearman\n", s.Name, s.Spearman, 100*s.Coverage, s.Covered, s.Pairs)
+	}
+	tw.Flush()
+}
+
+// runCompare is "ophicleide compare A B [WORD]".
+func runCompare(ctx context.Context, e *env, args []string) (err error) {
+	fs := newFlags(e, "compare", "MODEL_A MODEL_B [WORD] [--count N] [--moved N]   (MODEL: an id, its first 8+ characters, or a unique name)")
+	opts := clientFlags(e, fs)
+	count := fs.Int("count", 10, "WORD's neighbours shown in each model")
+	moved := fs.Int("moved", 20, "how many of the words that moved most to show")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) < 2:
+		return usagef("give two models (and optionally a WORD)")
+	case len(pos) > 3:
+		return usagef("give two models and at most one WORD; unexpected arguments %s", quoteAll(pos[3:]))
+	case *count < 1 || *moved < 1:
+		return usagef("--count and --moved must be at least 1")
+	}
+	c := opts.client()
+	defer func() { err = explainAccess(err, c.HasToken()) }()
+	var ids [2]string
+	for i := range ids {
+		if ids[i], err = c.Resolve(ctx, pos[i]); err != nil {
+			return err
+		}
+	}
+	word := ""
+	if len(pos) == 3 {
+		word = strings.ToLower(pos[2])
+	}
+	cmp, err := c.Compare(ctx, ids[0], ids[1], word, *count, *moved)
+	if err != nil {
+		return err
+	}
+	if *opts.asJSON {
+		return printJSON(e, cmp)
+	}
+	fmt.Fprintf(e.stdout, "a: %s (%s)\nb: %s (%s)\n%d shared words, aligned on %d\n", cmp.A.Name, cmp.A.ID, cmp.B.Name, cmp.B.ID, cmp.Shared, cmp.Aligned)
+	if n := cmp.Neighbours; n != nil {
+		fmt.Fprintf(e.stdout, "\nneighbours of %q (overlap %d, Jaccard %.2f):\n", cmp.Word, len(n.Overlap), n.Jaccard)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tA\t\tB\t")
+		for i := range max(len(n.A), len(n.B)) {
+			var a, as, b, bs string
+			if i < len(n.A) {
+				a, as = n.A[i].Word, fmt.Sprintf("%.4f", n.A[i].Score)
+			}
+			if i < len(n.B) {
+				b, bs = n.B[i].Word, fmt.Sprintf("%.4f", n.B[i].Score)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", i+1, a, as, b, bs)
+		}
+		tw.Flush()
+	}
+	if len(cmp.Moved) > 0 {
+		fmt.Fprintf(e.stdout, "\nmoved most (distance 1 - cosine after alignment; nearest words in a / in b):\n")
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		for _, m := range cmp.Moved {
+			fmt.Fprintf(tw, "  %s\t%.3f\t%s\t/ %s\n", m.Word, m.Distance, strings.Join(m.A, ", "), strings.Join(m.B, ", "))
+		}
+		tw.Flush()
+	}
+	return nil
 }

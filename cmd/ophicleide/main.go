@@ -66,8 +66,9 @@ func commands() []command {
 		{"worker", "run training workers only (health probes on --addr)", runWorker},
 		{roleQuery, "run the read-only API: GET endpoints and POST /queries, to scale queries by replicas", runReadAPI},
 		{"web", "serve the web page, proxying /api/ to a training server (--training)", runWebChecked},
-		{"models", "list|create|get|delete|export models on a running server (--server)", runModels},
+		{"models", "list|create|get|show|delete|export models on a running server (--server)", runModels},
 		{"query", "query MODEL WORD: nearest words on a running server (--server)", runQuery},
+		{"compare", "compare A B [WORD]: two models on a running server, the words that moved most and WORD's neighbours in both", runCompare},
 		{"train", "train word vectors from text files (or stdin) into a vectors file", runTrain},
 		{"similar", "nearest words to a word in a vectors file", runSimilar},
 		{"analogy", "a is to b as c is to ? (3CosAdd) in a vectors file", runAnalogy},
@@ -132,7 +133,7 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 		}
 		var err error
 		if len(e.global.given) > 0 && !isClientCommand(c.name) {
-			err = usagef("%s: only the client commands (models, query) take these flags", strings.Join(e.global.given, ", "))
+			err = usagef("%s: only the client commands (models, query, compare) take these flags", strings.Join(e.global.given, ", "))
 		} else {
 			err = c.run(ctx, e, args[1:])
 		}
@@ -160,7 +161,9 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 
 // isClientCommand reports whether the command talks to a server, and so
 // takes the global flags.
-func isClientCommand(name string) bool { return name == "models" || name == "query" }
+func isClientCommand(name string) bool {
+	return name == "models" || name == "query" || name == "compare"
+}
 
 // parse takes the global flags off the front of args and returns the rest,
 // the command first. A flag it does not know there is an error naming it
