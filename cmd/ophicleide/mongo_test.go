@@ -37,7 +37,7 @@ func TestQueryRole(t *testing.T) {
 	if code, _ := call(t, "POST", api+"/models", `{"name": "austen", "urls": ["`+src.URL+`/austen.txt"], "params": {"epochs": 2}}`, &m); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	waitModel(t, query, m.ID, "ready") // the query role reads the model's state from the database
+	waitModel(t, query, m.ID, "ready") // the read-api role reads the model's state from the database
 
 	for _, base := range []string{api, query} {
 		var q struct{ Query struct{ ID string } }
@@ -55,17 +55,17 @@ func TestQueryRole(t *testing.T) {
 	var e struct{ Errors []struct{ Details string } }
 	code, _ := call(t, "POST", query+"/models", `{"name": "x", "urls": ["`+src.URL+`/alice.txt"]}`, &e)
 	if code != 405 || len(e.Errors) != 1 || !strings.Contains(e.Errors[0].Details, "api role") {
-		t.Fatalf("POST /models on the query role: %d %+v", code, e)
+		t.Fatalf("POST /models on the read-api role: %d %+v", code, e)
 	}
 	if code, _ := call(t, "DELETE", query+"/models/"+m.ID, "", nil); code != 405 {
-		t.Fatalf("DELETE on the query role: %d", code)
+		t.Fatalf("DELETE on the read-api role: %d", code)
 	}
 
 	if code, _ := call(t, "DELETE", api+"/models/"+m.ID, "", nil); code != 204 {
 		t.Fatalf("delete on the api role: %d", code)
 	}
 	if code, _ := call(t, "POST", query+"/queries", `{"model": "`+m.ID+`", "word": "darcy"}`, nil); code != 404 {
-		t.Fatalf("query role after the model was deleted elsewhere: %d, want 404", code)
+		t.Fatalf("read-api role after the model was deleted elsewhere: %d, want 404", code)
 	}
 }
 
