@@ -1,15 +1,23 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"github.com/ophicleide/ophicleide/internal/bolt"
 )
 
 // The OpenAPI checks read the Embedding Projector's TSV exports as text.
@@ -291,4 +299,69 @@ func TestAnalysisExportTSV(t *testing.T) {
 		t.Fatalf("metadata.tsv: %d %v %q", r.status, r.header, r.body)
 	}
 	wantError(t, "csv", a.do("GET", m+"/export?format=csv", "", nil), 400, "format", "tsv or tsv-metadata")
+}
+
+// BenchmarkAnalysisHTTP times GET /compare and GET /map through the real
+// server and services on two imported random models of OPH_BENCH_WORDS
+// (10,000) words of dimension 100, the second another random set of the
+// same words (so every word moved). first-ms is the first call (the map
+// computed, the vectors loaded), the rest are warm.
+func BenchmarkAnalysisHTTP(b *testing.B) {
+	words := 10000
+	if v, err := strconv.Atoi(os.Getenv("OPH_BENCH_WORDS")); err == nil && v > 0 {
+		words = v
+	}
+	t := &testing.T{}
+	a := startBenchAPI(b, t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := func(name string) string {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%d 100\n", words)
+		for i := range words {
+			fmt.Fprintf(&sb, "w%d", i)
+			for range 100 {
+				fmt.Fprintf(&sb, " %.4f", rng.Float32()*2-1)
+			}
+			sb.WriteByte('\n')
+		}
+		r := a.unchecked("POST", "/models/import?name="+name, "application/octet-stream", []byte(sb.String()))
+		var m struct{ ID string }
+		if err := json.Unmarshal(r.body, &m); err != nil || r.status != http.StatusCreated {
+			b.Fatalf("import: %d %s", r.status, r.body)
+		}
+		return m.ID
+	}
+	x, y := model("a"), model("b")
+	for _, bc := range []struct{ name, path string }{
+		{"compare", "/compare?a=" + x + "&b=" + y + "&word=w5&moved=20"},
+		{"map", "/models/" + x + "/map?count=5000"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			start := time.Now()
+			if r := a.unchecked("GET", bc.path, "", nil); r.status != 200 {
+				b.Fatalf("%d %s", r.status, r.body)
+			}
+			first := time.Since(start)
+			b.ResetTimer()
+			for b.Loop() {
+				if r := a.unchecked("GET", bc.path, "", nil); r.status != 200 {
+					b.Fatalf("%d %s", r.status, r.body)
+				}
+			}
+			b.ReportMetric(float64(first.Microseconds())/1000, "first-ms")
+		})
+	}
+}
+
+// startBenchAPI is startAPI for a benchmark.
+func startBenchAPI(b *testing.B, t *testing.T) *realAPI {
+	store, err := bolt.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	srv := newRealServer(store, 256<<20, slog.New(slog.DiscardHandler))
+	hs := httptest.NewServer(srv)
+	b.Cleanup(hs.Close)
+	return &realAPI{t: t, srv: srv, base: hs.URL}
 }
