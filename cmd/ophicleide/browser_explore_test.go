@@ -452,9 +452,10 @@ func TestBrowserCompare(t *testing.T) {
 		return strings.Contains(got, "“"+first+"”"), "title " + got
 	})
 	do(t, ctx, "bookmark", chromedp.Navigate(base+"/#/compare/"+a+"/"+b+"/darcy"), chromedp.WaitVisible(chromedp.CSS("#compare-list-b li")))
-	if got := text(t, ctx, "#compare-neighbours-title"); !strings.Contains(got, "darcy") {
-		t.Errorf("the bookmarked comparison shows %q", got)
-	}
+	eventually(t, 10*time.Second, 50*time.Millisecond, func() (bool, string) {
+		got := text(t, ctx, "#compare-neighbours-title")
+		return strings.Contains(got, "“darcy”"), "the bookmarked comparison shows " + got
+	})
 	var raw json.RawMessage
 	if code, _ := call(t, "GET", base+"/compare?a="+a+"&b="+b, "", &raw); code != 200 {
 		t.Errorf("GET /compare without a word: %d", code)

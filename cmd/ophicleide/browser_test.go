@@ -268,8 +268,8 @@ func browseFlow(t *testing.T, ctx context.Context, base, books, prefix string) {
 	}
 	circles := eval[int](t, ctx, `document.querySelectorAll("#plot circle").length`)
 	labels := eval[int](t, ctx, `document.querySelectorAll("#plot text").length`)
-	if circles != 11 || labels != 11 {
-		t.Fatalf("plot: %d points, %d labels; want 11 (darcy and 10 neighbours)", circles, labels)
+	if circles != 11 || labels < 6 || labels > 11 {
+		t.Fatalf("plot: %d points, %d labels; want 11 points (darcy and 10 neighbours), most labelled (labels never overlap: the rest show on hover)", circles, labels)
 	}
 	s.take("query")
 

@@ -775,11 +775,16 @@ function textWidth(s, px, bold) {
 // [x0, x1] x [y0, y1] and overlaps no label placed before; a label with
 // no free spot is left out (its point still shows it on hover).
 // items: {x, y, r, w, h, bold}; returns [{i, x, y, anchor}] in units.
-function placeLabels(items, box, max) {
+// With avoidPoints, a label covers no other point either.
+function placeLabels(items, box, max, avoidPoints) {
   const placed = [], out = [];
+  const apart = (b, p) => b[2] <= p[0] || b[0] >= p[2] || b[3] <= p[1] || b[1] >= p[3];
+  const dots = avoidPoints ? items.map(p => [p.x - p.r, p.y - p.r, p.x + p.r, p.y + p.r]) : [];
+  let self = -1;
   const free = b => b[0] >= box[0] && b[2] <= box[2] && b[1] >= box[1] && b[3] <= box[3] &&
-    placed.every(p => b[2] <= p[0] || b[0] >= p[2] || b[3] <= p[1] || b[1] >= p[3]);
+    placed.every(p => apart(b, p)) && dots.every((p, j) => j === self || apart(b, p));
   for (let i = 0; i < items.length && out.length < max; i++) {
+    self = i;
     const { x, y, r, w, h } = items[i];
     const g = r + h * 0.25, asc = h * 0.95, desc = h * 0.3;
     const spots = [
@@ -860,7 +865,7 @@ function drawPlot() {
     return c;
   });
   svg.append(...circles);
-  const labels = placeLabels(items, [0, 0, W, H], big ? 100 : 40);
+  const labels = placeLabels(items, [0, 0, W, H], big ? 100 : 40, true);
   const labelled = new Set();
   for (const l of labels) {
     labelled.add(l.i);
@@ -869,7 +874,7 @@ function drawPlot() {
   }
   circles.forEach((c, i) => { if (!labelled.has(i)) c.classList.add("unlabelled"); });
   const hidden = words.length - labels.length;
-  $("#plot-note").textContent = hidden > 0 ? `${hidden} of ${words.length} words have no room for a label: point at a dot to see its word` + (big ? "." : ", or open the larger view.") : "";
+  $("#plot-note").textContent = hidden > 0 ? `${hidden} of ${words.length} words ${hidden === 1 ? "has" : "have"} no room for a label: point at a dot to see its word` + (big ? "." : ", or open the larger view.") : "";
   const tip = $("#plot-tip"), box = svg.parentElement;
   svg.onmousemove = ev => {
     const w = ev.target.getAttribute && ev.target.getAttribute("data-word");
@@ -1220,7 +1225,9 @@ function renderCompare(d, count) {
       resultRows(list, nb[side] || [], w => compareHash(d.a.id, d.b.id, w, { count }));
       for (const li of list.children) {
         const w = li.querySelector(".word").textContent;
-        if (overlap.has(w)) { li.classList.add("overlap"); li.querySelector(".row").append(el("span", { class: "mark", title: "in both models" }, "✓")); }
+        const both = overlap.has(w);
+        if (both) li.classList.add("overlap");
+        li.querySelector(".row").append(el("span", { class: "mark", title: both ? "in both models" : null }, both ? "✓" : ""));
       }
     }
   }
