@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -170,6 +172,23 @@ func checkPlot(t *testing.T, ctx context.Context, what string) plotGeometry {
 		t.Errorf("%s: %.2f px per unit along x, %.2f along y: the axes' scales differ", what, g.PxX, g.PxY)
 	}
 	return g
+}
+
+// phoneWidth checks that at a phone's width nothing is wider than the screen.
+func phoneWidth(t *testing.T, ctx context.Context, what string, s *pngShots) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		t.Errorf("%s: at 390 px the page is %d px wider than the screen", what, w)
+	}
+	s.take(strings.ReplaceAll(what, " ", "-") + "-phone")
+	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
 }
 
 // TestBrowserExplore: the card's scores, parameters and speed; models of
@@ -355,6 +374,7 @@ func TestBrowserExplore(t *testing.T) {
 		t.Errorf("reset gives %q, want %q", v, vb0)
 	}
 	s.take("map-moved")
+	phoneWidth(t, ctx, "query with the map", s)
 
 	// The other tools: similarity, odd one out, a 3CosMul analogy.
 	do(t, ctx, "similarity", chromedp.SetValue(chromedp.CSS("#similarity-a"), "darcy"), chromedp.SetValue(chromedp.CSS("#similarity-b"), "bingley"),
@@ -456,6 +476,25 @@ func TestBrowserCompare(t *testing.T) {
 		got := text(t, ctx, "#compare-neighbours-title")
 		return strings.Contains(got, "“darcy”"), "the bookmarked comparison shows " + got
 	})
+	// At a phone's width the compare view is no wider than the screen.
+	phoneWidth(t, ctx, "compare", s)
+
+	// A word-pair file of the user's own, evaluated from the card.
+	pairs := filepath.Join(t.TempDir(), "my-pairs.txt")
+	if err := os.WriteFile(pairs, []byte("darcy\tbingley\t9\nelizabeth\tjane\t8\nhouse\tletter\t2\nmother\tfather\t7\nzzz\tdarcy\t1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	card := `li.model[data-id="` + a + `"]`
+	do(t, ctx, "evaluate a file", chromedp.Click(chromedp.CSS("#nav-models")), chromedp.WaitVisible(chromedp.CSS(card+" .eval-own summary")),
+		chromedp.Click(chromedp.CSS(card+" .eval-own summary")),
+		chromedp.SetUploadFiles(chromedp.CSS(card+" .eval-file"), []string{pairs}),
+		chromedp.Click(chromedp.CSS(card+" .eval-own button")),
+		chromedp.WaitVisible(chromedp.CSS(card+" .evaluation.user .score-item")))
+	if got := text(t, ctx, card+" .evaluation.user"); !strings.Contains(got, "my-pairs") || !strings.Contains(got, "80% covered") {
+		t.Errorf("the evaluated file shows %q", got)
+	}
+	s.take("evaluated-file")
+
 	var raw json.RawMessage
 	if code, _ := call(t, "GET", base+"/compare?a="+a+"&b="+b, "", &raw); code != 200 {
 		t.Errorf("GET /compare without a word: %d", code)
