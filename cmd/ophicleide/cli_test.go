@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -353,6 +355,16 @@ func TestCLIModelsCreate(t *testing.T) {
 			t.Errorf("%q: exit %d, %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
 		}
 	}
+	var urls []string
+	for i := range 500 {
+		urls = append(urls, "--url", src.URL+"/austen.txt?"+strconv.Itoa(i))
+	}
+	if code, _, stderr := runBin(t, env, append([]string{"models", "create", "--name", "many urls"}, urls...)...); code != 1 || !strings.Contains(stderr, "at most") {
+		t.Errorf("create with 500 URLs: exit %d %q; want the server's refusal", code, stderr)
+	}
+	if code, _, stderr := runBin(t, env, "models", "create", "--name", strings.Repeat("n", 100_000), "--url", src.URL+"/austen.txt"); code != 1 || !strings.Contains(stderr, "name") {
+		t.Errorf("create with a 100k-character name: exit %d %.200q", code, stderr)
+	}
 	for _, args := range [][]string{{"--name", "x"}, {"--url", src.URL + "/austen.txt"}} {
 		if code, _, stderr := runBin(t, env, append([]string{"models", "create"}, args...)...); code != 2 || !strings.Contains(stderr, "give --name and at least one --url or --file") {
 			t.Errorf("create %q: exit %d, %q", args, code, stderr)
@@ -361,6 +373,31 @@ func TestCLIModelsCreate(t *testing.T) {
 	if after := len(listModels(t, p.base)); after != before {
 		t.Errorf("refused creates made %d models", after-before)
 	}
+	// Interrupted while waiting: exit 130, the model trains on.
+	cmd := exec.Command(bin, "models", "create", "--name", "long", "--url", src.URL+"/austen.txt", "--epochs", "100", "--wait", "--poll", "20ms", "--server", p.base)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stderrPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	stderrPipe.Read(first) // the first progress line has begun: it is waiting
+	cmd.Process.Signal(os.Interrupt)
+	rest, _ := io.ReadAll(stderrPipe)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(string(rest), "stopped waiting; model ") || !strings.Contains(string(rest), "interrupted") {
+		t.Errorf("interrupted --wait: %v, stderr %q; want exit 130 saying the model goes on", err, string(first)+string(rest))
+	}
+	for _, m := range listModels(t, p.base) {
+		if m.Name == "long" && (m.Status == "failed" || m.Status == "ready") {
+			t.Errorf("the model of an interrupted --wait: %+v", m)
+		}
+	}
+
 	// Many files: all are uploaded (the server's limits answer, not the CLI).
 	dir := t.TempDir()
 	var many []string
@@ -558,6 +595,28 @@ func TestCLIShowAndCompare(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &cmp) != nil || cmp.A.ID != ids[0] || cmp.B.ID != ids[1] || cmp.Shared == 0 || cmp.Neighbours != nil || len(cmp.Moved) != 20 || len(cmp.Moved[0].A) != 3 {
 		t.Errorf("compare --json without a word: exit %d %+v", code, cmp)
+	}
+	// Export in the Embedding Projector's TSV: one row per word, dim
+	// floats; metadata one word a line.
+	dir := t.TempDir()
+	vecs, meta := filepath.Join(dir, "vectors.tsv"), filepath.Join(dir, "metadata.tsv")
+	if code, _, stderr := runBin(t, env, "models", "export", "austen 1", "--format", "tsv", "--output", vecs); code != 0 {
+		t.Fatalf("export tsv: %d %s", code, stderr)
+	}
+	if code, _, stderr := runBin(t, env, "models", "export", ids[0][:8], "--format", "tsv-metadata", "--output", meta); code != 0 {
+		t.Fatalf("export tsv-metadata: %d %s", code, stderr)
+	}
+	vb, _ := os.ReadFile(vecs)
+	mb, _ := os.ReadFile(meta)
+	rows, words := strings.Split(strings.TrimSuffix(string(vb), "\n"), "\n"), strings.Split(strings.TrimSuffix(string(mb), "\n"), "\n")
+	if len(rows) != len(words) || len(rows) < 1000 || len(strings.Split(rows[0], "\t")) != 30 || words[0] == "" {
+		t.Errorf("TSV export: %d rows, %d words, first row %d columns", len(rows), len(words), len(strings.Split(rows[0], "\t")))
+	}
+	if code, _, stderr := runBin(t, env, "models", "export", ids[0], "--format", "xml", "--output", filepath.Join(dir, "x")); code != 1 || !strings.Contains(stderr, "HTTP 400") {
+		t.Errorf("export --format xml: exit %d %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused export left its output file")
 	}
 	for _, tc := range []struct {
 		args []string

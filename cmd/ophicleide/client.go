@@ -423,6 +423,7 @@ func waitReady(ctx context.Context, e *env, c *client.Client, m *ophicleide.Mode
 		case <-ctx.Done():
 			if pp != nil {
 				pp.end()
+				fmt.Fprintf(e.stderr, "stopped waiting; model %s goes on (ophicleide models get %s)\n", m.ID, m.ID)
 			}
 			return nil, ctx.Err()
 		case <-tick.C:
