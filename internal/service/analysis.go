@@ -251,13 +251,16 @@ func (s *Queries) Compare(ctx context.Context, req ophicleide.CompareRequest) (*
 		out.Word = word
 		out.Neighbours = neighbourOverlap(results(na), results(nb))
 	}
-	c, err := vectors.Compare(sa, sb, vectors.CompareOptions{Align: ophicleide.CompareAligned, Scan: ophicleide.CompareScanned,
-		Moved: req.Moved, Neighbours: ophicleide.CompareTop})
+	// The alignment is kept (cachemap.go): the same pair asked about
+	// another word or more moved words aligns once.
+	al, err := s.cache.align.get(ma.ID, mb.ID, func() (*vectors.Alignment, error) {
+		return vectors.Align(sa, sb, vectors.CompareOptions{Align: ophicleide.CompareAligned, Scan: ophicleide.CompareScanned})
+	})
 	if err != nil {
 		return nil, err
 	}
-	out.Shared, out.Aligned = c.Shared, c.Aligned
-	for _, mw := range c.Moved {
+	out.Shared, out.Aligned = al.Shared, al.Aligned
+	for _, mw := range al.Moved(sa, sb, req.Moved, ophicleide.CompareTop) {
 		out.Moved = append(out.Moved, ophicleide.MovedWord{Word: mw.Word, Distance: float64(mw.Distance), A: mw.A, B: mw.B})
 	}
 	return out, nil

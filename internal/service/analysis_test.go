@@ -73,3 +73,67 @@ func TestMapCachedAndDroppedWithModel(t *testing.T) {
 		t.Fatalf("map of a deleted model: %v", err)
 	}
 }
+
+// TestAlignmentsCachedAndDropped: a pair is aligned once whatever the
+// word or moved count, each direction is its own, at most maxAlignments
+// are kept, and a deleted model's go.
+func TestAlignmentsCachedAndDropped(t *testing.T) {
+	ctx := context.Background()
+	store, err := bolt.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	models, queries := New(store, 64<<20, Config{})
+	var ids []string
+	for k := range 6 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "50 3\n")
+		for i := range 50 {
+			fmt.Fprintf(&b, "w%d %d %d %d\n", i, (i+k)%7+1, i%11, (i*k)%13)
+		}
+		m, err := models.Import(ctx, fmt.Sprint("m", k), strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	compare := func(a, b, word string, moved int) *ophicleide.Comparison {
+		t.Helper()
+		c, err := queries.Compare(ctx, ophicleide.CompareRequest{A: a, B: b, Word: word, Count: 3, Moved: moved})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1 := compare(ids[0], ids[1], "", 5)
+	c2 := compare(ids[0], ids[1], "w3", 10)
+	if n := queries.cache.align.len(); n != 1 || fmt.Sprint(c1.Moved) != fmt.Sprint(c2.Moved[:5]) || c2.Neighbours == nil {
+		t.Fatalf("%d alignments; %v / %v", n, c1.Moved, c2.Moved[:5])
+	}
+	compare(ids[1], ids[0], "", 1)
+	if n := queries.cache.align.len(); n != 2 {
+		t.Fatalf("%d alignments after the other direction", n)
+	}
+	for _, a := range ids {
+		for _, b := range ids {
+			compare(a, b, "", 1)
+		}
+	}
+	if n := queries.cache.align.len(); n != maxAlignments {
+		t.Fatalf("%d alignments kept, want %d", n, maxAlignments)
+	}
+	if err := models.Delete(ctx, ids[5]); err != nil {
+		t.Fatal(err)
+	}
+	queries.cache.align.mu.Lock()
+	for k := range queries.cache.align.entries {
+		if k[0] == ids[5] || k[1] == ids[5] {
+			t.Errorf("an alignment of the deleted model is kept: %v", k)
+		}
+	}
+	if len(queries.cache.align.entries) != len(queries.cache.align.order) {
+		t.Errorf("%d entries, %d in order", len(queries.cache.align.entries), len(queries.cache.align.order))
+	}
+	queries.cache.align.mu.Unlock()
+}

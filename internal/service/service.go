@@ -19,7 +19,8 @@ import (
 type Cache struct {
 	store ophicleide.VectorReader
 	sets  *modelcache.Cache
-	maps  mapCache // the models' word maps (cachemap.go)
+	maps  mapCache   // the models' word maps (cachemap.go)
+	align alignCache // alignments of one model onto another (cachemap.go)
 }
 
 // NewCache returns a cache of at most maxBytes of vectors read from store.
@@ -38,10 +39,11 @@ func (c *Cache) load(ctx context.Context, id string) (*vectors.Set, error) {
 	return vectors.Load(rc) // Compact, or word2vec binary from older stores
 }
 
-// Remove forgets the vectors of model id, and its word map.
+// Remove forgets the vectors of model id, its word map and alignments.
 func (c *Cache) Remove(id string) {
 	c.sets.Remove(id)
 	c.maps.remove(id)
+	c.align.remove(id)
 }
 
 // New returns the two services over store sharing one cache of at most

@@ -75,40 +75,64 @@ type MovedWord struct {
 	A, B     []string // its nearest words in each set, best first
 }
 
-// Compare aligns b onto a by orthogonal Procrustes over the unit vectors
-// of the shared words among the opt.Align most frequent of both, then
-// measures, for the first opt.Scan shared words (in a's order), the
-// cosine distance between a's unit vector and b's aligned one, and
-// returns the opt.Moved largest (ties to the more frequent in a). Sets of
-// different dimensions are an error wrapping ErrInvalid. Comparing a set
-// with itself finds every distance 0 (to rounding).
+// Compare is Align, then the opt.Moved words that moved most, each with
+// its opt.Neighbours nearest words in each set.
 func Compare(a, b *Set, opt CompareOptions) (*Comparison, error) {
+	al, err := Align(a, b, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Comparison{Shared: al.Shared, Aligned: al.Aligned, Scanned: len(al.ranked), Rotation: al.Rotation,
+		Moved: al.Moved(a, b, opt.Moved, opt.Neighbours)}, nil
+}
+
+// Alignment is set b aligned onto set a, with the distances of the
+// shared words measured: what Compare computes once for a pair, to keep
+// and answer more questions (Moved). It holds rows, not the sets (about
+// 12 bytes per scanned word and 8*Dim^2 for the rotation).
+type Alignment struct {
+	Shared   int       // words in both sets
+	Aligned  int       // words the alignment used
+	Rotation []float64 // b's alignment onto a (row-major Dim x Dim)
+	ranked   []moved   // the scanned words, the largest distance first
+}
+
+// moved is a shared word's rows and distance.
+type moved struct {
+	ia, ib int
+	d      float32
+}
+
+// Align aligns b onto a by orthogonal Procrustes over the unit vectors of
+// the shared words among the opt.Align most frequent of both, then
+// measures, for the first opt.Scan shared words (in a's order), the
+// cosine distance between a's unit vector and b's aligned one, and ranks
+// them, the largest first (ties to the more frequent in a). Sets of
+// different dimensions are an error wrapping ErrInvalid. A set aligned
+// with itself has every distance 0 (to rounding).
+func Align(a, b *Set, opt CompareOptions) (*Alignment, error) {
 	defer runtime.KeepAlive(a)
 	defer runtime.KeepAlive(b)
 	if a.dim != b.dim {
 		return nil, fmt.Errorf("%w: the sets have dimensions %d and %d; aligning them needs equal dimensions", ErrInvalid, a.dim, b.dim)
 	}
 	d := a.dim
-	type pair struct{ ia, ib int }
-	var shared, align []pair
+	out := &Alignment{}
+	var scan, align []moved
 	for ia, w := range a.words {
 		ib, ok := b.index[w]
 		if !ok {
 			continue
 		}
-		if len(shared) < opt.Scan {
-			shared = append(shared, pair{ia, ib})
+		out.Shared++
+		if len(scan) < opt.Scan {
+			scan = append(scan, moved{ia: ia, ib: ib})
 		}
 		if ia < opt.Align && ib < opt.Align {
-			align = append(align, pair{ia, ib})
+			align = append(align, moved{ia: ia, ib: ib})
 		}
 	}
-	out := &Comparison{Aligned: len(align), Scanned: len(shared)}
-	for _, w := range a.words {
-		if _, ok := b.index[w]; ok {
-			out.Shared++
-		}
-	}
+	out.Aligned = len(align)
 	am := make([]float64, len(align)*d)
 	bm := make([]float64, len(align)*d)
 	for k, p := range align {
@@ -128,34 +152,43 @@ func Compare(a, b *Set, opt CompareOptions) (*Comparison, error) {
 			rt[j*d+i] = float32(rot[i*d+j])
 		}
 	}
-	type dist struct {
-		p pair
-		d float32
-	}
-	dists := make([]dist, len(shared))
 	turned := make([]float32, d)
-	for k, p := range shared {
-		ua, ub := a.UnitRow(p.ia), b.UnitRow(p.ib)
+	ua, ub := make([]float32, d), make([]float32, d)
+	for k, p := range scan {
+		copy(ua, a.Row(p.ia))
+		vecmath.Scale(a.invNorm[p.ia], ua)
+		copy(ub, b.Row(p.ib))
+		vecmath.Scale(b.invNorm[p.ib], ub)
 		vecmath.DotRows(ub, rt, turned)
 		c := float64(vecmath.Dot(ua, turned))
 		if n := math.Sqrt(float64(vecmath.Dot(turned, turned))); n > 0 {
 			c /= n
 		}
-		dists[k] = dist{p, float32(max(0, 1-c))}
+		scan[k].d = float32(max(0, 1-c))
 	}
-	slices.SortStableFunc(dists, func(x, y dist) int { return cmp.Compare(y.d, x.d) })
-	for _, x := range dists[:min(opt.Moved, len(dists))] {
-		w := a.words[x.p.ia]
-		mw := MovedWord{Word: w, Distance: x.d, A: []string{}, B: []string{}}
-		for _, n := range a.search(a.UnitRow(x.p.ia), opt.Neighbours, 0, []int{x.p.ia}) {
-			mw.A = append(mw.A, n.Word)
-		}
-		for _, n := range b.search(b.UnitRow(x.p.ib), opt.Neighbours, 0, []int{x.p.ib}) {
-			mw.B = append(mw.B, n.Word)
-		}
-		out.Moved = append(out.Moved, mw)
-	}
+	slices.SortStableFunc(scan, func(x, y moved) int { return cmp.Compare(y.d, x.d) })
+	out.ranked = scan
 	return out, nil
+}
+
+// Moved returns the n words that moved most, the largest distance first,
+// each with its k nearest words in each set; a and b are the sets al
+// aligned (or equal ones: it panics on others' rows out of range).
+func (al *Alignment) Moved(a, b *Set, n, k int) []MovedWord {
+	defer runtime.KeepAlive(a)
+	defer runtime.KeepAlive(b)
+	out := make([]MovedWord, 0, min(max(n, 0), len(al.ranked)))
+	for _, x := range al.ranked[:min(max(n, 0), len(al.ranked))] {
+		mw := MovedWord{Word: a.words[x.ia], Distance: x.d, A: []string{}, B: []string{}}
+		for _, nb := range a.search(a.UnitRow(x.ia), k, 0, []int{x.ia}) {
+			mw.A = append(mw.A, nb.Word)
+		}
+		for _, nb := range b.search(b.UnitRow(x.ib), k, 0, []int{x.ib}) {
+			mw.B = append(mw.B, nb.Word)
+		}
+		out = append(out, mw)
+	}
+	return out
 }
 
 // unit64 writes the unit vector of row i of s to dst as float64.
