@@ -1107,6 +1107,7 @@ async function openAnalogy(model, a, b, c, method, restrict) {
   $("#analogy-restrict").value = restrict ? String(restrict) : "";
   $("#analogy-error").textContent = "";
   $("#analogy-list").replaceChildren();
+  $("#analogy-note").textContent = "";
   const why = notReady(model);
   if (why) { $("#analogy-error").textContent = why; return; }
   $("#query-model").value = model;
@@ -1117,6 +1118,9 @@ async function openAnalogy(model, a, b, c, method, restrict) {
     if (restrict) q.set("restrict", String(restrict));
     const data = await api("GET", `/models/${model}/analogy?${q}`);
     resultRows($("#analogy-list"), data.results, w => queryHash(model, w));
+    $("#analogy-note").textContent = method === "3cosmul"
+      ? "3CosMul scores are cos(d,b)·cos(d,c) / (cos(d,a) + ε) with each cosine shifted to 0..1: they may exceed 1, and the bars stop at 1."
+      : "Scores are the cosine of each word to b − a + c.";
     remember({ kind: "analogy", hash: analogyHash(model, a, b, c, { method, restrict }), model, modelName: modelName(model),
       title: `${a} : ${b} :: ${c} : ?`, note: (method === "3cosmul" ? "3CosMul" : "3CosAdd") + (restrict ? `, among the ${fmtInt(restrict)} most frequent words` : ""),
       results: data.results.slice(0, 5) });
@@ -1260,8 +1264,15 @@ async function loadHistory() {
   let data = { queries: [] };
   try { data = await api("GET", "/queries"); } catch (e) { /* the local history still shows */ }
   const remote = (data.queries || []).map(q => ({ kind: "query", hash: queryHash(q.model, q.word, { count: q.results.length }), title: q.word,
-    modelName: q.modelName || q.model, created: q.created, results: q.results, note: "" }));
-  const all = [...remote, ...localHistory()].sort((x, y) => (Date.parse(y.created) || 0) - (Date.parse(x.created) || 0)).slice(0, 200);
+    modelName: models.some(m => m.id === q.model) ? modelName(q.model) : q.modelName || q.model, created: q.created, results: q.results, note: "" }));
+  // The same query asked again is one entry (the newest), with how often.
+  const byHash = new Map();
+  for (const h of [...remote, ...localHistory()].sort((x, y) => (Date.parse(y.created) || 0) - (Date.parse(x.created) || 0))) {
+    const seen = byHash.get(h.hash);
+    if (seen) seen.times++; else byHash.set(h.hash, { ...h, times: 1 });
+  }
+  const all = [...byHash.values()].slice(0, 200);
+  for (const h of all) if (h.times > 1) h.note = [h.note, `asked ${h.times} times`].filter(x => x).join(", ");
   $("#history-empty").hidden = all.length > 0;
   $("#history-list").replaceChildren(...all.map(h => el("a", { class: "card entry " + h.kind, href: h.hash, title: "Open this " + h.kind + " again" },
     el("h3", {}, h.kind === "analogy" ? el("span", { class: "kind" }, "analogy ") : null, h.title),
