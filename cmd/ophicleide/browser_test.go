@@ -263,8 +263,17 @@ func browseFlow(t *testing.T, ctx context.Context, base, books, prefix string) {
 		chromedp.WaitVisible(chromedp.CSS("#result-list li")),
 		chromedp.WaitVisible(chromedp.CSS("#plot circle")))
 	results := eval[[]string](t, ctx, `[...document.querySelectorAll("#result-list .word")].map(e => e.textContent)`)
-	if len(results) != 10 || (!contains(results, "bingley") && !contains(results, "wickham")) {
-		t.Fatalf("results for darcy: %v", results)
+	// Pride and Prejudice's people: a small model's exact order moves
+	// with its seed, its cast does not.
+	people := 0
+	for _, w := range results {
+		if contains([]string{"bingley", "bingley's", "wickham", "jane", "bennet", "collins", "lydia", "elizabeth", "kitty",
+			"lucas", "hurst", "gardiner", "charlotte", "lizzy", "catherine", "darcy's", "denny", "fitzwilliam"}, w) {
+			people++
+		}
+	}
+	if len(results) != 10 || people < 3 {
+		t.Fatalf("results for darcy: %v (want at least 3 of the book's people)", results)
 	}
 	circles := eval[int](t, ctx, `document.querySelectorAll("#plot circle").length`)
 	labels := eval[int](t, ctx, `document.querySelectorAll("#plot text").length`)
