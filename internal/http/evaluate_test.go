@@ -109,7 +109,7 @@ func TestEvaluateEndpoint(t *testing.T) {
 	}
 }
 
-// TestEvaluateQueryRole: the query role does not serve it (405 naming the
+// TestEvaluateQueryRole: the read-api role does not serve it (405 naming the
 // api role), as for the other write-role routes.
 func TestEvaluateQueryRole(t *testing.T) {
 	a := startAuthAPI(t, AuthConfig{})
@@ -117,6 +117,6 @@ func TestEvaluateQueryRole(t *testing.T) {
 	a.srv.ReadOnly()
 	r := a.do("POST", "/models/"+id+"/evaluate", "text/plain", []byte("darcy bingley 1\n"))
 	if r.status != http.StatusMethodNotAllowed || !strings.Contains(string(r.body), "api role") {
-		t.Errorf("query role: %d %s", r.status, r.body)
+		t.Errorf("read-api role: %d %s", r.status, r.body)
 	}
 }

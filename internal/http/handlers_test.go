@@ -199,7 +199,7 @@ func TestHandlersModels(t *testing.T) {
 	}
 	wantError(t, "DELETE again", a.do("DELETE", "/models/"+m1.ID, "", nil), http.StatusNotFound, "", "not found")
 
-	// The query role: writes are 405 naming the api role, reads work.
+	// The read-api role: writes are 405 naming the api role, reads work.
 	a.srv.ReadOnly()
 	for _, c := range []struct{ method, path string }{{"DELETE", "/models/" + m2.ID}, {"POST", "/models"}, {"POST", "/models/import?name=x"}} {
 		r := a.unchecked(c.method, c.path, "application/json", []byte(`{}`))

@@ -284,7 +284,9 @@ func isProbe(path string) bool {
 func isWrite(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodPost:
-		return strings.TrimPrefix(r.URL.Path, "/api") != "/queries"
+		// POST /queries and the batch vectors read are reads.
+		p := strings.TrimPrefix(r.URL.Path, "/api")
+		return p != "/queries" && !(strings.HasPrefix(p, "/models/") && strings.HasSuffix(p, "/vectors"))
 	case http.MethodPut, http.MethodPatch, http.MethodDelete:
 		return true
 	}

@@ -147,9 +147,11 @@ func TestRateLimitWritesStricterThanReads(t *testing.T) {
 	a.refused(bob, "POST", "/models", "1", "too many writes for this key: 2 per second", "bursts of 10")
 	a.refused(bob, "DELETE", someModel, "1")
 	a.refused(bob, "POST", "/api/models/import?name=x", "1")
-	// Reads have their own bucket, and POST /queries is a read.
+	// Reads have their own bucket, and POST /queries and the batch
+	// vectors POST are reads.
 	a.passes(bob, "GET", "/models", 50)
-	a.passes(bob, "POST", "/queries", 50)
+	a.passes(bob, "POST", "/api"+someModel+"/vectors", 1)
+	a.passes(bob, "POST", "/queries", 49)
 	a.refused(bob, "POST", "/api/queries", "1", "too many requests")
 	a.advance(500 * time.Millisecond) // one write token at 2/s
 	a.passes(bob, "DELETE", someModel, 1)

@@ -33,7 +33,7 @@ type Server struct {
 	version string
 	mux     *http.ServeMux
 	page    http.Handler // the web page for browsers at /, if set
-	// readOnly: the query role, which answers the GET endpoints and POST
+	// readOnly: the read-api role, which answers the GET endpoints and POST
 	// /queries, and 405 to requests that change models.
 	readOnly bool
 	metrics  *metrics
@@ -86,7 +86,7 @@ func NewServer(models ophicleide.ModelService, queries ophicleide.QueryService, 
 	return s
 }
 
-// ReadOnly makes the server the query role's: model writes (POST /models,
+// ReadOnly makes the server the read-api role's: model writes (POST /models,
 // POST /models/import, DELETE /models/{id}) answer 405 with a message
 // naming the api role.
 func (s *Server) ReadOnly() *Server {
@@ -100,7 +100,7 @@ func (s *Server) writes(h http.HandlerFunc) http.HandlerFunc {
 		if s.readOnly {
 			w.Header().Set("Allow", "GET")
 			s.fail(w, r, &ophicleide.Error{Code: methodNotAllowed,
-				Message: fmt.Sprintf("%s %s is not served by the query role, which only answers queries: send it to the api role", r.Method, r.URL.Path)})
+				Message: fmt.Sprintf("%s %s is not served by the read-api role, which only answers reads and queries: send it to the api role", r.Method, r.URL.Path)})
 			return
 		}
 		h(w, r)
