@@ -46,6 +46,8 @@ type Set struct {
 	// holds one matrix, not a normalised copy too.
 	invNorm []float32
 	index   map[string]int
+	// subwords: the n-gram vectors of a model trained with them (subwords.go)
+	subwords *Subwords
 
 	// int8 images of the unit rows for search, built in the background
 	// after the first search of a large set (quant.go)
