@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/ophicleide/ophicleide/internal/subword"
 )
 
 // Arch is the network architecture.
@@ -30,6 +32,10 @@ const (
 	MaxWindow   = 1000
 	MaxNegative = 1000
 	MaxEpochs   = 10000
+	// MaxNGram is the longest n-gram (in characters) MaxN may ask for;
+	// MaxBucket the most n-gram rows.
+	MaxNGram  = 10
+	MaxBucket = 10000000
 	// MaxSentence is the longest sentence the trainer keeps whole; longer
 	// ones are cut (word2vec.c cuts at 1,000).
 	MaxSentence = 10000
@@ -51,6 +57,14 @@ type Config struct {
 	Seed     uint64  // random seed; with Threads = 1 the output is a function of (corpus, config)
 	MaxVocab int     // keep at most this many most frequent words; 0 means no cap
 
+	// MinN, MaxN and Bucket are fastText's subword settings (subword.go):
+	// with MaxN > 0 a word's input vector is the mean of its own row and
+	// the rows of its character n-grams of MinN to MaxN characters, hashed
+	// into Bucket rows (default 2,000,000). MaxN 0 (the default) trains
+	// plain Word2Vec.
+	MinN, MaxN int
+	Bucket     int
+
 	// MemoryLimit, when positive, is the most memory in bytes training may
 	// use: the stored corpus and the weight matrices. Training fails with a
 	// *MemoryError before allocating more.
@@ -63,6 +77,11 @@ type Config struct {
 	// InputBytes, when positive, is the size of the input; with a source
 	// that reports bytes read it gives the counting phase a fraction.
 	InputBytes int64
+}
+
+// subwords returns c's n-gram settings (disabled when MaxN is 0).
+func (c Config) subwords() subword.Config {
+	return subword.Config{MinN: c.MinN, MaxN: c.MaxN, Bucket: c.Bucket}
 }
 
 // ConfigError names a parameter and why its value is not accepted.
@@ -108,6 +127,9 @@ func (c Config) withDefaults() Config {
 	if c.Threads == 0 {
 		c.Threads = runtime.GOMAXPROCS(0)
 	}
+	if c.MaxN > 0 && c.Bucket == 0 {
+		c.Bucket = subword.DefaultBucket
+	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = time.Second
 	}
@@ -146,6 +168,16 @@ func (c Config) Validate() error {
 		return bad("threads", "%d is not between 1 and 4096", c.Threads)
 	case c.MaxVocab < 0:
 		return bad("max-vocab", "%d is negative", c.MaxVocab)
+	case c.MaxN < 0 || c.MaxN > MaxNGram:
+		return bad("maxn", "%d is not between 0 (no subwords) and %d", c.MaxN, MaxNGram)
+	case c.MaxN == 0 && c.MinN != 0:
+		return bad("minn", "%d is set but maxn is 0 (no subwords); set maxn too", c.MinN)
+	case c.MaxN == 0 && c.Bucket != 0:
+		return bad("bucket", "%d is set but maxn is 0 (no subwords); set minn and maxn too", c.Bucket)
+	case c.MaxN > 0 && (c.MinN < 1 || c.MinN > c.MaxN):
+		return bad("minn", "%d is not between 1 and maxn (%d)", c.MinN, c.MaxN)
+	case c.MaxN > 0 && (c.Bucket < 1 || c.Bucket > MaxBucket):
+		return bad("bucket", "%d is not between 1 and %d", c.Bucket, MaxBucket)
 	case c.MemoryLimit < 0:
 		return bad("memory-limit", "%d is negative", c.MemoryLimit)
 	}

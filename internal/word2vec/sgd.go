@@ -182,6 +182,10 @@ func (th *thread) readSentence(i int64) int64 {
 
 func (th *thread) trainSentence() {
 	switch {
+	case th.m.ngrams != nil && th.m.cfg.Arch == SkipGram:
+		th.skipGramSub()
+	case th.m.ngrams != nil:
+		th.cbowSub()
 	case th.m.cfg.Arch == SkipGram && th.m.cfg.Loss == NegativeSampling:
 		th.skipGramNS()
 	case th.m.cfg.Arch == SkipGram:

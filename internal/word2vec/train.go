@@ -66,7 +66,11 @@ type Result struct {
 func EstimateMemory(cfg Config, vocab int) int64 {
 	cfg = cfg.withDefaults()
 	v, d := int64(vocab), int64(cfg.Dim)
-	m := 2 * v * d * 4        // input and output matrices
+	m := 2 * v * d * 4 // input and output matrices
+	if cfg.subwords().Enabled() {
+		m += int64(cfg.Bucket) * d * 4               // n-gram input rows
+		m += v * int64(4+4*(1+estimatedNGrams(cfg))) // n-gram index
+	}
 	m += v * (16 + 8 + 4 + 8) // strings, counts, subsampling, alias table
 	if cfg.Loss == HierarchicalSoftmax {
 		m += v * 40 * 5 // Huffman paths, 5 bytes per step, ~40 deep at most
@@ -167,7 +171,12 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 
 	c.tokens = tokenStore{} // no longer needed
 	m.syn1 = nil
-	set, err := vectors.New(c.words, cfg.Dim, m.syn0)
+	var set *vectors.Set
+	if m.ngrams != nil {
+		set, err = m.subwordSet()
+	} else {
+		set, err = vectors.New(c.words, cfg.Dim, m.syn0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("building vector set: %w", err)
 	}
@@ -226,10 +235,13 @@ type model struct {
 	keep  []uint32  // subsampling: keep word i when a 32-bit random < keep[i]
 	noise unigramTable
 	tree  *huffman
-	total int64        // words to process over all epochs
-	done  atomic.Int64 // words processed so far, all goroutines
-	alpha atomic.Uint64
-	stop  atomic.Bool
+	// ngrams, with subwords, is each word's input rows; syn0 then holds
+	// V word rows and Bucket n-gram rows (subword.go).
+	ngrams *ngramIndex
+	total  int64        // words to process over all epochs
+	done   atomic.Int64 // words processed so far, all goroutines
+	alpha  atomic.Uint64
+	stop   atomic.Bool
 
 	diverged atomic.Bool                // a goroutine saw non-finite or exploding weights
 	panicked atomic.Pointer[PanicError] // the first panic of a training goroutine
@@ -238,7 +250,12 @@ type model struct {
 func newModel(cfg Config, c *counted) *model {
 	v, d := len(c.words), cfg.Dim
 	m := &model{cfg: cfg, c: c, dim: d, total: int64(cfg.Epochs) * c.trainWords}
-	m.syn0 = make([]float32, v*d)
+	rows := v
+	if cfg.subwords().Enabled() {
+		m.ngrams = newNGramIndex(cfg, c.words)
+		rows += cfg.Bucket
+	}
+	m.syn0 = make([]float32, rows*d)
 	r := newRNG(cfg.Seed, 1<<40)
 	for i := range m.syn0 {
 		// word2vec.c: uniform in [-0.5, 0.5) / dim.
