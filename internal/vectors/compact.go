@@ -56,6 +56,9 @@ func WriteCompact(w io.Writer, s *Set) error {
 	if err := checkFinite(s); err != nil {
 		return err
 	}
+	if err := checkSubwordsFinite(s.subwords, s.dim); err != nil {
+		return err
+	}
 	var wordsLen int
 	for _, word := range s.words {
 		wordsLen += len(word) + 1
@@ -76,6 +79,7 @@ func WriteCompact(w io.Writer, s *Set) error {
 		bw.WriteString(word)
 		bw.WriteByte('\n')
 	}
+	writeSubwords(bw, s.subwords, uint64(compactHeaderLen+4*len(s.vecs)+wordsLen))
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("vectors: writing compact: %w", err)
 	}
@@ -122,16 +126,14 @@ func readCompact(r io.Reader, size int64) (*Set, error) {
 		// Not a file: read what is there before allocating what the
 		// header announces, so memory follows the data actually present.
 		body := 4*h.count*h.dim + h.wordsLen
-		data, err := io.ReadAll(io.LimitReader(r, int64(body)+1))
+		data, err := io.ReadAll(io.LimitReader(r, int64(body)))
 		switch {
 		case err != nil:
 			return nil, compactError(1, err)
 		case uint64(len(data)) < body:
 			return nil, compactError(1, truncated(fmt.Sprintf("%d bytes after the header, header announces %d", len(data), body)))
-		case uint64(len(data)) > body:
-			return nil, compactError(int(h.count), malformed("data after the word list"))
 		}
-		r = bytes.NewReader(data)
+		r = io.MultiReader(bytes.NewReader(data), r)
 	}
 	n, d := int(h.count), int(h.dim)
 	vecs := make([]float32, n*d)
@@ -156,13 +158,28 @@ func readCompact(r io.Reader, size int64) (*Set, error) {
 		}
 		return nil, compactError(n, err)
 	}
-	if _, err := io.ReadFull(r, make([]byte, 1)); err != io.EOF {
-		if err == nil {
-			err = malformed("data after the word list")
-		}
+	end := int64(compactHeaderLen + 4*h.count*h.dim + h.wordsLen)
+	sw, err := readSubwords(r, end, size, d)
+	if err != nil {
 		return nil, compactError(n, err)
 	}
-	return compactSet(vecs, block, n, d)
+	s, err := compactSet(vecs, block, n, d)
+	if err != nil {
+		return nil, err
+	}
+	return s, attachSubwords(s, sw, n)
+}
+
+// attachSubwords attaches sw (nil: none) to s, read from a file of n
+// words.
+func attachSubwords(s *Set, sw *Subwords, n int) error {
+	if sw == nil {
+		return nil
+	}
+	if err := s.SetSubwords(sw); err != nil {
+		return compactError(n, fmt.Errorf("%w: %w", ErrMalformed, err))
+	}
+	return nil
 }
 
 func compactError(row int, err error) error {
@@ -238,7 +255,9 @@ func (h compactHeader) check(size int64) error {
 		return malformed("%d vectors of dimension %d exceed the limit of %d values", h.count, h.dim, MaxValues)
 	case h.wordsLen < 2*h.count || h.wordsLen > h.count*(MaxWordLen+1):
 		return malformed("%d bytes of words for %d words", h.wordsLen, h.count)
-	case size >= 0 && uint64(size) != total:
+	case size >= 0 && uint64(size) != total && (h.streamed || uint64(size) < total):
+		// (WriteCompact's layout may have a subword section after
+		// the word list: readSubwords, mappedSubwords.)
 		return truncated(fmt.Sprintf("file of %d bytes, %s announces %d", size, what, total))
 	}
 	return nil

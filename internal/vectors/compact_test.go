@@ -144,6 +144,11 @@ func FuzzReadCompact(f *testing.F) {
 		f.Add(compactFile(f, s))
 		f.Add(streamedFile(f, s))
 	}
+	for _, s := range []*Set{subwordSet(f, 3, 2, 3, 1), subwordSet(f, 4, 3, 2, 2)} {
+		data := compactFile(f, s)
+		f.Add(data)
+		f.Add(data[:len(data)-5])
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ReadCompact(bytes.NewReader(data))
 		checkRead(t, data, s, err)

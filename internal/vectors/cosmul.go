@@ -39,7 +39,12 @@ func (s *Set) AnalogyCosMul(positive, negative []string, n, restrict int) ([]Nei
 		for k, w := range words {
 			i, ok := s.index[w]
 			if !ok {
-				return nil, &UnknownWordError{Word: w}
+				u, err := s.oovUnit(w) // a subword set's unseen word
+				if err != nil {
+					return nil, err
+				}
+				out[k] = u
+				continue
 			}
 			out[k] = s.UnitRow(i)
 			exclude = append(exclude, i)

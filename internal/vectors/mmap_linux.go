@@ -62,5 +62,13 @@ func mappedSet(data []byte, size int64) (*Set, error) {
 		vecs = unsafe.Slice((*float32)(unsafe.Pointer(&data[compactHeaderLen])), n*d)
 	}
 	words := data[compactHeaderLen+4*n*d:]
-	return compactSet(vecs, words[:h.wordsLen], n, d)
+	s, err := compactSet(vecs, words[:h.wordsLen], n, d)
+	if err != nil || h.streamed {
+		return s, err
+	}
+	sw, err := mappedSubwords(data, uint64(compactHeaderLen+4*n*d)+h.wordsLen, d)
+	if err != nil {
+		return nil, compactError(n, err)
+	}
+	return s, attachSubwords(s, sw, n)
 }

@@ -22,35 +22,47 @@ func (s *Set) OddOneOut(words []string) (odd int, scores []float32, err error) {
 	if len(words) < 3 {
 		return 0, nil, fmt.Errorf("%w: the odd one out needs at least 3 words, got %d", ErrInvalid, len(words))
 	}
-	rows := make([]int, len(words))
-	seen := make(map[int]bool, len(words))
+	// Each word's unit vector in float64: a row scaled by its inverse
+	// norm, or, outside the vocabulary of a set with subwords, its
+	// n-grams' unit vector.
+	units := make([][]float64, len(words))
+	seen := make(map[string]bool, len(words))
 	for k, w := range words {
 		i, ok := s.index[w]
-		if !ok {
-			return 0, nil, &UnknownWordError{Word: w}
+		u := make([]float64, s.dim)
+		if ok {
+			inv := float64(s.invNorm[i])
+			for j, v := range s.Row(i) {
+				u[j] = float64(v) * inv
+			}
+		} else {
+			o, err := s.oovUnit(w)
+			if err != nil {
+				return 0, nil, err
+			}
+			for j, v := range o {
+				u[j] = float64(v)
+			}
 		}
-		if seen[i] {
+		if seen[w] {
 			return 0, nil, fmt.Errorf("%w: the word %q is listed twice", ErrInvalid, w)
 		}
-		seen[i] = true
-		rows[k] = i
+		seen[w] = true
+		units[k] = u
 	}
 	// float64 sums: the mean of the others is the sum less the word.
 	sum := make([]float64, s.dim)
-	for _, i := range rows {
-		inv := float64(s.invNorm[i])
-		for j, v := range s.Row(i) {
-			sum[j] += float64(v) * inv
+	for _, u := range units {
+		for j, v := range u {
+			sum[j] += v
 		}
 	}
 	scores = make([]float32, len(words))
-	for k, i := range rows {
-		inv := float64(s.invNorm[i])
+	for k, u := range units {
 		var dot, norm2 float64
-		for j, v := range s.Row(i) {
-			u := float64(v) * inv
-			o := sum[j] - u
-			dot += u * o
+		for j, v := range u {
+			o := sum[j] - v
+			dot += v * o
 			norm2 += o * o
 		}
 		if norm2 > 0 {

@@ -47,13 +47,11 @@ func (s *Set) Search(query []float32, n, restrict int, exclude []int) []Neighbor
 // itself excluded (gensim's most_similar(positive=[word])), scored by
 // cosine similarity. It returns an *UnknownWordError if word is not in the
 // set. The caller owns the result.
+//
+// A word outside the vocabulary of a set with subwords is searched by
+// its n-grams' vector (WordVector), excluding nothing.
 func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
-	defer runtime.KeepAlive(s)
-	i, ok := s.index[word]
-	if !ok {
-		return nil, &UnknownWordError{Word: word}
-	}
-	return s.search(s.UnitRow(i), n, 0, []int{i}), nil
+	return s.NearestIn(word, n, 0)
 }
 
 // NearestIn is Nearest with the candidates restricted to the first
@@ -63,7 +61,11 @@ func (s *Set) NearestIn(word string, n, restrict int) ([]Neighbor, error) {
 	defer runtime.KeepAlive(s)
 	i, ok := s.index[word]
 	if !ok {
-		return nil, &UnknownWordError{Word: word}
+		q, err := s.oovUnit(word)
+		if err != nil {
+			return nil, err
+		}
+		return s.search(q, n, restrict, nil), nil
 	}
 	return s.search(s.UnitRow(i), n, restrict, []int{i}), nil
 }
@@ -95,7 +97,14 @@ func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbo
 		for _, w := range words {
 			i, ok := s.index[w]
 			if !ok {
-				return &UnknownWordError{Word: w}
+				// Outside the vocabulary of a set with subwords: its
+				// n-grams' vector, nothing to exclude.
+				u, err := s.oovUnit(w)
+				if err != nil {
+					return err
+				}
+				vecmath.Axpy(weight, u, mean)
+				continue
 			}
 			vecmath.Axpy(weight, s.UnitRow(i), mean)
 			exclude = append(exclude, i)
@@ -108,7 +117,7 @@ func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbo
 	if err := add(negative, -1); err != nil {
 		return nil, err
 	}
-	vecmath.Scale(1/float32(len(exclude)), mean)
+	vecmath.Scale(1/float32(len(positive)+len(negative)), mean)
 	return s.Search(mean, n, restrict, exclude), nil
 }
 
@@ -117,14 +126,24 @@ func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbo
 func (s *Set) Similarity(a, b string) (float32, error) {
 	defer runtime.KeepAlive(s)
 	i, ok := s.index[a]
-	if !ok {
-		return 0, &UnknownWordError{Word: a}
+	var ua []float32
+	if ok {
+		ua = s.UnitRow(i)
+	} else {
+		var err error
+		if ua, err = s.oovUnit(a); err != nil {
+			return 0, err
+		}
 	}
 	j, ok := s.index[b]
 	if !ok {
-		return 0, &UnknownWordError{Word: b}
+		ub, err := s.oovUnit(b)
+		if err != nil {
+			return 0, err
+		}
+		return vecmath.Dot(ua, ub), nil
 	}
-	return s.score(s.UnitRow(i), j), nil
+	return s.score(ua, j), nil
 }
 
 // score is the cosine of row i with a unit query, computed exactly as scan

@@ -162,7 +162,8 @@ func (s *Set) Vector(word string) ([]float32, error) {
 	defer runtime.KeepAlive(s)
 	i, ok := s.index[word]
 	if !ok {
-		return nil, &UnknownWordError{Word: word}
+		v, _, err := s.WordVector(word) // a subword set's unseen word
+		return v, err
 	}
 	return slices.Clone(s.Row(i)), nil
 }

@@ -2,8 +2,11 @@ package vectors
 
 import (
 	"fmt"
+	"math"
+	"runtime"
 
 	"github.com/ophicleide/ophicleide/internal/subword"
+	"github.com/ophicleide/ophicleide/internal/vecmath"
 )
 
 // Subwords are the character n-gram vectors of a model trained with
@@ -63,5 +66,38 @@ func (s *Set) WordVector(word string) (vec []float32, oov bool, err error) {
 	for k := range vec {
 		vec[k] *= inv
 	}
+	runtime.KeepAlive(s) // the rows may be a mapping (see Set)
+	if hasNonFinite(vec) {
+		// A mapped file's rows are not checked when loaded (reading
+		// every page); a corrupt one shows here.
+		return nil, true, fmt.Errorf("%w: the n-gram vector of %q is not finite", ErrMalformed, word)
+	}
 	return vec, true, nil
+}
+
+// oovUnit is the unit vector of word, which is not in the vocabulary:
+// its n-grams' mean scaled to unit length (zero stays zero), or an
+// *UnknownWordError for a set without subwords or a word without
+// n-grams. Searches call it only once the word is not found, so known
+// words cost what they cost before.
+func (s *Set) oovUnit(word string) ([]float32, error) {
+	v, _, err := s.WordVector(word)
+	if err != nil {
+		return nil, err
+	}
+	if norm := math.Sqrt(float64(vecmath.Dot(v, v))); norm > 0 {
+		vecmath.Scale(float32(1/norm), v)
+	}
+	return v, nil
+}
+
+// IsOOV reports whether word is answered from its n-grams: s has
+// subwords and word is not in its vocabulary (always false for a set
+// without subwords).
+func (s *Set) IsOOV(word string) bool {
+	if s.subwords == nil {
+		return false
+	}
+	_, ok := s.index[word]
+	return !ok
 }
