@@ -41,7 +41,7 @@ SPARK_DIR ?= .spark
 # rather than skip without it).
 test: test-deps
 	$(GO) vet ./...
-	OPH_BROWSER_REQUIRED=1 bash scripts/with-spark.sh $(GO) test -race -count=1 -timeout 20m ./...
+	OPH_BROWSER_REQUIRED=1 OPH_FASTTEXT_REQUIRED=1 bash scripts/with-spark.sh $(GO) test -race -count=1 -timeout 20m ./...
 	# Multi-goroutine (Hogwild) training races by design: it runs without -race.
 	$(GO) test -count=1 -run 'Hogwild' ./internal/word2vec/
 	$(MAKE) --no-print-directory deploy-check
@@ -54,6 +54,7 @@ deploy-check:
 	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -root ../..
 
 # What the tests need besides Go: Debian's Chromium for the browser tests,
+# Debian's fasttext (and python3-gensim) for the fastText file tests,
 # and for the Spark tests Java 17 and pip (to fetch pyspark's sdist from
 # PyPI), each installed when missing (the tests then require them, see
 # browser_test.go and internal/sparkconnect/sparktest); then the pinned
@@ -61,6 +62,8 @@ deploy-check:
 test-deps:
 	@pkgs=""; \
 	command -v chromium >/dev/null 2>&1 || pkgs="$$pkgs chromium"; \
+	command -v fasttext >/dev/null 2>&1 || pkgs="$$pkgs fasttext"; \
+	/usr/bin/python3 -c 'import gensim' >/dev/null 2>&1 || pkgs="$$pkgs python3-gensim"; \
 	[ -n "$${JAVA_HOME:-}" ] || command -v java >/dev/null 2>&1 || pkgs="$$pkgs openjdk-17-jre-headless"; \
 	command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || pkgs="$$pkgs python3-pip"; \
 	if [ -n "$$pkgs" ]; then \
