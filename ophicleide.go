@@ -48,6 +48,12 @@ type Params struct {
 	Seed      uint64  `json:"seed,omitempty"` // 0: DefaultSeed
 	MaxVocab  int     `json:"maxVocab,omitempty"`
 	Tokenizer string  `json:"tokenizer,omitempty"` // unicode | classic | whitespace
+	// Subwords (native engine only; fastText's names): character n-grams
+	// of MinN to MaxN characters hashed into Bucket rows. MaxN 0 (the
+	// default) trains without subwords.
+	MinN   int `json:"minn,omitempty"`
+	MaxN   int `json:"maxn,omitempty"`
+	Bucket int `json:"bucket,omitempty"`
 	// Spark engine only: partitions of the training data (Spark's
 	// numPartitions, 1 by default) and the longest sentence before it is
 	// split (maxSentenceLength, 1000 by default).

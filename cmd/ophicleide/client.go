@@ -178,6 +178,7 @@ var modelParams = []modelParam{
 	{"dim", "dim", true}, {"window", "window", true}, {"negative", "negative", true}, {"min-count", "minCount", true},
 	{"sample", "sample", false}, {"epochs", "epochs", true}, {"alpha", "alpha", true}, {"seed", "seed", false},
 	{"max-vocab", "maxVocab", false}, {"partitions", "partitions", true}, {"max-sentence-length", "maxSentenceLength", true},
+	{"minn", "minn", false}, {"maxn", "maxn", false}, {"bucket", "bucket", true},
 }
 
 // paramFlags adds the training parameters to fs, the page's "Advanced"
@@ -196,6 +197,9 @@ func paramFlags(fs *flag.FlagSet) {
 	fs.Float64("alpha", 0, "start learning rate (default 0.025 for skipgram, 0.05 for cbow)")
 	fs.Uint64("seed", 0, "random seed (default: the server's, fixed)")
 	fs.Int("max-vocab", 0, "keep at most this many most frequent words (default: no cap)")
+	fs.Int("minn", 0, "subwords: shortest character n-gram, 1 to --maxn (fastText's -minn)")
+	fs.Int("maxn", 0, "subwords: longest character n-gram, at most 10 (default 0: no subwords)")
+	fs.Int("bucket", 0, "subwords: rows the n-grams are hashed into (default 2000000 with --maxn)")
 	fs.Int("partitions", 0, "--engine spark: partitions of the training data (default 1)")
 	fs.Int("max-sentence-length", 0, "--engine spark: longest sentence before it is split (default 1000)")
 }

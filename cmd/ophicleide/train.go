@@ -22,8 +22,8 @@ import (
 	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
+	"github.com/ophicleide/ophicleide/internal/fasttext"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
-	"github.com/ophicleide/ophicleide/internal/vectors"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
 
@@ -33,7 +33,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fs.Var(&inputs, "input", "text to train on: a file, `PATH`.gz, an http(s) URL, or - for stdin (repeatable)")
 	allowPrivate := fs.Bool("allow-private-urls", false, "let --input URLs reach loopback/private/link-local addresses")
 	output := fs.String("output", "", "where to write the vectors (- for stdout)")
-	format := fs.String("format", "binary", "output format: text or binary (word2vec.c / gensim formats)")
+	format := fs.String("format", "binary", "output format: text or binary (word2vec.c / gensim formats), or fasttext (a fastText .bin model, with the n-grams of --maxn)")
 	model := fs.String("model", "skipgram", "architecture: skipgram or cbow")
 	loss := fs.String("loss", "ns", "output layer: ns (negative sampling) or hs (hierarchical softmax)")
 	dim := fs.Int("dim", 100, "vector dimension")
@@ -48,6 +48,9 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	tok := fs.String("tokenizer", "unicode", "tokenizer: unicode, classic or whitespace")
 	encoding := fs.String("encoding", "utf-8", "input encoding: utf-8 or latin-1")
 	maxVocab := fs.Int("max-vocab", 0, "keep at most this many most frequent words (0: no cap)")
+	minn := fs.Int("minn", 0, "subwords: shortest character n-gram, 1 to --maxn (fastText's -minn)")
+	maxn := fs.Int("maxn", 0, "subwords: longest character n-gram, at most 10 (0: no subwords; fastText's -maxn)")
+	bucket := fs.Int("bucket", 0, "subwords: rows the n-grams are hashed into (default 2000000 with --maxn)")
 	maxMemory := fs.String("max-memory", "", "fail before training when it would need more memory than this (e.g. 4GiB)")
 	statsJSON := fs.String("stats-json", "", "also write the run's statistics to this JSON file")
 	quiet := fs.Bool("quiet", false, "no progress output")
@@ -75,7 +78,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 			allowPrivate: *allowPrivate, encoding: *encoding, statsJSON: *statsJSON, quiet: *quiet,
 			params: ophicleide.Params{Engine: "spark", Model: *model, Loss: *loss, Dim: *dim, Window: *window, Negative: *negative,
 				MinCount: *minCount, Sample: *sample, Epochs: *epochs, Alpha: *alpha, Seed: *seed, Tokenizer: *tok, MaxVocab: *maxVocab,
-				Partitions: *partitions, MaxSentenceLength: *maxSentence}})
+				MinN: *minn, MaxN: *maxn, Bucket: *bucket, Partitions: *partitions, MaxSentenceLength: *maxSentence}})
 	default:
 		return usagef("--engine: %q is not an engine (native or spark)", *engine)
 	}
@@ -85,7 +88,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if *output == "" {
 		return usagef("--output is required")
 	}
-	vf, err := vectors.ParseFormat(*format)
+	vf, err := parseFormat(*format)
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
@@ -108,6 +111,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		Arch: word2vec.Arch(*model), Loss: word2vec.Loss(*loss), Dim: *dim, Window: *window,
 		Negative: *negative, MinCount: *minCount, Sample: s, Epochs: *epochs, Alpha: *alpha,
 		Threads: *threads, Seed: *seed, MaxVocab: *maxVocab, MemoryLimit: limit,
+		MinN: *minn, MaxN: *maxn, Bucket: *bucket,
 		InputBytes: inputSize(inputs),
 	}
 	if cfg.Loss == word2vec.HierarchicalSoftmax {
@@ -144,7 +148,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := vectors.Write(out.w, res.Vectors, vf); err != nil {
+	if err := writeVectors(out.w, res.Vectors, vf, fastTextMeta(cfg, res.Counts)); err != nil {
 		return fmt.Errorf("writing %s: %w", *output, err)
 	}
 	if err := out.commit(); err != nil {
@@ -373,4 +377,19 @@ func (p *progressPrinter) end() {
 		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
+}
+
+// fastTextMeta is what a fastText .bin written by train records: the
+// run's settings under fastText's names and the real corpus counts.
+func fastTextMeta(cfg word2vec.Config, counts []int64) *fasttext.Meta {
+	a := fasttext.DefaultArgs(cfg.Dim)
+	a.WS, a.Epoch, a.MinCount, a.Neg = int32(cfg.Window), int32(cfg.Epochs), int32(cfg.MinCount), int32(cfg.Negative)
+	a.T = max(cfg.Sample, 0) // 0: no subsampling (cfg's -1)
+	if cfg.Arch == word2vec.CBOW {
+		a.Model = fasttext.CBOW
+	}
+	if cfg.Loss == word2vec.HierarchicalSoftmax {
+		a.Loss = fasttext.HS
+	}
+	return &fasttext.Meta{Args: a, Counts: counts}
 }

@@ -30,7 +30,7 @@ type requestParams struct {
 }
 
 // positiveParams must be above 0 when given.
-var positiveParams = []string{"dim", "window", "negative", "minCount", "epochs", "alpha", "partitions", "maxSentenceLength"}
+var positiveParams = []string{"dim", "window", "negative", "minCount", "epochs", "alpha", "partitions", "maxSentenceLength", "bucket"}
 
 func (p *requestParams) UnmarshalJSON(b []byte) error {
 	var fields map[string]json.RawMessage

@@ -58,6 +58,9 @@ func TestEffectiveParamsAreTheDefaults(t *testing.T) {
 		{ophicleide.Params{Seed: 7, Sample: -1, Tokenizer: "classic", Dim: 16, Epochs: 1, MaxVocab: 300}, word2vec.Config{Seed: 7, Sample: -1, Dim: 16, Epochs: 1, MaxVocab: 300},
 			ophicleide.Params{Engine: "native", Model: "skipgram", Loss: "ns", Dim: 16, Window: 5, Negative: 5, MinCount: 5,
 				Sample: -1, Epochs: 1, Alpha: 0.025, Seed: 7, MaxVocab: 300, Tokenizer: "classic"}},
+		{ophicleide.Params{Dim: 16, Epochs: 1, MinN: 3, MaxN: 5, Bucket: 5000}, word2vec.Config{Dim: 16, Epochs: 1, MinN: 3, MaxN: 5, Bucket: 5000},
+			ophicleide.Params{Engine: "native", Model: "skipgram", Loss: "ns", Dim: 16, Window: 5, Negative: 5, MinCount: 5,
+				Sample: 1e-3, Epochs: 1, Alpha: 0.025, Seed: 1, Tokenizer: "unicode", MinN: 3, MaxN: 5, Bucket: 5000}},
 	} {
 		res, err := e.Train(context.Background(), trainer.Job{Params: c.asked, Inputs: inputs(text)})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/subword"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/trainer"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
@@ -25,6 +26,7 @@ func config(p ophicleide.Params) (word2vec.Config, tokenize.Mode, error) {
 		Arch: word2vec.Arch(p.Model), Loss: word2vec.Loss(p.Loss), Dim: p.Dim, Window: p.Window,
 		Negative: p.Negative, MinCount: p.MinCount, Sample: p.Sample, Epochs: p.Epochs,
 		Alpha: p.Alpha, Seed: p.Seed, MaxVocab: p.MaxVocab,
+		MinN: p.MinN, MaxN: p.MaxN, Bucket: p.Bucket,
 	}
 	switch {
 	case p.Partitions != 0:
@@ -52,6 +54,7 @@ var jsonNames = map[string]string{
 	"model": "model", "loss": "loss", "dim": "dim", "window": "window", "negative": "negative",
 	"min-count": "minCount", "sample": "sample", "epochs": "epochs", "alpha": "alpha",
 	"threads": "threads", "max-vocab": "maxVocab", "memory-limit": "memoryLimit",
+	"minn": "minn", "maxn": "maxn", "bucket": "bucket",
 }
 
 // Effective returns p with every default of the native engine made
@@ -59,7 +62,9 @@ var jsonNames = map[string]string{
 // it. Engine native, skip-gram, negative sampling with 5 negatives (0
 // with hierarchical softmax), dimension 100, window 5, min count 5,
 // sample 1e-3, 5 epochs, alpha 0.025 (0.05 for CBOW), seed
-// ophicleide.DefaultSeed, tokenizer unicode; MaxVocab 0 stays "no cap".
+// ophicleide.DefaultSeed, tokenizer unicode; MaxVocab 0 stays "no cap",
+// MinN and MaxN 0 stay "no subwords", and with subwords (MaxN > 0)
+// Bucket defaults to 2,000,000.
 // These are word2vec.Config's defaults (a test trains with both and
 // compares the vectors) except the seed, which the server fixes as the
 // CLI's --seed does. Values it does not recognise are left for Validate.
@@ -99,6 +104,9 @@ func Effective(p ophicleide.Params) ophicleide.Params {
 	}
 	if p.Tokenizer == "" {
 		p.Tokenizer = string(tokenize.Unicode)
+	}
+	if p.MaxN > 0 {
+		or(&p.Bucket, subword.DefaultBucket)
 	}
 	return p
 }

@@ -307,6 +307,9 @@ func TestFakeValidateRefusals(t *testing.T) {
 		{ophicleide.Params{Negative: 5}, "negative"},
 		{ophicleide.Params{Sample: 1e-3}, "sample"},
 		{ophicleide.Params{MaxVocab: 1000}, "maxVocab"},
+		{ophicleide.Params{MinN: 3, MaxN: 6}, "minn"},
+		{ophicleide.Params{MaxN: 6}, "maxn"},
+		{ophicleide.Params{Bucket: 1000}, "bucket"},
 		{ophicleide.Params{Seed: math.MaxInt64 + 1}, "seed"},
 		{ophicleide.Params{Partitions: MaxPartitions + 1}, "partitions"},
 	} {

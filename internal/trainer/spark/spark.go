@@ -137,6 +137,8 @@ func Validate(p ophicleide.Params) error {
 		return refuse("negative", "the Spark engine has no negative sampling (Spark MLlib's Word2Vec uses hierarchical softmax): leave negative out")
 	case p.Sample > 0:
 		return refuse("sample", "the Spark engine has no subsampling of frequent words (Spark MLlib's Word2Vec): leave sample out or give a negative value")
+	case p.MinN != 0 || p.MaxN != 0 || p.Bucket != 0:
+		return refuse(subwordField(p), "the Spark engine has no subwords (Spark MLlib's Word2Vec has no subwords): leave minn, maxn and bucket out")
 	case p.MaxVocab != 0:
 		return refuse("maxVocab", "the Spark engine has no vocabulary cap (Spark MLlib's Word2Vec): leave maxVocab out and raise minCount instead")
 	case p.Seed > math.MaxInt64:
@@ -152,6 +154,17 @@ func Validate(p ophicleide.Params) error {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "tokenizer", Message: "invalid tokenizer: " + err.Error(), Err: err}
 	}
 	return nil
+}
+
+// subwordField names the first subword parameter p sets.
+func subwordField(p ophicleide.Params) string {
+	switch {
+	case p.MinN != 0:
+		return "minn"
+	case p.MaxN != 0:
+		return "maxn"
+	}
+	return "bucket"
 }
 
 func firstNegative(p ophicleide.Params) string {
