@@ -18,6 +18,10 @@
 #   PEERS         peers for run.sh (default "gensim fasttext-nosub", plus
 #                 "w2vc" when W2V_C_BIN is set; see run.sh for the others)
 #   MODES         "sg cbow" (default)
+#   SUBWORD=1     the subword row: ours trains with --minn 3 --maxn 6 (bucket
+#                 2,000,000, fastText's defaults) against peer "fasttext" (which
+#                 run.sh trains with fastText's default -minn 3 -maxn 6); PEERS
+#                 defaults to "fasttext" and OUT to <corpus label>-sub
 #   REPEATS       runs of each configuration (default 1)
 #   THREADS       2 (default)
 #   EVAL_DIR      evaluation sets (default $SHARED/data/eval; empty: no scoring)
@@ -44,7 +48,14 @@ REPEATS=${REPEATS:-1}
 THREADS=${THREADS:-2}
 PY=${PYTHON:-/usr/bin/python3}
 export PYTHON=$PY THREADS
-export PEERS=${PEERS:-"gensim fasttext-nosub${W2V_C_BIN:+ w2vc}"}
+SUBWORD=${SUBWORD:-0}
+if [ "$SUBWORD" = 1 ]; then
+  export PEERS=${PEERS:-fasttext}
+  OURS_SUBWORD=(--minn 3 --maxn 6 --bucket 2000000)
+else
+  export PEERS=${PEERS:-"gensim fasttext-nosub${W2V_C_BIN:+ w2vc}"}
+  OURS_SUBWORD=()
+fi
 export EVAL_DIR=${EVAL_DIR-$SHARED/data/eval}
 KEEP_VECTORS=${KEEP_VECTORS:-1}
 SLICE_WORDS=5000000
@@ -89,6 +100,7 @@ for p in $missing; do
 done
 "$PY" -c 'import numpy' 2>/dev/null || say "WARNING: $PY has no numpy: eval.py cannot score (apt-get install python3-numpy)"
 
+[ "$SUBWORD" = 1 ] && LABEL=$LABEL-sub
 OUT=${BENCH_OUT:-/tmp/ophicleide-bench/$LABEL}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 RESULTS=$OUT/results.jsonl
@@ -139,7 +151,7 @@ run_ours() { # mode rep
     "$OURS_BIN" train --input "$CORPUS" --output "$d/vectors.txt" --format text \
     --model "$model" --loss ns --dim 100 --window 5 --negative 5 --min-count 5 \
     --sample 1e-3 --epochs "$EPOCHS" --alpha 0.025 --threads "$THREADS" \
-    --tokenizer whitespace --stats-json "$d/train_stats.json" || rc=$?
+    --tokenizer whitespace ${OURS_SUBWORD[@]+"${OURS_SUBWORD[@]}"} --stats-json "$d/train_stats.json" || rc=$?
   if [ $rc -ne 0 ] || [ ! -s "$d/vectors.txt" ]; then
     say "FAIL ophicleide $mode r$rep rc=$rc (see $d/train.log)"; OURS_FAILED=1
   fi
@@ -163,6 +175,25 @@ for rep in $(seq 1 "$REPEATS"); do
       bash "$BENCH/run.sh" "$CORPUS_ARG" "$OUT"
   done
 done
+
+# Stanford Rare Words (eval.py does not score it): its Spearman rho over
+# the pairs both of whose words have vectors, as OUT/<run>/rw.json, read by
+# bench_table.py.  Vectors of words outside the vocabulary (subwords) are
+# not used: fastText's .vec holds the vocabulary only, like ours.
+RW=${EVAL_DIR:+$EVAL_DIR/wordvectors-org/EN-RW-STANFORD.txt}
+if [ -n "$RW" ] && [ -s "$RW" ]; then
+  for v in "$OUT"/*-r*/vectors.txt; do
+    [ -s "$v" ] || continue
+    "$PY" - "$BENCH" "$v" "$RW" "$(dirname "$v")/rw.json" <<'EOF' || say "could not score RW on $v"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import eval as ev
+words, m = ev.load_vectors(sys.argv[2])
+r = ev.eval_pairs(words, ev.unit_rows(m), sys.argv[3], 300000)
+json.dump(r, open(sys.argv[4], "w"))
+EOF
+  done
+fi
 
 "$PY" "$BENCH/make_table.py" --name ophicleide=ophicleide "$LABEL=$OUT" > "$OUT/table-full.md" || true
 "$PY" "$ROOT/scripts/bench_table.py" "$RESULTS" --bench "$BENCH" --label "$LABEL ($CORPUS_WORDS words, $THREADS threads)" | tee "$OUT/table.md"

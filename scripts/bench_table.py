@@ -10,10 +10,13 @@ words/s = corpus words x epochs / training seconds (run.sh's words_per_sec).
 ours (ophicleide) left out of "fastest", so ours reads as a multiple of the
 best other tool.  Failed runs (rc != 0) and skipped peers are listed below
 the table.  Display names and order come from make_table.py when --bench
-gives its folder.  Standard library only.
+gives its folder.  "syntactic %" is the analogy accuracy on the syntactic
+("gram") sections; "RW rho" the Stanford Rare Words Spearman rho that
+bench.sh writes to each run's rw.json (absent: "-").  Standard library only.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 
@@ -71,6 +74,13 @@ def main():
             x = x.get(k) if isinstance(x, dict) else None
         return x
 
+    def rw(r):
+        try:
+            with open(os.path.join(r.get("outdir", ""), "rw.json")) as f:
+                return json.load(f).get("spearman")
+        except (OSError, ValueError):
+            return None
+
     table = {}
     for key, rs in rows.items():
         acc = med([ev(r, "analogy", "total", "accuracy") for r in rs])
@@ -81,6 +91,8 @@ def main():
             "rss": med([r.get("peak_rss_kib", 0) / 1024.0 if r.get("peak_rss_kib") else None for r in rs]),
             "acc": acc * 100 if acc is not None else None,
             "cov": cov * 100 if cov is not None else None,
+            "syn": med([ev(r, "analogy", "syntactic", "accuracy") for r in rs]),
+            "rw": med([rw(r) for r in rs]),
             "ws": med([ev(r, "ws353", "spearman") for r in rs]),
             "sl": med([ev(r, "simlex", "spearman") for r in rs]),
             "n": len(rs),
@@ -94,18 +106,19 @@ def main():
     out = []
     if a.label:
         out += ["Corpus: %s" % a.label, ""]
-    out.append("| peer | mode | words/s | vs fastest peer | wall s | peak RSS MiB | analogy % | analogy coverage | WS353 rho | SimLex rho | runs |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| peer | mode | words/s | vs fastest peer | wall s | peak RSS MiB | analogy % | syntactic % | analogy coverage | WS353 rho | SimLex rho | RW rho | runs |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for mode in modes:
         peers = sorted((p for p, m in table if m == mode),
                        key=lambda p: (order.index(p) if p in order else len(order), p))
         for peer in peers:
             t = table[(peer, mode)]
             ratio = t["wps"] / fastest[mode] if fastest.get(mode) else None
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            syn = t["syn"] * 100 if t["syn"] is not None else None
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
                 names.get(peer, peer), mode, "{:,.0f}".format(t["wps"]), fmt(ratio, "%.2fx"),
-                fmt(t["wall"], "%.1f"), fmt(t["rss"], "%.0f"), fmt(t["acc"], "%.1f"),
-                fmt(t["cov"], "%.1f%%"), fmt(t["ws"], "%.3f"), fmt(t["sl"], "%.3f"), t["n"]))
+                fmt(t["wall"], "%.1f"), fmt(t["rss"], "%.0f"), fmt(t["acc"], "%.1f"), fmt(syn, "%.1f"),
+                fmt(t["cov"], "%.1f%%"), fmt(t["ws"], "%.3f"), fmt(t["sl"], "%.3f"), fmt(t["rw"], "%.3f"), t["n"]))
     if notes:
         out.append("")
         out += ["- " + n for n in notes]
