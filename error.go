@@ -37,6 +37,9 @@ type Error struct {
 	// RetryAfter, for ELIMITED, is how long to wait before trying again
 	// (0: not known); the HTTP adapter sends it as Retry-After.
 	RetryAfter time.Duration
+	// Suggestions, for a word not in a model's vocabulary, are words of
+	// it nearest by spelling (at most a few; none: nil).
+	Suggestions []string
 }
 
 func (e *Error) Error() string {

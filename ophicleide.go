@@ -180,7 +180,10 @@ type Query struct {
 	ModelID   string    `json:"model"`
 	ModelName string    `json:"modelName"`
 	Results   []Result  `json:"results"`
-	Owner     string    `json:"owner,omitempty"` // the name of the key that asked it
+	// OOV: Word is not in the vocabulary of the model, which was trained
+	// with subwords: its vector is built from its character n-grams.
+	OOV   bool   `json:"oov,omitempty"`
+	Owner string `json:"owner,omitempty"` // the name of the key that asked it
 	Created   time.Time `json:"created"`
 }
 

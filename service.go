@@ -134,9 +134,12 @@ type Upload struct {
 
 // QueryService answers questions about the vectors of ready models. A
 // model that is not ready is ENOTFOUND; a word not in its vocabulary is
-// EINVALID with Field naming the argument. Words are looked up as given,
-// else as the model's tokenizer writes them ("Darcy" is "darcy" to a
-// unicode model).
+// EINVALID with Field naming the argument and Suggestions (words of the
+// vocabulary nearest by spelling). Words are looked up as given, else as
+// the model's tokenizer writes them ("Darcy" is "darcy" to a unicode
+// model). A model trained with subwords answers for any word with at
+// least one character n-gram: one outside its vocabulary gets the mean of
+// its n-grams' vectors, and the answers say so (OOV).
 type QueryService interface {
 	// Query answers req with the nearest neighbours of its word and keeps
 	// it in the query history.
@@ -153,10 +156,12 @@ type QueryService interface {
 	// Analogy returns the count words nearest to the sum of positive
 	// minus the sum of negative (Field "positive" or "negative").
 	Analogy(ctx context.Context, modelID string, positive, negative []string, count int) ([]Result, error)
-	// Similarity returns the cosine similarity of a and b (Field "a" or "b").
-	Similarity(ctx context.Context, modelID, a, b string) (float32, error)
-	// Vector returns the vector of word; the slice is the caller's.
-	Vector(ctx context.Context, modelID, word string) ([]float32, error)
+	// Similarity returns the cosine similarity of a and b (Field "a" or
+	// "b") and which of them were answered from their n-grams (OOV).
+	Similarity(ctx context.Context, modelID, a, b string) (sim float32, oov []string, err error)
+	// Vector returns the vector of word, the caller's, and whether it is
+	// built from its n-grams (oov).
+	Vector(ctx context.Context, modelID, word string) (vec []float32, oov bool, err error)
 	// Words returns at most limit (1 to MaxWords) words of the vocabulary
 	// starting with prefix (case-folded), most frequent first.
 	Words(ctx context.Context, modelID, prefix string, limit int) ([]WordRank, error)
@@ -175,11 +180,12 @@ type QueryService interface {
 	// model does not know scores 0 with coverage 0.
 	Evaluate(ctx context.Context, req EvaluateRequest) (*Evaluation, error)
 
-	// SimilarWords is Nearest with options (Restrict).
-	SimilarWords(ctx context.Context, req SimilarRequest) ([]Result, error)
+	// SimilarWords is Nearest with options (Restrict), saying which word
+	// was answered from its n-grams (Neighbours.OOV).
+	SimilarWords(ctx context.Context, req SimilarRequest) (*Neighbours, error)
 	// SolveAnalogy is Analogy with options (Restrict, Method: "" or
 	// Analogy3CosAdd, Analogy3CosMul; EINVALID Field "method" for others).
-	SolveAnalogy(ctx context.Context, req AnalogyRequest) ([]Result, error)
+	SolveAnalogy(ctx context.Context, req AnalogyRequest) (*Neighbours, error)
 	// DoesntMatch finds the odd one out of words (at most MaxListWords;
 	// Field "words"): each known word scores the cosine of its unit
 	// vector with the mean of the others' unit vectors, the lowest is the
@@ -198,6 +204,15 @@ type QueryService interface {
 	// both when it is given. A model of another dimension than A's is
 	// EINVALID Field "b".
 	Compare(ctx context.Context, req CompareRequest) (*Comparison, error)
+}
+
+// Neighbours are the answer of SimilarWords and SolveAnalogy.
+type Neighbours struct {
+	Results []Result
+	// OOV lists the words of the request that are not in the vocabulary
+	// of a model trained with subwords, answered by the vectors of their
+	// character n-grams, as given (none: nil).
+	OOV []string
 }
 
 // SimilarRequest asks for the neighbours of a word.
@@ -224,6 +239,9 @@ type OddOneOut struct {
 	Word    string      `json:"word"`    // the odd one, as given
 	Words   []WordScore `json:"words"`   // the known words, in the order given
 	Unknown []string    `json:"unknown"` // the words not in the vocabulary
+	// OOV: the words of Words outside the vocabulary of a model trained
+	// with subwords, scored by the vectors of their n-grams.
+	OOV []string `json:"oov"`
 }
 
 // WordScore is a word and a score.
@@ -237,6 +255,9 @@ type VectorBatch struct {
 	Dim     int                  `json:"dim"`
 	Vectors map[string][]float32 `json:"vectors"`
 	Unknown []string             `json:"unknown"`
+	// OOV: the words of Vectors outside the vocabulary of a model
+	// trained with subwords, built from their n-grams.
+	OOV []string `json:"oov"`
 }
 
 // WordMap is a model's most frequent words projected to 2-D: Points[i]

@@ -37,6 +37,9 @@ type apiError struct {
 	Title   string `json:"title"`
 	Details string `json:"details"`
 	Field   string `json:"field,omitempty"`
+	// Suggestions: for a word not in a model's vocabulary, words of it
+	// nearest by spelling.
+	Suggestions []string `json:"suggestions,omitempty"`
 }
 
 // fail writes err as {"errors": [...]}; internal errors are logged and
@@ -52,9 +55,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var field string
+	var suggestions []string
 	var e *ophicleide.Error
 	if errors.As(err, &e) {
-		field = e.Field
+		field, suggestions = e.Field, e.Suggestions
 		if e.RetryAfter > 0 {
 			// Whole seconds, rounded up: never "retry now" too early.
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
@@ -63,7 +67,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", authRealm)
 	}
-	s.json(w, status, map[string][]apiError{"errors": {{Status: status, Title: http.StatusText(status), Details: ophicleide.ErrorMessage(err), Field: field}}})
+	s.json(w, status, map[string][]apiError{"errors": {{Status: status, Title: http.StatusText(status), Details: ophicleide.ErrorMessage(err), Field: field, Suggestions: suggestions}}})
 }
 
 func (s *Server) json(w http.ResponseWriter, status int, v any) {

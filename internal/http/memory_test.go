@@ -282,31 +282,31 @@ func (m *memService) Analogy(ctx context.Context, modelID string, positive, nega
 	return neighbours(words, append(slices.Clone(positive), negative...), count), nil
 }
 
-func (m *memService) Similarity(ctx context.Context, modelID, a, b string) (float32, error) {
+func (m *memService) Similarity(ctx context.Context, modelID, a, b string) (float32, []string, error) {
 	md, words, err := m.ready(modelID)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	ia, ib := slices.Index(words, a), slices.Index(words, b)
 	switch {
 	case ia < 0:
-		return 0, unknown(md, "a", a)
+		return 0, nil, unknown(md, "a", a)
 	case ib < 0:
-		return 0, unknown(md, "b", b)
+		return 0, nil, unknown(md, "b", b)
 	}
-	return 1 / float32(1+ia+ib), nil
+	return 1 / float32(1+ia+ib), nil, nil
 }
 
-func (m *memService) Vector(ctx context.Context, modelID, word string) ([]float32, error) {
+func (m *memService) Vector(ctx context.Context, modelID, word string) ([]float32, bool, error) {
 	md, words, err := m.ready(modelID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	i := slices.Index(words, word)
 	if i < 0 {
-		return nil, unknown(md, "word", word)
+		return nil, false, unknown(md, "word", word)
 	}
-	return []float32{float32(i), 1}, nil
+	return []float32{float32(i), 1}, false, nil
 }
 
 func (m *memService) Words(ctx context.Context, modelID, prefix string, limit int) ([]ophicleide.WordRank, error) {
@@ -350,14 +350,22 @@ func (m *memService) Export(ctx context.Context, modelID, format string) (*ophic
 // to Nearest and Analogy (restrict and method noted); the others answer
 // from the word list.
 
-func (m *memService) SimilarWords(ctx context.Context, req ophicleide.SimilarRequest) ([]ophicleide.Result, error) {
+func (m *memService) SimilarWords(ctx context.Context, req ophicleide.SimilarRequest) (*ophicleide.Neighbours, error) {
 	m.note("restrict %d", req.Restrict)
-	return m.Nearest(ctx, req.ModelID, req.Word, req.Count)
+	rs, err := m.Nearest(ctx, req.ModelID, req.Word, req.Count)
+	if err != nil {
+		return nil, err
+	}
+	return &ophicleide.Neighbours{Results: rs}, nil
 }
 
-func (m *memService) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyRequest) ([]ophicleide.Result, error) {
+func (m *memService) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyRequest) (*ophicleide.Neighbours, error) {
 	m.note("restrict %d method %q", req.Restrict, req.Method)
-	return m.Analogy(ctx, req.ModelID, req.Positive, req.Negative, req.Count)
+	rs, err := m.Analogy(ctx, req.ModelID, req.Positive, req.Negative, req.Count)
+	if err != nil {
+		return nil, err
+	}
+	return &ophicleide.Neighbours{Results: rs}, nil
 }
 
 func (m *memService) DoesntMatch(ctx context.Context, modelID string, words []string) (*ophicleide.OddOneOut, error) {

@@ -13,7 +13,10 @@ import (
 // The endpoints of a ready model's vectors: GET /models/{id}/similar,
 // analogy, similarity, vectors/{word}, words and export. The query
 // service answers them; unknown words are its EINVALID errors naming the
-// parameter.
+// parameter (with suggestions, errors.go). A word a subword model
+// answers from its character n-grams is marked: "oov": true on similar
+// and vectors/{word}, "oov": [words] on analogy and similarity (absent
+// when none).
 
 func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	word, err := required(r, "word")
@@ -28,11 +31,15 @@ func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rs, err := s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict})
+	ns, err := s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict})
 	if err != nil {
 		return err
 	}
-	s.json(w, http.StatusOK, map[string]any{"word": word, "results": rs})
+	out := map[string]any{"word": word, "results": ns.Results}
+	if len(ns.OOV) > 0 {
+		out["oov"] = true
+	}
+	s.json(w, http.StatusOK, out)
 	return nil
 }
 
@@ -50,12 +57,16 @@ func (s *Server) analogy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rs, err := s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
+	ns, err := s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
 		Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
 	if err != nil {
 		return err
 	}
-	s.json(w, http.StatusOK, map[string]any{"positive": pos, "negative": neg, "results": rs})
+	out := map[string]any{"positive": pos, "negative": neg, "results": ns.Results}
+	if len(ns.OOV) > 0 {
+		out["oov"] = ns.OOV
+	}
+	s.json(w, http.StatusOK, out)
 	return nil
 }
 
@@ -68,21 +79,29 @@ func (s *Server) similarity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sim, err := s.queries.Similarity(r.Context(), r.PathValue("id"), a, b)
+	sim, oov, err := s.queries.Similarity(r.Context(), r.PathValue("id"), a, b)
 	if err != nil {
 		return err
 	}
-	s.json(w, http.StatusOK, map[string]any{"a": a, "b": b, "similarity": sim})
+	out := map[string]any{"a": a, "b": b, "similarity": sim}
+	if len(oov) > 0 {
+		out["oov"] = oov
+	}
+	s.json(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) vector(w http.ResponseWriter, r *http.Request) error {
 	word := r.PathValue("word")
-	v, err := s.queries.Vector(r.Context(), r.PathValue("id"), word)
+	v, oov, err := s.queries.Vector(r.Context(), r.PathValue("id"), word)
 	if err != nil {
 		return err
 	}
-	s.json(w, http.StatusOK, map[string]any{"word": word, "vector": v})
+	out := map[string]any{"word": word, "vector": v}
+	if oov {
+		out["oov"] = true
+	}
+	s.json(w, http.StatusOK, out)
 	return nil
 }
 

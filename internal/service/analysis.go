@@ -46,7 +46,7 @@ func checkWords(words []string) error {
 }
 
 // SimilarWords implements ophicleide.QueryService.
-func (s *Queries) SimilarWords(ctx context.Context, req ophicleide.SimilarRequest) ([]ophicleide.Result, error) {
+func (s *Queries) SimilarWords(ctx context.Context, req ophicleide.SimilarRequest) (*ophicleide.Neighbours, error) {
 	if err := checkCount(req.Count); err != nil {
 		return nil, err
 	}
@@ -57,15 +57,17 @@ func (s *Queries) SimilarWords(ctx context.Context, req ophicleide.SimilarReques
 	if err != nil {
 		return nil, err
 	}
-	ns, err := set.NearestIn(vocabWord(m, set, strings.TrimSpace(req.Word)), req.Count, req.Restrict)
+	word := strings.TrimSpace(req.Word)
+	vw := vocabWord(m, set, word)
+	ns, err := set.NearestIn(vw, req.Count, req.Restrict)
 	if err != nil {
-		return nil, wordError(m, "word", err)
+		return nil, wordError(m, set, "word", err)
 	}
-	return results(ns), nil
+	return &ophicleide.Neighbours{Results: results(ns), OOV: oovWords(set, []string{word}, []string{vw})}, nil
 }
 
 // SolveAnalogy implements ophicleide.QueryService.
-func (s *Queries) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyRequest) ([]ophicleide.Result, error) {
+func (s *Queries) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyRequest) (*ophicleide.Neighbours, error) {
 	if err := checkCount(req.Count); err != nil {
 		return nil, err
 	}
@@ -107,9 +109,10 @@ func (s *Queries) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyReques
 		if uw := (*vectors.UnknownWordError)(nil); errors.As(err, &uw) && !slices.Contains(vpos, uw.Word) {
 			field = "negative"
 		}
-		return nil, wordError(m, field, err)
+		return nil, wordError(m, set, field, err)
 	}
-	return results(ns), nil
+	return &ophicleide.Neighbours{Results: results(ns),
+		OOV: oovWords(set, slices.Concat(req.Positive, req.Negative), slices.Concat(vpos, vneg))}, nil
 }
 
 // DoesntMatch implements ophicleide.QueryService: a word repeated (as
@@ -122,13 +125,13 @@ func (s *Queries) DoesntMatch(ctx context.Context, modelID string, words []strin
 	if err != nil {
 		return nil, err
 	}
-	out := &ophicleide.OddOneOut{Words: []ophicleide.WordScore{}, Unknown: []string{}}
+	out := &ophicleide.OddOneOut{Words: []ophicleide.WordScore{}, Unknown: []string{}, OOV: []string{}}
 	var given, known []string
 	for _, w := range words {
 		w = strings.TrimSpace(w)
 		v := vocabWord(m, set, w)
 		switch _, ok := set.Index(v); {
-		case !ok:
+		case !ok && !hasVector(set, v):
 			if !slices.Contains(out.Unknown, w) {
 				out.Unknown = append(out.Unknown, w)
 			}
@@ -145,11 +148,14 @@ func (s *Queries) DoesntMatch(ctx context.Context, modelID string, words []strin
 	}
 	odd, scores, err := set.OddOneOut(known)
 	if err != nil {
-		return nil, wordError(m, "words", err)
+		return nil, wordError(m, set, "words", err)
 	}
 	out.Word = given[odd]
 	for i, w := range given {
 		out.Words = append(out.Words, ophicleide.WordScore{Word: w, Score: float64(scores[i])})
+	}
+	if o := oovWords(set, given, known); o != nil {
+		out.OOV = o
 	}
 	return out, nil
 }
@@ -163,17 +169,21 @@ func (s *Queries) Vectors(ctx context.Context, modelID string, words []string) (
 	if err != nil {
 		return nil, err
 	}
-	out := &ophicleide.VectorBatch{Dim: set.Dim(), Vectors: map[string][]float32{}, Unknown: []string{}}
+	out := &ophicleide.VectorBatch{Dim: set.Dim(), Vectors: map[string][]float32{}, Unknown: []string{}, OOV: []string{}}
 	for _, w := range words {
 		if _, done := out.Vectors[w]; done || slices.Contains(out.Unknown, w) {
 			continue
 		}
-		v, err := set.Vector(vocabWord(m, set, strings.TrimSpace(w)))
+		vw := vocabWord(m, set, strings.TrimSpace(w))
+		v, err := set.Vector(vw)
 		if err != nil {
 			out.Unknown = append(out.Unknown, w)
 			continue
 		}
 		out.Vectors[w] = v
+		if set.IsOOV(vw) {
+			out.OOV = append(out.OOV, w)
+		}
 	}
 	return out, nil
 }
@@ -242,11 +252,11 @@ func (s *Queries) Compare(ctx context.Context, req ophicleide.CompareRequest) (*
 	if word := strings.TrimSpace(req.Word); word != "" {
 		na, err := sa.Nearest(vocabWord(ma, sa, word), req.Count)
 		if err != nil {
-			return nil, wordError(ma, "word", err)
+			return nil, wordError(ma, sa, "word", err)
 		}
 		nb, err := sb.Nearest(vocabWord(mb, sb, word), req.Count)
 		if err != nil {
-			return nil, wordError(mb, "word", err)
+			return nil, wordError(mb, sb, "word", err)
 		}
 		out.Word = word
 		out.Neighbours = neighbourOverlap(results(na), results(nb))
@@ -294,4 +304,14 @@ func tsvExport(m *ophicleide.Model, set *vectors.Set, format string) *ophicleide
 		write = func(w io.Writer) error { return vectors.WriteTSVMetadata(w, set) }
 	}
 	return &ophicleide.Export{Model: m, Format: format, Write: write}
+}
+
+// hasVector reports whether word, not in set's vocabulary, has a vector
+// from its n-grams (a set with subwords, a word with an n-gram).
+func hasVector(set *vectors.Set, word string) bool {
+	if set.Subwords() == nil {
+		return false
+	}
+	_, _, err := set.WordVector(word)
+	return err == nil
 }

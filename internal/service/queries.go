@@ -81,12 +81,13 @@ func (s *Queries) Query(ctx context.Context, req ophicleide.QueryRequest) (*ophi
 	if err != nil {
 		return nil, err
 	}
-	ns, err := set.Nearest(vocabWord(m, set, word), req.Count)
+	vw := vocabWord(m, set, word)
+	ns, err := set.Nearest(vw, req.Count)
 	if err != nil {
-		return nil, wordError(m, "word", err)
+		return nil, wordError(m, set, "word", err)
 	}
 	q := &ophicleide.Query{ID: uuid.NewString(), Word: word, ModelID: m.ID, ModelName: m.Name,
-		Results: results(ns), Owner: ownerName(ophicleide.PrincipalFrom(ctx)), Created: time.Now().UTC()}
+		Results: results(ns), OOV: set.IsOOV(vw), Owner: ownerName(ophicleide.PrincipalFrom(ctx)), Created: time.Now().UTC()}
 	if err := s.store.CreateQuery(ctx, q); err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (s *Queries) Nearest(ctx context.Context, modelID, word string, count int) 
 	}
 	ns, err := set.Nearest(vocabWord(m, set, word), count)
 	if err != nil {
-		return nil, wordError(m, "word", err)
+		return nil, wordError(m, set, "word", err)
 	}
 	return results(ns), nil
 }
@@ -152,40 +153,41 @@ func (s *Queries) Analogy(ctx context.Context, modelID string, positive, negativ
 		if uw := (*vectors.UnknownWordError)(nil); errors.As(err, &uw) && !slices.Contains(vpos, uw.Word) {
 			field = "negative"
 		}
-		return nil, wordError(m, field, err)
+		return nil, wordError(m, set, field, err)
 	}
 	return results(ns), nil
 }
 
 // Similarity implements ophicleide.QueryService.
-func (s *Queries) Similarity(ctx context.Context, modelID, a, b string) (float32, error) {
+func (s *Queries) Similarity(ctx context.Context, modelID, a, b string) (float32, []string, error) {
 	m, set, err := s.readyModel(ctx, modelID)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	va, vb := vocabWord(m, set, a), vocabWord(m, set, b)
 	sim, err := set.Similarity(va, vb)
 	if err != nil {
 		field := "a"
-		if _, ok := set.Index(va); ok {
+		if uw := (*vectors.UnknownWordError)(nil); errors.As(err, &uw) && uw.Word != va {
 			field = "b"
 		}
-		return 0, wordError(m, field, err)
+		return 0, nil, wordError(m, set, field, err)
 	}
-	return sim, nil
+	return sim, oovWords(set, []string{a, b}, []string{va, vb}), nil
 }
 
 // Vector implements ophicleide.QueryService.
-func (s *Queries) Vector(ctx context.Context, modelID, word string) ([]float32, error) {
+func (s *Queries) Vector(ctx context.Context, modelID, word string) ([]float32, bool, error) {
 	m, set, err := s.readyModel(ctx, modelID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	v, err := set.Vector(vocabWord(m, set, word))
+	vw := vocabWord(m, set, word)
+	v, err := set.Vector(vw)
 	if err != nil {
-		return nil, wordError(m, "word", err)
+		return nil, false, wordError(m, set, "word", err)
 	}
-	return v, nil
+	return v, set.IsOOV(vw), nil
 }
 
 // Words implements ophicleide.QueryService.
@@ -257,12 +259,17 @@ func (s *Queries) Export(ctx context.Context, modelID, format string) (*ophiclei
 }
 
 // wordError turns an unknown word into EINVALID naming it and the model,
-// with field.
-func wordError(m *ophicleide.Model, field string, err error) error {
+// with field and the words of set nearest to it by spelling
+// (vectors.Set.Suggest: a few ms at most, and only on this error path).
+func wordError(m *ophicleide.Model, set *vectors.Set, field string, err error) error {
 	var uw *vectors.UnknownWordError
 	if errors.As(err, &uw) {
-		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field,
-			Message: fmt.Sprintf("the word %q is not in the vocabulary of model %q", uw.Word, m.Name)}
+		msg := fmt.Sprintf("the word %q is not in the vocabulary of model %q", uw.Word, m.Name)
+		if sw := set.Subwords(); sw != nil {
+			msg += fmt.Sprintf(" and has no character n-gram of %d to %d characters", sw.Config.MinN, sw.Config.MaxN)
+		}
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field, Message: msg,
+			Suggestions: set.Suggest(modelForm(m, uw.Word), vectors.MaxSuggestions)}
 	}
 	if errors.Is(err, vectors.ErrInvalid) {
 		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: field, Message: err.Error()}
@@ -279,16 +286,44 @@ func vocabWord(m *ophicleide.Model, set *vectors.Set, word string) string {
 	if _, ok := set.Index(word); ok {
 		return word
 	}
-	mode, err := tokenize.ParseMode(m.Params.Tokenizer)
-	if err != nil {
-		mode = tokenize.Unicode
-	}
-	if n := tokenize.NormalizeWord(mode, word); n != word {
+	n := modelForm(m, word)
+	if n != word {
 		if _, ok := set.Index(n); ok {
 			return n
 		}
 	}
+	if set.Subwords() != nil && n != "" {
+		// Unknown either way: the n-grams of the form training saw
+		// ("Darcys" is "darcys" to a unicode model).
+		return n
+	}
 	return word
+}
+
+// modelForm is word as the model's tokenizer writes it (imported models
+// have none: unicode).
+func modelForm(m *ophicleide.Model, word string) string {
+	mode, err := tokenize.ParseMode(m.Params.Tokenizer)
+	if err != nil {
+		mode = tokenize.Unicode
+	}
+	return tokenize.NormalizeWord(mode, word)
+}
+
+// oovWords are those of given whose model form (vocab, in the same
+// order) a subword set answers from n-grams, each once (nil: none, and
+// always for a set without subwords).
+func oovWords(set *vectors.Set, given, vocab []string) []string {
+	if set.Subwords() == nil {
+		return nil
+	}
+	var out []string
+	for i, w := range vocab {
+		if set.IsOOV(w) && !slices.Contains(out, given[i]) {
+			out = append(out, given[i])
+		}
+	}
+	return out
 }
 
 // vocabWords is vocabWord for each of words, in a new slice.

@@ -263,18 +263,18 @@ func TestVectorQueries(t *testing.T) {
 	_, err = queries.Analogy(ctx, m.ID, []string{"darcy", "jane"}, []string{"Darcy"}, 3)
 	wantError(t, "both", err, ophicleide.EINVALID, "negative", `the word "Darcy" is both positive and negative`)
 
-	if sim, err := queries.Similarity(ctx, m.ID, "darcy", "ELIZABETH"); err != nil || sim < 0.9 {
+	if sim, _, err := queries.Similarity(ctx, m.ID, "darcy", "ELIZABETH"); err != nil || sim < 0.9 {
 		t.Errorf("Similarity: %v, %v", sim, err)
 	}
-	_, err = queries.Similarity(ctx, m.ID, "darcy", "collins")
+	_, _, err = queries.Similarity(ctx, m.ID, "darcy", "collins")
 	wantError(t, "unknown b", err, ophicleide.EINVALID, "b", `the word "collins"`)
-	_, err = queries.Similarity(ctx, m.ID, "collins", "darcy")
+	_, _, err = queries.Similarity(ctx, m.ID, "collins", "darcy")
 	wantError(t, "unknown a", err, ophicleide.EINVALID, "a", `the word "collins"`)
 
-	if v, err := queries.Vector(ctx, m.ID, "Bingley"); err != nil || len(v) != 3 || v[1] != 1 {
+	if v, _, err := queries.Vector(ctx, m.ID, "Bingley"); err != nil || len(v) != 3 || v[1] != 1 {
 		t.Errorf("Vector: %v, %v", v, err)
 	}
-	_, err = queries.Vector(ctx, m.ID, "collins")
+	_, _, err = queries.Vector(ctx, m.ID, "collins")
 	wantError(t, "unknown vector", err, ophicleide.EINVALID, "word", `the word "collins"`)
 
 	ws, err := queries.Words(ctx, m.ID, " J", 5)
