@@ -22,8 +22,8 @@ import (
 	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
+	"github.com/ophicleide/ophicleide/internal/fasttext"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
-	"github.com/ophicleide/ophicleide/internal/vectors"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
 
@@ -33,7 +33,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fs.Var(&inputs, "input", "text to train on: a file, `PATH`.gz, an http(s) URL, or - for stdin (repeatable)")
 	allowPrivate := fs.Bool("allow-private-urls", false, "let --input URLs reach loopback/private/link-local addresses")
 	output := fs.String("output", "", "where to write the vectors (- for stdout)")
-	format := fs.String("format", "binary", "output format: text or binary (word2vec.c / gensim formats)")
+	format := fs.String("format", "binary", "output format: text or binary (word2vec.c / gensim formats), or fasttext (a fastText .bin model, with the n-grams of --maxn)")
 	model := fs.String("model", "skipgram", "architecture: skipgram or cbow")
 	loss := fs.String("loss", "ns", "output layer: ns (negative sampling) or hs (hierarchical softmax)")
 	dim := fs.Int("dim", 100, "vector dimension")
@@ -88,7 +88,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if *output == "" {
 		return usagef("--output is required")
 	}
-	vf, err := vectors.ParseFormat(*format)
+	vf, err := parseFormat(*format)
 	if err != nil {
 		return usagef("--format: %v", err)
 	}
@@ -148,7 +148,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := vectors.Write(out.w, res.Vectors, vf); err != nil {
+	if err := writeVectors(out.w, res.Vectors, vf, fastTextMeta(cfg, res.Counts)); err != nil {
 		return fmt.Errorf("writing %s: %w", *output, err)
 	}
 	if err := out.commit(); err != nil {
@@ -377,4 +377,19 @@ func (p *progressPrinter) end() {
 		fmt.Fprintln(p.w)
 		p.drawn = false
 	}
+}
+
+// fastTextMeta is what a fastText .bin written by train records: the
+// run's settings under fastText's names and the real corpus counts.
+func fastTextMeta(cfg word2vec.Config, counts []int64) *fasttext.Meta {
+	a := fasttext.DefaultArgs(cfg.Dim)
+	a.WS, a.Epoch, a.MinCount, a.Neg = int32(cfg.Window), int32(cfg.Epochs), int32(cfg.MinCount), int32(cfg.Negative)
+	a.T = max(cfg.Sample, 0) // 0: no subsampling (cfg's -1)
+	if cfg.Arch == word2vec.CBOW {
+		a.Model = fasttext.CBOW
+	}
+	if cfg.Loss == word2vec.HierarchicalSoftmax {
+		a.Loss = fasttext.HS
+	}
+	return &fasttext.Meta{Args: a, Counts: counts}
 }

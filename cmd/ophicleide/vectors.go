@@ -11,19 +11,30 @@ import (
 	"text/tabwriter"
 
 	"github.com/ophicleide/ophicleide/internal/evaluate"
+	"github.com/ophicleide/ophicleide/internal/fasttext"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
-// loadVectors reads a word2vec text or binary file (detected).
+// loadVectors reads a word2vec text or binary file (detected) or a
+// fastText .bin model (its magic number sniffed first; the set then
+// answers for words outside its vocabulary by their n-grams).
 func loadVectors(path string) (*vectors.Set, error) {
 	if path == "" {
-		return nil, usagef("--model is required (a vectors file written by train, word2vec.c or gensim)")
+		return nil, usagef("--model is required (a vectors file written by train, word2vec.c or gensim, or a fastText .bin model)")
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	var head [8]byte
+	if n, _ := f.ReadAt(head[:], 0); fasttext.IsModel(head[:n]) {
+		s, _, err := fasttext.Read(f, fasttext.Limits{})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		return s, nil
+	}
 	s, err := vectors.Read(f) // a file: its size lets the reader allocate once
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -46,6 +57,31 @@ func explainUnknown(s *vectors.Set, err error) error {
 	return err
 }
 
+// fastTextFormat names fastText's .bin model format (internal/fasttext)
+// beside the word2vec formats of vectors.ParseFormat, for --format.
+const fastTextFormat vectors.Format = "fasttext"
+
+// parseFormat is vectors.ParseFormat, plus "fasttext".
+func parseFormat(s string) (vectors.Format, error) {
+	if strings.EqualFold(strings.TrimSpace(s), string(fastTextFormat)) {
+		return fastTextFormat, nil
+	}
+	f, err := vectors.ParseFormat(s)
+	if err != nil {
+		return "", fmt.Errorf("%w, or %q (a fastText .bin model)", err, fastTextFormat)
+	}
+	return f, nil
+}
+
+// writeVectors writes s in format f (see parseFormat); meta is for
+// fastText's format only (nil: its defaults and synthesised counts).
+func writeVectors(w io.Writer, s *vectors.Set, f vectors.Format, meta *fasttext.Meta) error {
+	if f == fastTextFormat {
+		return fasttext.Write(w, s, meta)
+	}
+	return vectors.Write(w, s, f)
+}
+
 func printNeighbors(w io.Writer, ns []vectors.Neighbor) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for i, n := range ns {
@@ -56,7 +92,7 @@ func printNeighbors(w io.Writer, ns []vectors.Neighbor) {
 
 func runSimilar(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "similar", "--model FILE WORD [--count N]")
-	model := fs.String("model", "", "vectors file (word2vec text or binary)")
+	model := fs.String("model", "", "vectors file (word2vec text or binary, or a fastText .bin model)")
 	count := fs.Int("count", 10, "how many neighbours")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -79,6 +115,9 @@ func runSimilar(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return explainUnknown(s, err)
 	}
+	if s.IsOOV(pos[0]) {
+		fmt.Fprintf(e.stderr, "%q is not in the vocabulary: its vector is built from its character n-grams\n", pos[0])
+	}
 	printNeighbors(e.stdout, ns)
 	return nil
 }
@@ -93,7 +132,7 @@ func splitWords(v string) []string {
 
 func runAnalogy(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "analogy", "--model FILE --positive b,c --negative a [--count N]   (a is to b as c is to ?)")
-	model := fs.String("model", "", "vectors file (word2vec text or binary)")
+	model := fs.String("model", "", "vectors file (word2vec text or binary, or a fastText .bin model)")
 	positive := fs.String("positive", "", "comma-separated words to add (e.g. king,woman)")
 	negative := fs.String("negative", "", "comma-separated words to subtract (e.g. man)")
 	count := fs.Int("count", 10, "how many answers")
@@ -125,7 +164,7 @@ func runAnalogy(_ context.Context, e *env, args []string) error {
 
 func runSimilarity(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "similarity", "--model FILE WORD1 WORD2")
-	model := fs.String("model", "", "vectors file (word2vec text or binary)")
+	model := fs.String("model", "", "vectors file (word2vec text or binary, or a fastText .bin model)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -149,10 +188,10 @@ func runSimilarity(_ context.Context, e *env, args []string) error {
 }
 
 func runConvert(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "convert", "--input FILE --output FILE [--format text|binary]")
-	input := fs.String("input", "", "vectors file to read (text or binary, detected)")
+	fs := newFlags(e, "convert", "--input FILE --output FILE [--format text|binary|fasttext]")
+	input := fs.String("input", "", "vectors file to read (text, binary or a fastText .bin model, detected)")
 	output := fs.String("output", "", "vectors file to write (- for stdout)")
-	format := fs.String("format", "", "output format: text or binary (default: from the output's extension, .bin binary, .txt/.vec text; else the other one of the input's)")
+	format := fs.String("format", "", "output format: text, binary or fasttext (a fastText .bin model; default: from the output's extension, .bin binary, .txt/.vec text; else the other one of the input's)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -165,7 +204,7 @@ func runConvert(_ context.Context, e *env, args []string) error {
 		return usagef("--input and --output are required")
 	}
 	if *format != "" {
-		if _, err := vectors.ParseFormat(*format); err != nil {
+		if _, err := parseFormat(*format); err != nil {
 			return usagef("--format: %v", err)
 		}
 	}
@@ -182,7 +221,7 @@ func runConvert(_ context.Context, e *env, args []string) error {
 				f = vectors.Text
 			}
 		}
-	} else if f, err = vectors.ParseFormat(*format); err != nil {
+	} else if f, err = parseFormat(*format); err != nil {
 		return usagef("--format: %v", err)
 	}
 	out, err := createOutput(*output, e.stdout)
@@ -190,7 +229,7 @@ func runConvert(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	defer out.abort()
-	if err := vectors.Write(out.w, s, f); err != nil {
+	if err := writeVectors(out.w, s, f, nil); err != nil {
 		return err
 	}
 	if err := out.commit(); err != nil {
@@ -236,7 +275,7 @@ func isBinaryFile(path string) bool {
 
 func runEval(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "eval", "--model FILE [--analogies FILE] [--similarity FILE ...]")
-	model := fs.String("model", "", "vectors file (word2vec text or binary; rows by descending frequency)")
+	model := fs.String("model", "", "vectors file (word2vec text or binary, or a fastText .bin model; rows by descending frequency)")
 	analogies := fs.String("analogies", "", "Google analogy questions file (questions-words.txt)")
 	var sims listFlag
 	fs.Var(&sims, "similarity", "word-pair similarity file: WordSim-353, SimLex-999, MEN, RW style (repeatable)")

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/fasttext"
 	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
@@ -218,9 +220,10 @@ func (s *Models) precheck(ctx context.Context, m *ophicleide.Model, uploads map[
 	return nil
 }
 
-// Import implements ophicleide.ModelService. The rows go to the store as
-// they are read (vectors.StreamCompact): memory holds a batch of rows and
-// the word list, never the matrix. As Create, it needs the write role,
+// Import implements ophicleide.ModelService. The rows of a word2vec file
+// go to the store as they are read (vectors.StreamCompact): memory holds
+// a batch of rows and the word list, never the matrix; a fastText .bin
+// model (its magic number sniffed) is read whole first (importFastText). As Create, it needs the write role,
 // records the owner and keeps the byte quota, counting the vectors as
 // they are written. Once stored (ready), the model is evaluated on the
 // bundled sets before Import returns, as trained models are; a failure
@@ -245,9 +248,16 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 		return nil, err
 	}
 	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Owner: ownerName(p), Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
+	br := bufio.NewReaderSize(src, 64<<10)
+	peek, _ := br.Peek(8) // a read error shows again below
+	isFastText := fasttext.IsModel(peek)
+	src = br
 	err = s.store.ImportModel(ctx, m, func(out io.Writer) error {
 		if left >= 0 {
 			out = &quotaWriter{w: out, left: left, quota: s.cfg.MaxBytesPerKey}
+		}
+		if isFastText {
+			return importFastText(out, src, m)
 		}
 		words, dim, err := vectors.StreamCompact(out, src, vectors.StreamOptions{UTF8: true})
 		if err != nil {
@@ -267,12 +277,53 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 		if errors.As(err, &pe) {
 			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + pe.Reason(), Err: err}
 		}
+		var fe *fasttext.Error
+		if errors.As(err, &fe) && (errors.Is(err, fasttext.ErrMalformed) || errors.Is(err, fasttext.ErrUnsupported)) {
+			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: fmt.Sprintf("not a fastText model this server reads: %s at byte %d: %v", fe.Section, fe.Offset, fe.Err), Err: err}
+		}
 		return nil, err
 	}
 	// The import is done whatever happens to the request now: its
 	// evaluation is bounded (the bundled sets, 30,000 rows for analogies).
 	s.evaluateImported(context.WithoutCancel(ctx), m)
 	return m, nil
+}
+
+// importFastText stores a fastText .bin model (internal/fasttext) read
+// from src as m's vectors: the composed word rows and the n-gram rows, so
+// that the model answers for words outside its vocabulary. Unlike a
+// word2vec file it is read whole before it is written (a word's vector
+// needs n-gram rows that follow every word row in the file): memory holds
+// the model, at most fasttext.DefaultLimits' 2^31 values (8 GiB), as
+// much as MaxImportBytes lets in. m's params are the file's (model, loss,
+// dim, window, negative, min count, epochs, minn, maxn, bucket).
+func importFastText(out io.Writer, src io.Reader, m *ophicleide.Model) error {
+	set, meta, err := fasttext.Read(src, fasttext.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	if err := vectors.WriteCompact(out, set); err != nil {
+		return err
+	}
+	a := meta.Args
+	m.Params = ophicleide.Params{Dim: set.Dim(), Window: int(a.WS), Negative: int(a.Neg), MinCount: int(a.MinCount), Epochs: int(a.Epoch)}
+	switch a.Model {
+	case fasttext.SkipGram:
+		m.Params.Model = "skipgram"
+	case fasttext.CBOW:
+		m.Params.Model = "cbow"
+	}
+	switch a.Loss {
+	case fasttext.NS:
+		m.Params.Loss = "ns"
+	case fasttext.HS:
+		m.Params.Loss = "hs"
+	}
+	if sw := set.Subwords(); sw != nil {
+		m.Params.MinN, m.Params.MaxN, m.Params.Bucket = sw.Config.MinN, sw.Config.MaxN, sw.Config.Bucket
+	}
+	m.Stats = &ophicleide.Stats{VocabSize: set.Len()}
+	return nil
 }
 
 // FindModel implements ophicleide.ModelService: the model as the
