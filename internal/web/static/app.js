@@ -18,11 +18,14 @@ const el = (tag, attrs = {}, ...children) => {
   return e;
 };
 
-// ApiError carries the API's {"errors": [{status, title, details, field}]}.
+// ApiError carries the API's {"errors": [{status, title, details, field,
+// suggestions}]} (suggestions: for an unknown word, words of the model
+// nearest by spelling).
 class ApiError extends Error {
-  constructor(status, title, details, field) {
+  constructor(status, title, details, field, suggestions) {
     super(details || title);
     this.status = status; this.title = title; this.field = field || "";
+    this.suggestions = Array.isArray(suggestions) ? suggestions : [];
   }
 }
 
@@ -178,7 +181,7 @@ async function api(method, path, body, raw) {
   try { data = await resp.json(); } catch (e) { /* not JSON */ }
   if (!resp.ok) {
     const err = data && data.errors && data.errors[0];
-    throw new ApiError(resp.status, err ? err.title : resp.statusText, explain(resp.status, err ? err.details : "", resp.headers), err && err.field);
+    throw new ApiError(resp.status, err ? err.title : resp.statusText, explain(resp.status, err ? err.details : "", resp.headers), err && err.field, err && err.suggestions);
   }
   return data;
 }
@@ -644,6 +647,13 @@ function resultRows(list, results, href) {
       el("span", { class: "score" }, score.toFixed(3))))));
 }
 
+// suggestWords shows the server's suggestions for an unknown word (the
+// words nearest by spelling) as buttons that ask for them.
+function suggestWords(words) {
+  $("#suggestions").replaceChildren(el("span", {}, "Did you mean: "),
+    ...words.map(w => el("button", { type: "button", class: "secondary", onclick: () => { $("#query-word").value = w; $("#query-form").requestSubmit(); } }, w)));
+}
+
 async function suggest(model, word) {
   const box = $("#suggestions");
   box.replaceChildren();
@@ -696,22 +706,26 @@ async function openQuery(model, word, count, restrict) {
   const button = $("#query-submit");
   button.disabled = true;
   try {
-    let results, shown, name;
+    let results, shown, name, oov;
     if (restrict) {
       // GET /similar: the API history keeps POST /queries only, so this
       // one is kept in this browser's history.
       const data = await api("GET", `/models/${model}/similar?` + new URLSearchParams({ word, count: String(count), restrict: String(restrict) }));
-      results = data.results; shown = data.word; name = modelName(model);
+      results = data.results; shown = data.word; name = modelName(model); oov = data.oov === true;
       remember({ kind: "query", hash: queryHash(model, shown, { count, restrict }), model, modelName: name,
         title: shown, note: `among the ${fmtInt(restrict)} most frequent words`, results: results.slice(0, 5) });
     } else {
       const data = await api("POST", "/queries", { model, word, count });
-      results = data.query.results; shown = data.query.word; name = data.query.modelName;
+      results = data.query.results; shown = data.query.word; name = data.query.modelName; oov = data.query.oov === true;
     }
     if (seq !== querySeq) return;
     const m = models.find(m => m.id === model);
     $("#results-title").textContent = `Nearest to “${shown}” in ${m ? modelLabel(m) : name}` + (restrict ? ` (among the ${fmtInt(restrict)} most frequent words)` : "");
     resultRows($("#result-list"), results, w => queryHash(model, w, { count, restrict }));
+    // A model trained with subwords answers for a misspelt or unseen
+    // word from its character n-grams: say so.
+    $("#results-oov").textContent = oov ? `“${shown}” is not in the vocabulary: its vector is built from its character n-grams.` : "";
+    $("#results-oov").hidden = !oov;
     $("#results").hidden = false;
     plot(model, shown, results, { count, restrict }, seq);
     showMap(model, shown, results.map(r => r[1]), seq);
@@ -720,7 +734,7 @@ async function openQuery(model, word, count, restrict) {
     hideResults();
     if (e.status === 400 && e.field === "word") {
       $("#query-error").textContent = `“${word}” is not in the vocabulary of ${modelName(model)}.`;
-      suggest(model, word);
+      if (e.suggestions.length) suggestWords(e.suggestions); else suggest(model, word);
     } else if (e.status === 404) {
       $("#query-error").textContent = "That model is gone or not ready any more.";
       loadModels();
