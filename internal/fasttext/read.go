@@ -19,7 +19,7 @@ const (
 	bufSize       = 64 << 10
 	preallocVals  = 1 << 18 // floats allocated before the data shows up (1 MiB)
 	preallocWords = 1 << 12
-	chunkVals     = 1 << 14 // floats decoded per read
+	chunkVals     = 1 << 16 // floats decoded per read (256 KiB)
 )
 
 // decoder reads little-endian fields, counting bytes, and knows how much
@@ -130,12 +130,15 @@ func (d *decoder) floats(dst []float32, n int) ([]float32, error) {
 			copy(nd, dst)
 			dst = nd
 		}
-		for i := 0; i < k; i++ {
-			v := math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, malformed("non-finite value %v at value %d", v, len(dst)-base)
+		n0 := len(dst)
+		dst = dst[:n0+k]
+		out := dst[n0:]
+		for i := range out {
+			u := binary.LittleEndian.Uint32(b[4*i:])
+			if u&0x7f800000 == 0x7f800000 { // exponent all ones: NaN or infinity
+				return nil, malformed("non-finite value %v at value %d", math.Float32frombits(u), n0+i-base)
 			}
-			dst = append(dst, v)
+			out[i] = math.Float32frombits(u)
 		}
 	}
 	return dst, nil

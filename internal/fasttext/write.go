@@ -135,20 +135,25 @@ func Write(w io.Writer, s *vectors.Set, meta *Meta) error {
 		}
 		bw.Write(row)
 	}
+	chunk := make([]byte, 1<<20)
 	if sw != nil {
-		for r := 0; r < sw.Config.Bucket; r++ {
-			for j, x := range sw.Rows[r*dim : (r+1)*dim] {
-				binary.LittleEndian.PutUint32(row[4*j:], math.Float32bits(x))
+		for vals := sw.Rows; len(vals) > 0; {
+			k := min(len(vals), len(chunk)/4)
+			for j, x := range vals[:k] {
+				binary.LittleEndian.PutUint32(chunk[4*j:], math.Float32bits(x))
 			}
-			bw.Write(row)
+			bw.Write(chunk[:4*k])
+			vals = vals[k:]
 		}
 	}
 	bw.WriteByte(0) // qout
 	i64(int64(n))
 	i64(int64(dim))
-	clear(row)
-	for i := 0; i < n; i++ {
-		bw.Write(row)
+	clear(chunk)
+	for left := int64(n) * int64(dim) * 4; left > 0; {
+		k := min(left, int64(len(chunk)))
+		bw.Write(chunk[:k])
+		left -= k
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("fasttext: write: %w", err)
