@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -64,6 +65,19 @@ func TestBrowserOutOfVocabulary(t *testing.T) {
 		t.Fatalf("error shown with the answer: %q", got)
 	}
 	s.take("oov")
+
+	// An analogy and a similarity with an unseen word say which.
+	do(t, ctx, "analogy with an unseen word", chromedp.SetValue(chromedp.CSS("#analogy-a"), "elizabet"),
+		chromedp.SetValue(chromedp.CSS("#analogy-b"), "jane"), chromedp.SetValue(chromedp.CSS("#analogy-c"), "darcys"),
+		chromedp.Click(chromedp.CSS("#analogy-submit")), chromedp.WaitVisible(chromedp.CSS("#analogy-list li")))
+	eventually(t, 10*time.Second, 50*time.Millisecond, func() (bool, string) {
+		got := text(t, ctx, "#analogy-note")
+		return strings.Contains(got, "built from their character n-grams: darcys, elizabet"), got
+	})
+	do(t, ctx, "similarity with an unseen word", chromedp.SetValue(chromedp.CSS("#similarity-a"), "darcys"),
+		chromedp.SetValue(chromedp.CSS("#similarity-b"), "darcy"), chromedp.Click(chromedp.CSS("#similarity-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#similarity-result .oov-note")))
+	s.take("analogy-similarity")
 
 	// A known word: no note.
 	do(t, ctx, "known word", chromedp.Navigate(base+"/#/query/"+sub+"/elizabeth"),

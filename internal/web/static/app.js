@@ -1135,13 +1135,19 @@ async function openAnalogy(model, a, b, c, method, restrict) {
     $("#analogy-note").textContent = method === "3cosmul"
       ? "3CosMul scores are cos(d,b)·cos(d,c) / (cos(d,a) + ε) with each cosine shifted to 0..1: they may exceed 1, and the bars stop at 1."
       : "Scores are the cosine of each word to b − a + c.";
+    if (data.oov) $("#analogy-note").textContent += " " + oovNote(data.oov);
     remember({ kind: "analogy", hash: analogyHash(model, a, b, c, { method, restrict }), model, modelName: modelName(model),
       title: `${a} : ${b} :: ${c} : ?`, note: (method === "3cosmul" ? "3CosMul" : "3CosAdd") + (restrict ? `, among the ${fmtInt(restrict)} most frequent words` : ""),
       results: data.results.slice(0, 5) });
   } catch (e) {
-    $("#analogy-error").textContent = e.message;
+    $("#analogy-error").textContent = e.message + didYouMean(e);
   }
 }
+
+// oovNote says which words a subword model built from their character
+// n-grams; didYouMean lists an error's suggestions, if any.
+const oovNote = words => `Not in the vocabulary, built from their character n-grams: ${words.join(", ")}.`;
+const didYouMean = e => e.suggestions && e.suggestions.length ? ` Did you mean: ${e.suggestions.join(", ")}?` : "";
 
 $("#similarity-form").addEventListener("submit", async ev => {
   ev.preventDefault();
@@ -1156,9 +1162,10 @@ $("#similarity-form").addEventListener("submit", async ev => {
     const d = await api("GET", `/models/${model}/similarity?` + new URLSearchParams({ a, b }));
     out.replaceChildren(el("div", { class: "row" }, el("span", { class: "word" }, `${d.a} · ${d.b}`),
       el("div", { class: "bar" }, el("span", { style: "width:" + (clamp01(d.similarity) * 100).toFixed(1) + "%" })),
-      el("span", { class: "score" }, d.similarity.toFixed(3))));
+      el("span", { class: "score" }, d.similarity.toFixed(3))),
+      d.oov ? el("p", { class: "oov-note" }, oovNote(d.oov)) : null);
   } catch (e) {
-    $("#similarity-error").textContent = e.message;
+    $("#similarity-error").textContent = e.message + didYouMean(e);
   }
 });
 
@@ -1176,6 +1183,7 @@ $("#odd-form").addEventListener("submit", async ev => {
     const list = el("ol", { class: "results" });
     out.replaceChildren(el("p", { class: "odd-word" }, "The odd one out: ", el("strong", {}, d.word)), list,
       d.unknown && d.unknown.length ? el("p", { class: "meta" }, "Not in the vocabulary: " + d.unknown.join(", ")) : null,
+      d.oov && d.oov.length ? el("p", { class: "oov-note" }, oovNote(d.oov)) : null,
       el("p", { class: "meta" }, "Each word's cosine to the mean of the others; the odd one has the lowest."));
     resultRows(list, d.words.map(x => [x.score, x.word]), w => queryHash(model, w));
     for (const li of list.children) if (li.querySelector(".word").textContent === d.word) li.classList.add("odd");
