@@ -512,3 +512,43 @@ func TestFastTextReadsOurs(t *testing.T) {
 		})
 	}
 }
+
+// TestReadSupervised: a supervised model's labels are skipped, its words
+// read with fastText's vectors.
+func TestReadSupervised(t *testing.T) {
+	bin := fastTextBin(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "sup.txt")
+	if err := os.WriteFile(in, []byte("__label__a hello world darcy\n__label__b goodbye moon darcy\n__label__a hello there\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "sup")
+	cmd := exec.Command(bin, "supervised", "-input", in, "-output", model, "-dim", "5", "-epoch", "1", "-minCount", "1", "-thread", "1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("fasttext supervised: %v\n%s", err, out)
+	}
+	f, err := os.Open(model + ".bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, m, err := Read(f, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Labels != 2 || m.Args.Model != Supervised || s.Subwords() != nil {
+		t.Fatalf("labels %d, model %v, subwords %v", m.Labels, m.Args.Model, s.Subwords())
+	}
+	for _, w := range s.Words() {
+		if strings.HasPrefix(w, "__label__") {
+			t.Fatalf("label %q read as a word", w)
+		}
+	}
+	theirs := printWordVectors(t, bin, model+".bin", []string{"hello", "darcy"})
+	for _, w := range []string{"hello", "darcy"} {
+		ours, _, err := s.WordVector(w)
+		if err != nil || !printed(ours, theirs[w]) {
+			t.Errorf("%q: ours %v (%v), fastText %v", w, ours, err, theirs[w])
+		}
+	}
+}
