@@ -21,9 +21,14 @@ func BenchmarkTrain(b *testing.B) {
 		name string
 		arch Arch
 		loss Loss
-	}{{"sg-ns", SkipGram, NegativeSampling}, {"cbow-ns", CBOW, NegativeSampling}, {"sg-hs", SkipGram, HierarchicalSoftmax}, {"cbow-hs", CBOW, HierarchicalSoftmax}} {
+		maxn int // subwords of 3 to maxn characters when positive
+	}{{"sg-ns", SkipGram, NegativeSampling, 0}, {"cbow-ns", CBOW, NegativeSampling, 0}, {"sg-hs", SkipGram, HierarchicalSoftmax, 0}, {"cbow-hs", CBOW, HierarchicalSoftmax, 0},
+		{"sg-ns-sub", SkipGram, NegativeSampling, 6}, {"cbow-ns-sub", CBOW, NegativeSampling, 6}} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg := Config{Arch: c.arch, Loss: c.loss, Threads: 1, Epochs: 3, Alpha: 0.025, Seed: 1}
+			if c.maxn > 0 {
+				cfg.MinN, cfg.MaxN, cfg.Bucket = 3, c.maxn, 200000
+			}
 			var words, secs float64
 			for i := 0; i < b.N; i++ {
 				sc, err := tokenize.NewScanner(bytes.NewReader(text), tokenize.Options{})

@@ -14,6 +14,13 @@
 // fetched once; the update rules per (context, target) pair are the ones
 // of word2vec.c.
 //
+// With Config.MaxN > 0 it trains fastText's subword model instead
+// (Bojanowski et al., "Enriching Word Vectors with Subword Information",
+// 2017; subword.go): a word's input vector is the mean of its own row and
+// its character n-grams' rows, and the result holds the composed word
+// vectors and the n-gram rows (vectors.Subwords), so that words outside
+// the vocabulary get vectors too.
+//
 // Training reads the corpus once: the first pass counts words and keeps the
 // corpus in memory as 4-byte word ids (sentence boundaries included), so
 // epochs never tokenise again. The vocabulary is then sorted by descending

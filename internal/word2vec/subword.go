@@ -89,6 +89,16 @@ func (th *thread) compose(rows []int32) {
 	}
 }
 
+// prefetchRows asks for the input rows of rows ahead of use: n-gram rows
+// are scattered over a matrix of Bucket rows, so most of them miss every
+// cache.
+func (th *thread) prefetchRows(rows []int32) {
+	d := th.m.dim
+	for _, r := range rows {
+		vecmath.Prefetch(th.m.syn0[int(r)*d : int(r)*d+d])
+	}
+}
+
 // scatter adds th.neu1e to the input row of each of rows.
 func (th *thread) scatter(rows []int32) {
 	d := th.m.dim
@@ -125,6 +135,9 @@ func (th *thread) skipGramSub() {
 			continue
 		}
 		rows := ix.of(word)
+		if pos+1 < len(th.sen) {
+			th.prefetchRows(ix.of(th.sen[pos+1]))
+		}
 		th.compose(rows)
 		clear(th.neu1e)
 		for c := lo; c < hi; c++ {
