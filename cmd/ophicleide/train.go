@@ -21,8 +21,8 @@ import (
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
-	"github.com/ophicleide/ophicleide/internal/fetch"
 	"github.com/ophicleide/ophicleide/internal/fasttext"
+	"github.com/ophicleide/ophicleide/internal/fetch"
 	"github.com/ophicleide/ophicleide/internal/tokenize"
 	"github.com/ophicleide/ophicleide/internal/word2vec"
 )
