@@ -1,6 +1,8 @@
 package vectors
 
 import (
+	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"runtime"
@@ -23,9 +25,29 @@ func loadMapped(f *os.File, size int64) (s *Set, ok bool, err error) {
 	if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
 		return nil, false, nil
 	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	// The word rows are read whole when the set is built (their norms):
+	// populate the mapping at once. A subword section after them (its
+	// rows are often most of the file: 2M x 100 is 800 MB) is left to
+	// fault in as unseen words touch their few rows.
+	flags, words := unix.MAP_SHARED|unix.MAP_POPULATE, int64(0)
+	var hdr [compactHeaderLen]byte
+	if _, err := f.ReadAt(hdr[:], 0); err == nil && bytes.HasPrefix(hdr[:], compactMagic) {
+		h := compactHeader{count: binary.LittleEndian.Uint64(hdr[8:]), dim: binary.LittleEndian.Uint64(hdr[16:]), wordsLen: binary.LittleEndian.Uint64(hdr[24:])}
+		if h.check(size) == nil {
+			if end := int64(compactHeaderLen + 4*h.count*h.dim + h.wordsLen); end < size {
+				flags, words = unix.MAP_SHARED, end
+			}
+		}
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, flags)
 	if err != nil {
 		return nil, false, nil
+	}
+	if words > 0 {
+		// Errors are harmless: the pages then fault in when read.
+		if unix.Madvise(data[:words], unix.MADV_POPULATE_READ) != nil {
+			unix.Madvise(data[:words], unix.MADV_WILLNEED)
+		}
 	}
 	if !IsCompact(data) {
 		unix.Munmap(data)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -297,4 +298,39 @@ func dot(a, b []float32) float32 {
 		d += a[i] * b[i]
 	}
 	return d
+}
+
+// BenchmarkLoadCompactSubwords loads a 58k x 100 set with 500,000 n-gram
+// rows (OPH_BENCH_BUCKET to change) from a file, as the server loads a
+// subword model on its first query, then builds the vector of one unseen word.
+func BenchmarkLoadCompactSubwords(b *testing.B) {
+	bucket := 500_000
+	if v := os.Getenv("OPH_BENCH_BUCKET"); v != "" {
+		fmt.Sscan(v, &bucket)
+	}
+	s := subwordSet(b, 58_000, 100, bucket, 1)
+	path := filepath.Join(b.TempDir(), "v")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := WriteCompact(f, s); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	s = nil
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, err := Load(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := got.WordVector("darcys"); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 }
