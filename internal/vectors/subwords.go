@@ -101,3 +101,13 @@ func (s *Set) IsOOV(word string) bool {
 	_, ok := s.index[word]
 	return !ok
 }
+
+// SubwordBytes is the memory of s's n-gram rows (0 without subwords),
+// for caches that bound what they hold (a mapping when Load mapped the
+// file, else the heap).
+func (s *Set) SubwordBytes() int64 {
+	if s.subwords == nil {
+		return 0
+	}
+	return 4 * int64(len(s.subwords.Rows))
+}

@@ -213,6 +213,9 @@ func TestQueriesOutOfVocabulary(t *testing.T) {
 	s := subwordSet(t, 200, 8, 97, 3)
 	oov := "darcys"
 	v, isOOV, err := s.WordVector(oov)
+	if s.SubwordBytes() != 4*97*8 || randomSet(t, 2, 2, 1).SubwordBytes() != 0 {
+		t.Fatalf("SubwordBytes %d", s.SubwordBytes())
+	}
 	if err != nil || !isOOV || !s.IsOOV(oov) || s.IsOOV("w1") {
 		t.Fatalf("WordVector: %v %v, IsOOV %v %v", isOOV, err, s.IsOOV(oov), s.IsOOV("w1"))
 	}
