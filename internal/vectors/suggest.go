@@ -40,6 +40,14 @@ func (s *Set) Suggest(word string, n int) []string {
 	case wn <= 8:
 		k = 2
 	}
+	// A histogram of word's characters (folded into 64 bins, which only
+	// lowers the bound) bounds the distance from below: an edit changes
+	// it by at most 2, a transposition not at all; most candidates are
+	// refused by it without the table.
+	var hist [64]int16
+	for _, r := range a {
+		hist[r&63]++
+	}
 	type hit struct{ dist, row int }
 	best := make([]hit, 0, n)
 	var b []rune
@@ -57,13 +65,20 @@ func (s *Set) Suggest(word string, n int) []string {
 			continue
 		}
 		b = b[:0]
+		h, l1 := hist, wn
 		for _, r := range w {
 			b = append(b, r)
 			if len(b) > wn+bound {
 				break
 			}
+			if h[r&63] > 0 {
+				l1--
+			} else {
+				l1++
+			}
+			h[r&63]--
 		}
-		if len(b) < wn-bound || len(b) > wn+bound {
+		if len(b) < wn-bound || len(b) > wn+bound || (l1+1)/2 > bound {
 			continue
 		}
 		d := sc.distance(a, b, bound)

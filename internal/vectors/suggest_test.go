@@ -3,6 +3,7 @@ package vectors
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -124,13 +125,74 @@ func bookLikeSet(tb testing.TB, n int) *Set {
 	return s
 }
 
+// BenchmarkSuggest times Suggest over 58k words: random letters, or the
+// words of the file OPH_SUGGEST_VOCAB (one a line, most frequent first).
 func BenchmarkSuggest(b *testing.B) {
 	s := bookLikeSet(b, 58_000)
-	for _, w := range []string{"darcys", "qqqqqqqq", "elizabethan"} {
+	if path := os.Getenv("OPH_SUGGEST_VOCAB"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		words := strings.Fields(string(data))
+		if s, err = New(words, 1, make([]float32, len(words))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, w := range []string{"darcys", "qqqqqqqq", "elizabethan", "recieve", "a"} {
 		b.Run(fmt.Sprint(w), func(b *testing.B) {
 			for b.Loop() {
 				s.Suggest(w, 5)
 			}
 		})
+	}
+}
+
+// TestSuggestIsBruteForce: Suggest's filters (lengths, the character
+// histogram, the band, stopping early) drop no word a full table keeps.
+func TestSuggestIsBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []rune("abcdéx")
+	word := func() string {
+		r := make([]rune, 1+rng.IntN(9))
+		for i := range r {
+			r[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(r)
+	}
+	seen := map[string]bool{}
+	var words []string
+	for len(words) < 400 {
+		if w := word(); !seen[w] {
+			seen[w] = true
+			words = append(words, w)
+		}
+	}
+	s := mustSet(t, words, 1, make([]float32, len(words))...)
+	for range 2000 {
+		q := word()
+		n := []rune(q)
+		k := 3
+		switch {
+		case len(n) <= 4:
+			k = 1
+		case len(n) <= 8:
+			k = 2
+		}
+		type hit struct{ d, row int }
+		var all []hit
+		for row, w := range words {
+			if d := osa(n, []rune(w)); w != q && d <= k {
+				all = append(all, hit{d, row})
+			}
+		}
+		slices.SortStableFunc(all, func(a, b hit) int { return a.d - b.d })
+		var want []string
+		for _, h := range all[:min(5, len(all))] {
+			want = append(want, words[h.row])
+		}
+		if got := s.Suggest(q, 5); !slices.Equal(got, want) {
+			t.Fatalf("Suggest(%q) = %q, want %q", q, got, want)
+		}
 	}
 }
