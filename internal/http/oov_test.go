@@ -219,6 +219,34 @@ func TestOutOfVocabulary(t *testing.T) {
 		decodeOK(t, "vector hostile", a.do("GET", m+"/vectors/"+url.PathEscape(w), "", nil), &vec)
 	}
 
+	// A huge list: 1,000 unseen words of 1,000 characters each, in one
+	// batch read, answered (each from its ~4,000 n-grams) in bounded time.
+	var big strings.Builder
+	big.WriteString(`{"words": [`)
+	for i := range 1000 {
+		if i > 0 {
+			big.WriteString(",")
+		}
+		big.WriteString(`"` + strings.Repeat(string(rune('a'+i%26))+string(rune('a'+i/26%26)), 500) + `"`)
+	}
+	big.WriteString("]}")
+	start := time.Now()
+	r = a.do("POST", m+"/vectors", "application/json", []byte(big.String()))
+	took := time.Since(start)
+	if r.status == http.StatusOK {
+		batch.Vectors, batch.OOV = nil, nil
+		decodeOK(t, "huge batch", r, &batch)
+		if len(batch.OOV) != 676 || len(batch.Vectors) != 676 { // 26*26 distinct words
+			t.Fatalf("huge batch: %d oov, %d vectors", len(batch.OOV), len(batch.Vectors))
+		}
+	} else if r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("huge batch: %d %s", r.status, r.body)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("huge batch took %v", took)
+	}
+	t.Logf("1,000 words of 1,000 characters: %d in %v", r.status, took)
+
 	// A word with no n-gram (minn 4: "<a>" is 3 characters) is unknown
 	// even to a subword model: a 400 with suggestions.
 	short := storeModel(t, store, "minn4", subwordModelSet(t, 4, 6))
