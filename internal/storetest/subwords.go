@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/subword"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
@@ -57,6 +58,19 @@ func testSubwordVectors(t *testing.T, open opener) {
 	}
 	if !slices.Equal(got.Words(), words) {
 		t.Fatal("words changed")
+	}
+	// A query of an unseen word keeps its mark, and in the history.
+	q := &ophicleide.Query{ID: NewID(), Word: "darcys", ModelID: m.ID, ModelName: m.Name, OOV: true,
+		Results: []ophicleide.Result{{Word: "darcy", Score: 0.9}}, Created: base}
+	if err := s.CreateQuery(ctx(t), q); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindQuery(ctx(t), q.ID); err != nil || !got.OOV {
+		t.Fatalf("FindQuery of an oov query: %+v %v", got, err)
+	}
+	page, err := s.PageQueries(ctx(t), ophicleide.QueryFilter{Model: m.ID}, ophicleide.Page{Limit: 10})
+	if err != nil || len(page.Queries) != 1 || !page.Queries[0].OOV {
+		t.Fatalf("PageQueries of an oov query: %+v %v", page, err)
 	}
 	for _, w := range []string{"waaa", "darcys"} {
 		a, aoov, err := got.WordVector(w)
