@@ -107,4 +107,11 @@ func TestBrowserOutOfVocabulary(t *testing.T) {
 		t.Fatal("a known word is marked as built from n-grams")
 	}
 	s.take("suggestion-clicked")
+
+	// The history marks the query of the unseen word.
+	do(t, ctx, "history", chromedp.Click(chromedp.CSS("#nav-history")), chromedp.WaitVisible(chromedp.CSS("#history-list .card")))
+	if got := text(t, ctx, "#history-list"); !strings.Contains(got, "darcys") || !strings.Contains(got, "not in the vocabulary (from its n-grams)") {
+		t.Fatalf("history: %q", got)
+	}
+	s.take("history")
 }

@@ -1286,7 +1286,8 @@ async function loadHistory() {
   let data = { queries: [] };
   try { data = await api("GET", "/queries"); } catch (e) { /* the local history still shows */ }
   const remote = (data.queries || []).map(q => ({ kind: "query", hash: queryHash(q.model, q.word, { count: q.results.length }), title: q.word,
-    modelName: models.some(m => m.id === q.model) ? modelName(q.model) : q.modelName || q.model, created: q.created, results: q.results, note: "" }));
+    modelName: models.some(m => m.id === q.model) ? modelName(q.model) : q.modelName || q.model, created: q.created, results: q.results,
+    note: q.oov ? "not in the vocabulary (from its n-grams)" : "" }));
   // The same query asked again is one entry (the newest), with how often.
   const byHash = new Map();
   for (const h of [...remote, ...localHistory()].sort((x, y) => (Date.parse(y.created) || 0) - (Date.parse(x.created) || 0))) {
