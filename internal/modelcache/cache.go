@@ -55,7 +55,7 @@ func New(maxBytes int64, load Loader) *Cache {
 // words with their index and the int8 images search builds.
 func Size(s *vectors.Set) int64 {
 	n := int64(s.Len())
-	return n*int64(s.Dim())*4 + n*52 + s.SearchIndexBytes()
+	return n*int64(s.Dim())*4 + n*52 + s.SearchIndexBytes() + s.SubwordBytes()
 }
 
 // Get returns the model's vectors, loading them on first use. Concurrent
