@@ -292,6 +292,7 @@ func TestTrainCommandSpark(t *testing.T) {
 		{[]string{"--model", "cbow"}, "--model"},
 		{[]string{"--negative", "5"}, "--negative"},
 		{[]string{"--threads", "2"}, "--threads"},
+		{[]string{"--minn", "3", "--maxn", "6"}, "subwords"},
 		{[]string{}, ""},
 	} {
 		args := append([]string{"train", "--engine", "spark", "--input", "x.txt", "--output", filepath.Join(t.TempDir(), "x")}, c.args...)

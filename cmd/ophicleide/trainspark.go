@@ -52,6 +52,11 @@ func runTrainSpark(ctx context.Context, e *env, fs *flag.FlagSet, t sparkTrain) 
 	if given["encoding"] && !strings.EqualFold(t.encoding, "utf-8") {
 		return usagef("--encoding %s: the Spark engine reads UTF-8 only", t.encoding)
 	}
+	for _, name := range []string{"minn", "maxn", "bucket"} {
+		if given[name] {
+			return usagef("--%s: the Spark engine has no subwords (Spark MLlib's Word2Vec)", name)
+		}
+	}
 	for _, name := range []string{"threads", "max-memory"} {
 		if given[name] {
 			return usagef("--%s is for the native engine: Spark's resources are its cluster's", name)
