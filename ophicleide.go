@@ -175,16 +175,16 @@ type Result struct {
 
 // Query is a stored similarity query and its answer.
 type Query struct {
-	ID        string    `json:"id"`
-	Word      string    `json:"word"`
-	ModelID   string    `json:"model"`
-	ModelName string    `json:"modelName"`
-	Results   []Result  `json:"results"`
+	ID        string   `json:"id"`
+	Word      string   `json:"word"`
+	ModelID   string   `json:"model"`
+	ModelName string   `json:"modelName"`
+	Results   []Result `json:"results"`
 	// OOV: Word is not in the vocabulary of the model, which was trained
 	// with subwords: its vector is built from its character n-grams.
-	OOV   bool   `json:"oov,omitempty"`
-	Owner string `json:"owner,omitempty"` // the name of the key that asked it
-	Created   time.Time `json:"created"`
+	OOV     bool      `json:"oov,omitempty"`
+	Owner   string    `json:"owner,omitempty"` // the name of the key that asked it
+	Created time.Time `json:"created"`
 }
 
 // Lease is a worker's claim on a model's training job. Only the holder of

@@ -58,7 +58,7 @@ type NotifyFunc func(ctx context.Context, url string, body []byte) error
 // take the defaults. How a model is trained (threads, memory) is its
 // engine's configuration.
 type Config struct {
-	Notify   NotifyFunc    // when set, models with a callback get {"model": ...} when they end
+	Notify NotifyFunc // when set, models with a callback get {"model": ...} when they end
 	// Evaluate, when set, scores every trained model before it is stored
 	// (phase "evaluating"); nil: models are stored without an evaluation.
 	Evaluate EvaluateFunc
