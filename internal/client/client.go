@@ -414,49 +414,10 @@ func candidates(ms []*ophicleide.Model) string {
 	return b.String()
 }
 
-// Comparison is GET /compare's answer: two models aligned on their
-// shared frequent words, a word's neighbours in both (with Word), and the
-// words whose aligned vectors differ most.
-type Comparison struct {
-	A ModelRef `json:"a"`
-	B ModelRef `json:"b"`
-	// Shared: the words of both vocabularies; Aligned: those the
-	// alignment used.
-	Shared     int         `json:"shared"`
-	Aligned    int         `json:"aligned"`
-	Word       string      `json:"word,omitempty"`
-	Neighbours *Neighbours `json:"neighbours,omitempty"`
-	Moved      []MovedWord `json:"moved"`
-}
-
-// ModelRef names a model.
-type ModelRef struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-// Neighbours are a word's nearest words in two models, their overlap (in
-// A's order) and its Jaccard index.
-type Neighbours struct {
-	A       []ophicleide.Result `json:"a"`
-	B       []ophicleide.Result `json:"b"`
-	Overlap []string            `json:"overlap"`
-	Jaccard float64             `json:"jaccard"`
-}
-
-// MovedWord is a word whose aligned vectors are far apart: Distance is 1
-// - cosine; A and B are its nearest words in each model.
-type MovedWord struct {
-	Word     string   `json:"word"`
-	Distance float64  `json:"distance"`
-	A        []string `json:"a"`
-	B        []string `json:"b"`
-}
-
 // Compare compares models a and b (ids): word's count neighbours in both
 // when word is not "", and the moved words that moved most (count and
 // moved 0: the server's defaults).
-func (c *Client) Compare(ctx context.Context, a, b, word string, count, moved int) (*Comparison, error) {
+func (c *Client) Compare(ctx context.Context, a, b, word string, count, moved int) (*ophicleide.Comparison, error) {
 	v := url.Values{"a": {a}, "b": {b}}
 	if word != "" {
 		v.Set("word", word)
@@ -467,7 +428,7 @@ func (c *Client) Compare(ctx context.Context, a, b, word string, count, moved in
 	if moved > 0 {
 		v.Set("moved", strconv.Itoa(moved))
 	}
-	var out Comparison
+	var out ophicleide.Comparison
 	if err := c.do(ctx, http.MethodGet, "/compare?"+v.Encode(), nil, &out); err != nil {
 		return nil, err
 	}
