@@ -200,20 +200,31 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
+// head is what a .bin file says before its matrices' values.
+type head struct {
+	m      *Meta
+	words  []string
+	cfg    subword.Config
+	dim    int
+	bucket int
+}
+
+// readHead reads a file up to the values of its input matrix: the
+// header, args, dictionary and the matrix's shape, all checked.
+func readHead(d *decoder, lim Limits) (*head, error) {
 	magic, err := d.int32()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if magic != Magic {
-		return nil, nil, malformed("magic %d, not fastText's %d", magic, Magic)
+		return nil, malformed("magic %d, not fastText's %d", magic, Magic)
 	}
 	m := &Meta{}
 	if m.Version, err = d.int32(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if m.Version < 11 || m.Version > Version {
-		return nil, nil, fmt.Errorf("%w: version %d (11 or 12 are read)", ErrUnsupported, m.Version)
+		return nil, fmt.Errorf("%w: version %d (11 or 12 are read)", ErrUnsupported, m.Version)
 	}
 
 	d.section = "args"
@@ -221,12 +232,12 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 	for _, p := range []*int32{&a.Dim, &a.WS, &a.Epoch, &a.MinCount, &a.Neg, &a.WordNgrams,
 		(*int32)(&a.Loss), (*int32)(&a.Model), &a.Bucket, &a.MinN, &a.MaxN, &a.LRUpdateRate} {
 		if *p, err = d.int32(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	b, err := d.full(8)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	a.T = math.Float64frombits(binary.LittleEndian.Uint64(b))
 	if m.Version == 11 && a.Model == Supervised {
@@ -234,15 +245,15 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 	}
 	switch {
 	case a.Dim < 1 || int(a.Dim) > lim.MaxDim:
-		return nil, nil, malformed("dimension %d out of range 1..%d", a.Dim, lim.MaxDim)
+		return nil, malformed("dimension %d out of range 1..%d", a.Dim, lim.MaxDim)
 	case a.Bucket < 0 || int(a.Bucket) > lim.MaxBucket:
-		return nil, nil, malformed("bucket %d out of range 0..%d", a.Bucket, lim.MaxBucket)
+		return nil, malformed("bucket %d out of range 0..%d", a.Bucket, lim.MaxBucket)
 	case a.MaxN < 0 || int(a.MaxN) > lim.MaxN:
-		return nil, nil, malformed("maxn %d out of range 0..%d", a.MaxN, lim.MaxN)
+		return nil, malformed("maxn %d out of range 0..%d", a.MaxN, lim.MaxN)
 	case a.MaxN > 0 && a.MinN > a.MaxN:
-		return nil, nil, malformed("minn %d above maxn %d", a.MinN, a.MaxN)
+		return nil, malformed("minn %d above maxn %d", a.MinN, a.MaxN)
 	case a.MaxN > 0 && a.Bucket == 0:
-		return nil, nil, malformed("maxn %d without buckets", a.MaxN)
+		return nil, malformed("maxn %d without buckets", a.MaxN)
 	}
 	cfg := subword.Config{}
 	if a.MaxN > 0 {
@@ -253,38 +264,38 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 	d.section = "dictionary"
 	size, err := d.int32()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	nwords, err := d.int32()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	nlabels, err := d.int32()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	switch {
 	case size < 0 || int(size) > lim.MaxWords:
-		return nil, nil, malformed("%d entries out of range 0..%d", size, lim.MaxWords)
+		return nil, malformed("%d entries out of range 0..%d", size, lim.MaxWords)
 	case nwords < 0 || nlabels < 0 || int64(nwords)+int64(nlabels) != int64(size):
-		return nil, nil, malformed("%d words and %d labels for %d entries", nwords, nlabels, size)
+		return nil, malformed("%d words and %d labels for %d entries", nwords, nlabels, size)
 	case nwords == 0 && nlabels > 0:
-		return nil, nil, fmt.Errorf("%w: a supervised model with labels only, no words", ErrUnsupported)
+		return nil, fmt.Errorf("%w: a supervised model with labels only, no words", ErrUnsupported)
 	case nwords == 0:
-		return nil, nil, malformed("no words")
+		return nil, malformed("no words")
 	}
 	if m.NTokens, err = d.int64(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if m.NTokens < 0 {
-		return nil, nil, malformed("%d tokens", m.NTokens)
+		return nil, malformed("%d tokens", m.NTokens)
 	}
 	pruneidx, err := d.int64()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if pruneidx < -1 || pruneidx > int64(lim.MaxBucket) {
-		return nil, nil, malformed("pruned index size %d out of range -1..%d", pruneidx, lim.MaxBucket)
+		return nil, malformed("pruned index size %d out of range -1..%d", pruneidx, lim.MaxBucket)
 	}
 	words := make([]string, 0, min(int(nwords), preallocWords))
 	m.Counts = make([]int64, 0, min(int(nwords), preallocWords))
@@ -295,34 +306,34 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 			c, err := d.r.ReadByte()
 			if err != nil {
 				if err == io.EOF {
-					return nil, nil, fmt.Errorf("%w: input ends in entry %d (%w)", ErrMalformed, i, io.ErrUnexpectedEOF)
+					return nil, fmt.Errorf("%w: input ends in entry %d (%w)", ErrMalformed, i, io.ErrUnexpectedEOF)
 				}
-				return nil, nil, err
+				return nil, err
 			}
 			d.off++
 			if c == 0 {
 				break
 			}
 			if len(word) == lim.MaxWordLen {
-				return nil, nil, malformed("entry %d longer than %d bytes", i, lim.MaxWordLen)
+				return nil, malformed("entry %d longer than %d bytes", i, lim.MaxWordLen)
 			}
 			word = append(word, c)
 		}
 		count, err := d.int64()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		tb, err := d.full(1)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		switch {
 		case count < 0:
-			return nil, nil, malformed("entry %d (%q): count %d", i, clip(word), count)
+			return nil, malformed("entry %d (%q): count %d", i, clip(word), count)
 		case tb[0] > 1:
-			return nil, nil, malformed("entry %d (%q): type %d", i, clip(word), tb[0])
+			return nil, malformed("entry %d (%q): type %d", i, clip(word), tb[0])
 		case (tb[0] == 1) != (i >= int(nwords)):
-			return nil, nil, malformed("entry %d (%q): a %s among the %s", i, clip(word), typeName(tb[0]), typeName(b2t(i >= int(nwords))))
+			return nil, malformed("entry %d (%q): a %s among the %s", i, clip(word), typeName(tb[0]), typeName(b2t(i >= int(nwords))))
 		}
 		if i < int(nwords) {
 			words = append(words, string(word))
@@ -332,36 +343,46 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 	m.Labels = int(nlabels)
 	if pruneidx > 0 {
 		if err := d.skip(8 * pruneidx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 
 	d.section = "input matrix"
 	quant, err := d.bool()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if quant {
-		return nil, nil, fmt.Errorf("%w: quantized model (.ftz); its vectors are compressed codes, use the model's .bin", ErrUnsupported)
+		return nil, fmt.Errorf("%w: quantized model (.ftz); its vectors are compressed codes, use the model's .bin", ErrUnsupported)
 	}
 	if pruneidx >= 0 {
-		return nil, nil, malformed("a pruned dictionary in a model that is not quantized (fastText refuses it too)")
+		return nil, malformed("a pruned dictionary in a model that is not quantized (fastText refuses it too)")
 	}
 	rows, err := d.int64()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cols, err := d.int64()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if rows != int64(nwords)+int64(a.Bucket) || cols != int64(a.Dim) {
-		return nil, nil, malformed("input matrix %d x %d, want %d x %d (words + bucket, dim)", rows, cols, int64(nwords)+int64(a.Bucket), a.Dim)
+		return nil, malformed("input matrix %d x %d, want %d x %d (words + bucket, dim)", rows, cols, int64(nwords)+int64(a.Bucket), a.Dim)
 	}
 	dim := int(a.Dim)
 	if rows*cols > lim.MaxValues {
-		return nil, nil, malformed("input matrix of %d x %d exceeds the limit of %d values", rows, cols, lim.MaxValues)
+		return nil, malformed("input matrix of %d x %d exceeds the limit of %d values", rows, cols, lim.MaxValues)
 	}
+	return &head{m: m, words: words, cfg: cfg, dim: dim, bucket: int(a.Bucket)}, nil
+}
+
+func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
+	h, err := readHead(d, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, words, cfg, dim, a := h.m, h.words, h.cfg, h.dim, &h.m.Args
+	nwords := int32(len(words))
 	vecs, err := d.floats(nil, int(nwords)*dim)
 	if err != nil {
 		return nil, nil, err
@@ -375,22 +396,7 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 		return nil, nil, err
 	}
 
-	d.section = "output matrix"
-	if _, err := d.bool(); err != nil { // qout: meaningful only for quantized models
-		return nil, nil, err
-	}
-	orows, err := d.int64()
-	if err != nil {
-		return nil, nil, err
-	}
-	ocols, err := d.int64()
-	if err != nil {
-		return nil, nil, err
-	}
-	if orows < 0 || ocols != int64(a.Dim) || orows > lim.MaxValues/ocols {
-		return nil, nil, malformed("output matrix %d x %d (dim %d, at most %d values)", orows, ocols, a.Dim, lim.MaxValues)
-	}
-	if err := d.skip(orows * ocols * 4); err != nil {
+	if err := skipOutput(d, lim, a.Dim); err != nil {
 		return nil, nil, err
 	}
 
@@ -408,6 +414,26 @@ func read(d *decoder, lim Limits) (*vectors.Set, *Meta, error) {
 		}
 	}
 	return s, m, nil
+}
+
+// skipOutput checks the shape of the output matrix and skips its values.
+func skipOutput(d *decoder, lim Limits, dim int32) error {
+	d.section = "output matrix"
+	if _, err := d.bool(); err != nil { // qout: meaningful only for quantized models
+		return err
+	}
+	orows, err := d.int64()
+	if err != nil {
+		return err
+	}
+	ocols, err := d.int64()
+	if err != nil {
+		return err
+	}
+	if orows < 0 || ocols != int64(dim) || orows > lim.MaxValues/ocols {
+		return malformed("output matrix %d x %d (dim %d, at most %d values)", orows, ocols, dim, lim.MaxValues)
+	}
+	return d.skip(orows * ocols * 4)
 }
 
 // compose turns the raw word rows of vecs into fastText's word vectors in

@@ -8,7 +8,10 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/ophicleide/ophicleide/internal/subword"
 )
 
 // StreamOptions are the checks StreamCompact makes beyond those of Read.
@@ -42,13 +45,62 @@ const streamBufSize = 256 << 10
 // part of the file that is not valid Compact: write to a temporary file
 // and keep it only when StreamCompact returns nil.
 func StreamCompact(dst io.Writer, src io.Reader, opt StreamOptions) (words, dim int, err error) {
-	rr, err := openRows(src)
+	st, err := OpenStream(src)
 	if err != nil {
 		return 0, 0, err
 	}
-	dim = rr.h.dim
-	wfail := func(err error) (int, int, error) {
-		return 0, 0, fmt.Errorf("vectors: writing compact: %w", err)
+	words, err = st.WriteCompact(dst, opt)
+	return words, st.Dim(), err
+}
+
+// Stream is a word2vec file whose header has been read, to be written in
+// the Compact format by WriteCompact: StreamCompact in two steps, so that
+// a caller can refuse what is not a vectors file at all before it stores
+// anything, and watch a long copy (Rows).
+type Stream struct {
+	rr   *rowReader
+	rows atomic.Int64
+}
+
+// OpenStream reads the header of the word2vec file src (the first row too,
+// for a text file without one), as StreamCompact does: its errors are
+// *ParseError.
+func OpenStream(src io.Reader) (*Stream, error) {
+	rr, err := openRows(src)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{rr: rr}, nil
+}
+
+// Dim is the dimension of the vectors.
+func (st *Stream) Dim() int { return st.rr.h.dim }
+
+// Count is the number of rows the header announces (0 for a text file
+// without a header). It is what the file claims, not what it holds:
+// never allocate by it.
+func (st *Stream) Count() int {
+	if st.rr.h.headerless {
+		return 0
+	}
+	return st.rr.h.count
+}
+
+// Format is the file's format (Text or Binary).
+func (st *Stream) Format() Format { return st.rr.format }
+
+// Rows is how many rows WriteCompact has read so far; it may be called
+// from any goroutine while WriteCompact runs.
+func (st *Stream) Rows() int64 { return st.rows.Load() }
+
+// WriteCompact writes the rows to dst in the Compact format (see
+// StreamCompact, whose errors it returns) and returns the number of words
+// written. Call it once.
+func (st *Stream) WriteCompact(dst io.Writer, opt StreamOptions) (words int, err error) {
+	rr := st.rr
+	dim := rr.h.dim
+	wfail := func(err error) (int, error) {
+		return 0, fmt.Errorf("vectors: writing compact: %w", err)
 	}
 	bw := bufio.NewWriterSize(dst, streamBufSize)
 	hdr := make([]byte, 0, compactHeaderLen)
@@ -68,16 +120,17 @@ func StreamCompact(dst io.Writer, src io.Reader, opt StreamOptions) (words, dim 
 			break
 		}
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 		if opt.UTF8 && !utf8.Valid(word) {
-			return 0, 0, rr.fail(malformed("word %q is not valid UTF-8", clip(word)))
+			return 0, rr.fail(malformed("word %q is not valid UTF-8", clip(word)))
 		}
 		if err := rr.values(row); err != nil {
-			return 0, 0, err
+			return 0, err
 		}
+		st.rows.Add(1)
 		if len(seen.chunks) == 1<<(posBits-20) {
-			return 0, 0, rr.fail(malformed("more than %d bytes of words", uint64(1)<<posBits))
+			return 0, rr.fail(malformed("more than %d bytes of words", uint64(1)<<posBits))
 		}
 		if !seen.add(word) {
 			continue // seen before: the first vector wins, as in Read
@@ -100,7 +153,7 @@ func StreamCompact(dst io.Writer, src io.Reader, opt StreamOptions) (words, dim 
 	if err := bw.Flush(); err != nil {
 		return wfail(err)
 	}
-	return seen.n, dim, nil
+	return seen.n, nil
 }
 
 // wordList holds the words StreamCompact has written, each once, in
@@ -198,4 +251,159 @@ func (l *wordList) grow() {
 		}
 		l.table[i] = e
 	}
+}
+
+// CompactWriter writes a set in the Compact format (WriteCompact's
+// layout, counts in the header, with a subword section) row by row, for
+// a set whose words are known before its rows: a fastText .bin file's
+// dictionary comes before its matrices. Memory holds the words, a row and
+// a 256 KiB buffer, never the matrix; what it writes loads (Load,
+// ReadCompact) as WriteCompact's file of the same set.
+type CompactWriter struct {
+	bw       *bufio.Writer
+	words    []string
+	dim      int
+	rows     int // word rows written
+	sub      subword.Config
+	subRows  int // subword rows written (once sub is set)
+	wordsLen uint64
+	out      []byte
+	err      error
+}
+
+// NewCompactWriter checks words as New does (none empty, none with white
+// space, no duplicates) and dim, and writes the header to w. Every error
+// wraps ErrInvalid; an error of w is returned by the call that meets it.
+func NewCompactWriter(w io.Writer, words []string, dim int) (*CompactWriter, error) {
+	if dim <= 0 || dim > MaxDim {
+		return nil, fmt.Errorf("%w: dimension %d", ErrInvalid, dim)
+	}
+	if int64(len(words))*int64(dim) > MaxValues {
+		return nil, fmt.Errorf("%w: %d words of dimension %d exceed the limit of %d values", ErrInvalid, len(words), dim, int64(MaxValues))
+	}
+	seen := newWordList()
+	for i, word := range words {
+		if word == "" {
+			return nil, fmt.Errorf("%w: empty word at row %d", ErrInvalid, i)
+		}
+		if hasSpace(word) {
+			return nil, fmt.Errorf("%w: word %q at row %d contains white space", ErrInvalid, clip([]byte(word)), i)
+		}
+		if !seen.add([]byte(word)) {
+			return nil, fmt.Errorf("%w: duplicate word %q at row %d", ErrInvalid, clip([]byte(word)), i)
+		}
+	}
+	c := &CompactWriter{bw: bufio.NewWriterSize(w, streamBufSize), words: words, dim: dim, wordsLen: seen.size, out: make([]byte, 4*dim)}
+	hdr := make([]byte, 0, compactHeaderLen)
+	hdr = append(hdr, compactMagic...)
+	hdr = binary.LittleEndian.AppendUint64(hdr, uint64(len(words)))
+	hdr = binary.LittleEndian.AppendUint64(hdr, uint64(dim))
+	hdr = binary.LittleEndian.AppendUint64(hdr, seen.size)
+	if _, err := c.bw.Write(hdr); err != nil {
+		return nil, fmt.Errorf("vectors: writing compact: %w", err)
+	}
+	return c, nil
+}
+
+// row writes v (of the set's dimension, finite).
+func (c *CompactWriter) row(v []float32, what string, i int) error {
+	if c.err != nil {
+		return c.err
+	}
+	if len(v) != c.dim {
+		return fmt.Errorf("%w: %s %d has %d values, want %d", ErrInvalid, what, i, len(v), c.dim)
+	}
+	for j, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("%w: %s %d has a non-finite value %v", ErrInvalid, what, i, x)
+		}
+		binary.LittleEndian.PutUint32(c.out[4*j:], math.Float32bits(x))
+	}
+	if _, err := c.bw.Write(c.out); err != nil {
+		c.err = fmt.Errorf("vectors: writing compact: %w", err)
+		return c.err
+	}
+	return nil
+}
+
+// WriteRow writes the vector of the next word.
+func (c *CompactWriter) WriteRow(v []float32) error {
+	if c.rows == len(c.words) {
+		return fmt.Errorf("%w: more rows than the %d words", ErrInvalid, len(c.words))
+	}
+	if err := c.row(v, "row", c.rows); err != nil {
+		return err
+	}
+	c.rows++
+	return nil
+}
+
+// words writes the word list, once every row is written.
+func (c *CompactWriter) writeWords() error {
+	if c.rows != len(c.words) {
+		return fmt.Errorf("%w: %d rows written of %d words", ErrInvalid, c.rows, len(c.words))
+	}
+	for _, w := range c.words {
+		c.bw.WriteString(w)
+		c.bw.WriteByte('\n')
+	}
+	c.rows++ // past the words: no more rows
+	return nil
+}
+
+// BeginSubwords ends the word rows and starts the subword section of
+// cfg (enabled; cfg.Bucket rows follow, through WriteSubwordRow).
+func (c *CompactWriter) BeginSubwords(cfg subword.Config) error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case !c.sub.Enabled() && c.rows > len(c.words):
+		return fmt.Errorf("%w: BeginSubwords after Close", ErrInvalid)
+	case c.sub.Enabled():
+		return fmt.Errorf("%w: BeginSubwords twice", ErrInvalid)
+	case !cfg.Enabled() || cfg.MinN < 1 || cfg.MaxN < cfg.MinN || cfg.MaxN > maxSubwordN || cfg.Bucket < 1 || int64(cfg.Bucket)*int64(c.dim) > MaxValues:
+		return fmt.Errorf("%w: subword settings %+v", ErrInvalid, cfg)
+	}
+	if err := c.writeWords(); err != nil {
+		return err
+	}
+	c.sub = cfg
+	writeSubwords(c.bw, &Subwords{Config: cfg}, uint64(compactHeaderLen)+4*uint64(len(c.words))*uint64(c.dim)+c.wordsLen)
+	return nil
+}
+
+// WriteSubwordRow writes the next n-gram row of the subword section.
+func (c *CompactWriter) WriteSubwordRow(v []float32) error {
+	if !c.sub.Enabled() {
+		return fmt.Errorf("%w: WriteSubwordRow before BeginSubwords", ErrInvalid)
+	}
+	if c.subRows == c.sub.Bucket {
+		return fmt.Errorf("%w: more subword rows than the %d buckets", ErrInvalid, c.sub.Bucket)
+	}
+	if err := c.row(v, "subword row", c.subRows); err != nil {
+		return err
+	}
+	c.subRows++
+	return nil
+}
+
+// Close checks that every row was written (and every subword row, after
+// BeginSubwords), ends the file and flushes it. It does not close w.
+func (c *CompactWriter) Close() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.sub.Enabled() {
+		if c.subRows != c.sub.Bucket {
+			return fmt.Errorf("%w: %d subword rows written of %d", ErrInvalid, c.subRows, c.sub.Bucket)
+		}
+	} else if err := c.writeWords(); err != nil {
+		return err
+	}
+	if err := c.bw.Flush(); err != nil {
+		c.err = fmt.Errorf("vectors: writing compact: %w", err)
+		return c.err
+	}
+	c.err = fmt.Errorf("%w: the writer is closed", ErrInvalid)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"unicode/utf8"
+
+	"github.com/ophicleide/ophicleide/internal/subword"
 )
 
 // streamCompact runs StreamCompact on data into a buffer.
@@ -302,3 +305,104 @@ func TestWordList(t *testing.T) {
 		t.Fatalf("list of %d words, %d bytes; want %d, %d", l.n, l.size, len(order), len(want))
 	}
 }
+
+// TestCompactWriter: a set written row by row is WriteCompact's file of
+// it, with and without subwords; misuse and bad rows are ErrInvalid.
+func TestCompactWriter(t *testing.T) {
+	s := randomSet(t, 50, 4, 7)
+	write := func(s *Set) []byte {
+		var b bytes.Buffer
+		cw, err := NewCompactWriter(&b, s.Words(), s.Dim())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range s.Len() {
+			if err := cw.WriteRow(s.Row(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if sw := s.Subwords(); sw != nil {
+			if err := cw.BeginSubwords(sw.Config); err != nil {
+				t.Fatal(err)
+			}
+			for i := range sw.Config.Bucket {
+				if err := cw.WriteSubwordRow(sw.Rows[i*s.Dim() : (i+1)*s.Dim()]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := cw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	for _, sub := range []bool{false, true} {
+		if sub {
+			rows := make([]float32, 30*s.Dim())
+			for i := range rows {
+				rows[i] = float32(i%7) - 3
+			}
+			if err := s.SetSubwords(&Subwords{Config: subword.Config{MinN: 3, MaxN: 5, Bucket: 30}, Rows: rows}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var want bytes.Buffer
+		if err := WriteCompact(&want, s); err != nil {
+			t.Fatal(err)
+		}
+		if got := write(s); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("subwords %v: %d bytes differ from WriteCompact's %d", sub, len(got), want.Len())
+		}
+	}
+
+	bad := func(name string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	for name, words := range map[string][]string{"empty word": {"a", ""}, "space": {"a b"}, "newline": {"a\nb"}, "duplicate": {"a", "b", "a"}} {
+		_, err := NewCompactWriter(io.Discard, words, 2)
+		bad(name, err)
+	}
+	_, err := NewCompactWriter(io.Discard, []string{"a"}, 0)
+	bad("dim 0", err)
+	_, err = NewCompactWriter(io.Discard, []string{"a"}, MaxDim+1)
+	bad("dim too large", err)
+	cw, _ := NewCompactWriter(io.Discard, []string{"a", "b"}, 2)
+	bad("short row", cw.WriteRow([]float32{1}))
+	bad("NaN row", cw.WriteRow([]float32{1, float32(math.NaN())}))
+	bad("subword row first", cw.WriteSubwordRow([]float32{1, 2}))
+	bad("close before every row", cw.Close())
+	bad("subwords before every row", cw.BeginSubwords(subword.Config{MinN: 3, MaxN: 4, Bucket: 2}))
+	cw.WriteRow([]float32{1, 2})
+	cw.WriteRow([]float32{3, 4})
+	bad("a row too many", cw.WriteRow([]float32{5, 6}))
+	bad("bucket 0", cw.BeginSubwords(subword.Config{MinN: 3, MaxN: 4}))
+	if err := cw.BeginSubwords(subword.Config{MinN: 3, MaxN: 4, Bucket: 1}); err != nil {
+		t.Fatal(err)
+	}
+	bad("close before every subword row", cw.Close())
+	cw.WriteSubwordRow([]float32{0, 1})
+	bad("a subword row too many", cw.WriteSubwordRow([]float32{0, 1}))
+	if err := cw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bad("after close", cw.WriteRow([]float32{1, 2}))
+
+	// A writer's error is kept and returned.
+	cw, err = NewCompactWriter(noSpaceWriter{}, []string{"a"}, 2)
+	if err == nil {
+		err = cw.WriteRow([]float32{1, 2})
+		if err == nil {
+			err = cw.Close()
+		}
+	}
+	if err == nil || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "no space") {
+		t.Fatalf("a failing writer: %v", err)
+	}
+}
+
+type noSpaceWriter struct{}
+
+func (noSpaceWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
