@@ -498,6 +498,16 @@ type VectorReader interface {
 	OpenVectors(ctx context.Context, modelID string) (io.ReadCloser, error)
 }
 
+// VectorVersioner is what a store may add to VectorReader: the version of
+// a model's stored vectors without reading them, so a copy of them kept
+// elsewhere (internal/vectorcache, a replica's disk) is known to be
+// current. Version names the bytes OpenVectors returns now (another
+// version once PutVectors or an import replaced them), size is their
+// length; ENOTFOUND as OpenVectors'.
+type VectorVersioner interface {
+	VectorVersion(ctx context.Context, modelID string) (version string, size int64, err error)
+}
+
 // Store is everything the service keeps. Implementations pass the
 // conformance suite in internal/storetest. Close releases the store;
 // calling it again is a no-op that returns nil.

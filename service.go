@@ -204,6 +204,53 @@ type QueryService interface {
 	// both when it is given. A model of another dimension than A's is
 	// EINVALID Field "b".
 	Compare(ctx context.Context, req CompareRequest) (*Comparison, error)
+	// Search answers many neighbour queries of one model in one call
+	// (SearchRequest: words, vectors, analogies), each as SimilarWords,
+	// a search by vector, or SolveAnalogy would. A malformed request is
+	// EINVALID with Field naming the query ("queries[3].vector": not of
+	// the model's dimension, zero); what depends on the vocabulary (an
+	// unknown word) fails only its own query (SearchAnswer.Err).
+	Search(ctx context.Context, req SearchRequest) ([]SearchAnswer, error)
+}
+
+// MaxSearchQueries is the most queries of one SearchRequest.
+const MaxSearchQueries = 1000
+
+// SearchRequest asks for the neighbours of many words, vectors or
+// analogies of one model (QueryService.Search).
+type SearchRequest struct {
+	ModelID string
+	Queries []SearchQuery // 1 to MaxSearchQueries
+	Count   int           // 1 to MaxCount, for every query
+	// Restrict: only the Restrict most frequent words are candidates (0:
+	// all; at most MaxRestrict).
+	Restrict int
+	// Method of the analogy queries ("" or Analogy3CosAdd, Analogy3CosMul).
+	Method string
+	// Exact asks for the exact scan whatever index a model has. Every
+	// search is exact today: the flag is kept so that clients that need
+	// exact answers say so before an approximate index answers the others.
+	Exact bool
+}
+
+// SearchQuery is one query of a SearchRequest: exactly one of Word, Vector
+// (of the model's dimension, finite, not zero: searched by its direction)
+// or Positive with Negative (an analogy, as AnalogyRequest's). The
+// caller owns the slices; Search only reads them.
+type SearchQuery struct {
+	Word               string
+	Vector             []float32
+	Positive, Negative []string
+}
+
+// SearchAnswer is one query's answer, in the order of the request: its
+// neighbours best first and the words of it answered from their
+// n-grams (OOV, as Neighbours'), or Err, an *Error (an unknown word: its
+// Field "word", "positive" or "negative", with Suggestions).
+type SearchAnswer struct {
+	Results []Result
+	OOV     []string
+	Err     error
 }
 
 // Neighbours are the answer of SimilarWords and SolveAnalogy.

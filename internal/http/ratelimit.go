@@ -2,6 +2,7 @@ package http
 
 import (
 	"container/list"
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -37,7 +38,9 @@ import (
 //     be throttled for no one's benefit; it is exempt.
 //
 // Writes are POST, PUT, PATCH and DELETE, except POST /queries, which is
-// the read role's (a query, not a change to models) and counts as a read.
+// the read role's (a query, not a change to models) and counts as a read,
+// as do POST /models/{id}/vectors and POST /models/{id}/search; a search
+// counts one read a query (chargeReads, once its body is read).
 // The probes (/healthz, /readyz) are never limited.
 //
 // Memory is bounded: a caller's buckets are dropped once unused for Idle
@@ -150,9 +153,13 @@ func (s *Server) limitWith(l *limiter) func(http.Handler) http.Handler {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := l.allow(r); err != nil {
+			charge, err := l.take(r)
+			if err != nil {
 				s.fail(w, r, err) // with Retry-After, from err.RetryAfter
 				return
+			}
+			if charge != nil {
+				r = r.WithContext(context.WithValue(r.Context(), chargeKey{}, charge))
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -162,12 +169,20 @@ func (s *Server) limitWith(l *limiter) func(http.Handler) http.Handler {
 // allow takes a token from the caller's bucket for r, or returns the
 // ELIMITED error that refuses it (no token is then taken).
 func (l *limiter) allow(r *http.Request) *ophicleide.Error {
+	_, err := l.take(r)
+	return err
+}
+
+// take is allow that also returns, for a read it let through, the
+// charge that takes more reads for it (chargeReads); nil when r is not
+// limited.
+func (l *limiter) take(r *http.Request) (*readCharge, *ophicleide.Error) {
 	if isProbe(r.URL.Path) {
-		return nil
+		return nil, nil
 	}
 	key, who, ok := l.caller(r)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	write := isWrite(r)
 	rt, what := l.cfg.Read, "requests"
@@ -175,7 +190,7 @@ func (l *limiter) allow(r *http.Request) *ophicleide.Error {
 		rt, what = l.cfg.Write, "writes"
 	}
 	if rt.PerSecond == 0 {
-		return nil
+		return nil, nil
 	}
 	now := l.now()
 	c := l.get(key, now)
@@ -186,16 +201,65 @@ func (l *limiter) allow(r *http.Request) *ophicleide.Error {
 	res := lim.ReserveN(now, 1)
 	delay := res.DelayFrom(now)
 	if res.OK() && delay == 0 {
-		return nil
+		if write {
+			return nil, nil
+		}
+		return &readCharge{lim: lim, rt: rt, who: who, first: res, now: l.now}, nil
 	}
 	res.CancelAt(now) // a refused request takes no token
 	secs := max(1, int(math.Ceil(delay.Seconds())))
 	if !res.OK() { // cannot happen with Burst >= 1 (Validate)
 		secs = max(1, int(math.Ceil(1/rt.PerSecond)))
 	}
-	return &ophicleide.Error{Code: ophicleide.ELIMITED, RetryAfter: time.Duration(secs) * time.Second,
+	return nil, &ophicleide.Error{Code: ophicleide.ELIMITED, RetryAfter: time.Duration(secs) * time.Second,
 		Message: fmt.Sprintf("too many %s %s: %s per second (bursts of %d), try again in %ds",
 			what, who, strconv.FormatFloat(rt.PerSecond, 'f', -1, 64), rt.Burst, secs)}
+}
+
+// chargeKey is the context key of a read's readCharge.
+type chargeKey struct{}
+
+// readCharge is what the limiter leaves in the context of a read it let
+// through, for a handler that learns from the body how many reads the
+// request is (chargeReads).
+type readCharge struct {
+	lim   *rate.Limiter
+	rt    Rate
+	who   string
+	first *rate.Reservation // the request's own read, given back if the rest is refused
+	now   func() time.Time
+}
+
+// chargeReads counts r, already counted as one read, as reads in all
+// (a batch: one a query). A request may never need more than a full
+// bucket, or it could never pass: it passes when the caller's bucket
+// holds min(reads, Burst) now, and the reads beyond the burst are owed
+// (the bucket goes below empty, so the caller's next reads wait until
+// they are paid). Refused, r takes no read at all and the error is
+// ELIMITED with Retry-After; what (a format of args) names the request
+// in its message. A request that is not limited is never refused.
+func chargeReads(r *http.Request, reads int, what string, args ...any) error {
+	c, _ := r.Context().Value(chargeKey{}).(*readCharge)
+	if c == nil || reads <= 1 {
+		return nil
+	}
+	extra := reads - 1
+	now := c.now()
+	need := min(extra, c.rt.Burst-1) // with the request's own: a full bucket at most
+	if have := c.lim.TokensAt(now); have < float64(need) {
+		c.first.CancelAt(now) // the last reservation at now: given back whole
+		secs := max(1, int(math.Ceil((float64(need)-have)/c.rt.PerSecond)))
+		return &ophicleide.Error{Code: ophicleide.ELIMITED, RetryAfter: time.Duration(secs) * time.Second,
+			Message: fmt.Sprintf("too many requests %s: %s counts as %d reads, at %s per second (bursts of %d); try again in %ds",
+				c.who, fmt.Sprintf(what, args...), reads, strconv.FormatFloat(c.rt.PerSecond, 'f', -1, 64), c.rt.Burst, secs)}
+	}
+	if need > 0 {
+		c.lim.ReserveN(now, need) // at once: the tokens are there
+	}
+	for owed := extra - need; owed > 0; owed -= c.rt.Burst {
+		c.lim.ReserveN(now, min(owed, c.rt.Burst)) // in the future: a debt
+	}
+	return nil
 }
 
 // caller returns the key of r's caller in the table and how a refusal
@@ -284,9 +348,10 @@ func isProbe(path string) bool {
 func isWrite(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodPost:
-		// POST /queries and the batch vectors read are reads.
+		// POST /queries, the batch vectors read and the batch search are
+		// reads.
 		p := strings.TrimPrefix(r.URL.Path, "/api")
-		return p != "/queries" && !(strings.HasPrefix(p, "/models/") && strings.HasSuffix(p, "/vectors"))
+		return p != "/queries" && !(strings.HasPrefix(p, "/models/") && (strings.HasSuffix(p, "/vectors") || strings.HasSuffix(p, "/search")))
 	case http.MethodPut, http.MethodPatch, http.MethodDelete:
 		return true
 	}

@@ -67,6 +67,7 @@ func NewServer(models ophicleide.ModelService, queries ophicleide.QueryService, 
 	api.HandleFunc("POST /models/{id}/evaluate", s.writes(s.handle(s.evaluateModel)))
 	api.HandleFunc("GET /models/{id}/doesntmatch", s.handle(s.doesntMatch))
 	api.HandleFunc("POST /models/{id}/vectors", s.handle(s.batchVectors))
+	api.HandleFunc("POST /models/{id}/search", s.handle(s.search))
 	api.HandleFunc("GET /models/{id}/map", s.handle(s.wordMap))
 	api.HandleFunc("GET /compare", s.handle(s.compare))
 	api.HandleFunc("GET /queries", s.listQueries)
