@@ -56,6 +56,7 @@ type Set struct {
 	quantOnce    sync.Once
 	quantStarted atomic.Bool
 	quant        atomic.Pointer[quantIndex]
+	approx       atomic.Pointer[approxBox] // an approximate index (approx.go)
 }
 
 // Neighbor is one result of a similarity search.

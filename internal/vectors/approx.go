@@ -1,0 +1,156 @@
+package vectors
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc64"
+	"math"
+	"runtime"
+	"slices"
+	"unsafe"
+
+	"github.com/ophicleide/ophicleide/internal/vecmath"
+)
+
+// Approx is an approximate nearest-neighbour index over all the rows of one
+// set (internal/ann builds them), attached with SetApprox so that queries
+// over millions of rows need not scan them all.
+//
+// Search returns up to k rows (fewer only if fewer than k rows remain
+// after exclude) as Neighbors scored exactly as Set.Search scores them,
+// best first, ties by the lower row; rows listed in exclude are never
+// returned. query may have any norm. It reads but does not keep query or
+// exclude. Unlike Set.Search its results may miss some of the true best
+// rows (an index states its recall). Bytes is the memory the index holds,
+// for a cache's bound.
+type Approx interface {
+	Search(query []float32, k int, exclude []int) []Neighbor
+	Bytes() int64
+}
+
+// approxBox holds an Approx so that it can sit in an atomic.Pointer.
+type approxBox struct{ a Approx }
+
+// SetApprox attaches a (nil detaches), for queries started from now on;
+// queries already running keep what they loaded. It is safe to call while
+// other goroutines query the set. The caller guarantees that a was built
+// for this set (ann.Load checks a fingerprint).
+func (s *Set) SetApprox(a Approx) {
+	if a == nil {
+		s.approx.Store(nil)
+		return
+	}
+	s.approx.Store(&approxBox{a})
+}
+
+// Approx returns the index attached with SetApprox, or nil.
+func (s *Set) Approx() Approx {
+	if b := s.approx.Load(); b != nil {
+		return b.a
+	}
+	return nil
+}
+
+// InvNorms returns the inverse norm of every row (0 for a zero row): what
+// the exact search multiplies a row's dot product by. It is a view the
+// caller must not modify; an index scores a unit query q against row i as
+// DotRows(q, Row(i)) * InvNorms()[i], bit for bit the exact search's score.
+func (s *Set) InvNorms() []float32 { return s.invNorm }
+
+// Fingerprint identifies the set's contents cheaply enough to check at
+// every load of an index: a CRC-64 of the row count, the dimension, every
+// word, every row's inverse norm (which changes when almost any change is
+// made to a row) and every value of 4,096 rows spread evenly over the set.
+// It reads about 4*rows + len(words) bytes plus 4,096 rows (about 50 MB at
+// 3M words of dimension 300: tens of milliseconds), not the whole matrix.
+func (s *Set) Fingerprint() uint64 {
+	defer runtime.KeepAlive(s)
+	h := crc64.New(crc64.MakeTable(crc64.ECMA))
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(len(s.words)))
+	binary.LittleEndian.PutUint64(b[8:], uint64(s.dim))
+	h.Write(b[:])
+	buf := make([]byte, 0, 64<<10)
+	flush := func() { h.Write(buf); buf = buf[:0] }
+	for _, w := range s.words {
+		if len(buf)+len(w)+1 > cap(buf) {
+			flush()
+		}
+		buf = append(buf, w...)
+		buf = append(buf, '\n')
+	}
+	flush()
+	h.Write(floatBytes(s.invNorm))
+	const samples = 4096
+	n := len(s.words)
+	for j := range min(samples, n) {
+		i := int(int64(j) * int64(n) / int64(min(samples, n)))
+		h.Write(floatBytes(s.Row(i)))
+	}
+	return h.Sum64()
+}
+
+// floatBytes is v's values as little-endian bytes: a view on
+// little-endian hosts, a copy elsewhere.
+func floatBytes(v []float32) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+	}
+	out := make([]byte, 0, 4*len(v))
+	for _, x := range v {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
+	}
+	return out
+}
+
+// SearchExact is Search by the exact scan whatever index is attached:
+// what an index falls back to (and compares itself against) without
+// recursing into itself.
+func (s *Set) SearchExact(query []float32, n, restrict int, exclude []int) []Neighbor {
+	defer runtime.KeepAlive(s)
+	if len(query) != s.dim {
+		panic(fmt.Sprintf("vectors: SearchExact query has length %d, want dimension %d", len(query), s.dim))
+	}
+	q := make([]float32, s.dim)
+	copy(q, query)
+	if norm := math.Sqrt(float64(vecmath.Dot(q, q))); norm > 0 {
+		vecmath.Scale(float32(1/norm), q)
+	}
+	return s.searchExact(q, n, restrict, exclude)
+}
+
+// searchExact is search without an index: the exact scan (quantized or
+// not) of the first restrict rows.
+func (s *Set) searchExact(q []float32, n, restrict int, exclude []int) []Neighbor {
+	rows := len(s.words)
+	if restrict > 0 && restrict < rows {
+		rows = restrict
+	}
+	if n <= 0 || rows == 0 {
+		return nil
+	}
+	k := min(n+len(exclude), rows)
+	hits := s.topK(q, rows, k)
+	skip := func(row int) bool { return slices.Contains(exclude, row) }
+	if len(exclude) > 16 {
+		set := make(map[int]struct{}, len(exclude))
+		for _, r := range exclude {
+			set[r] = struct{}{}
+		}
+		skip = func(row int) bool { _, ok := set[row]; return ok }
+	}
+	out := make([]Neighbor, 0, min(n, len(hits)))
+	for _, h := range hits {
+		if len(out) == n {
+			break
+		}
+		if skip(h.row) {
+			continue
+		}
+		out = append(out, Neighbor{Word: s.words[h.row], Score: h.score})
+	}
+	return out
+}
