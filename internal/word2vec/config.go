@@ -66,9 +66,41 @@ type Config struct {
 	Bucket     int
 
 	// MemoryLimit, when positive, is the most memory in bytes training may
-	// use: the stored corpus and the weight matrices. Training fails with a
-	// *MemoryError before allocating more.
+	// use: the weight matrices, and the stored corpus while it is in
+	// memory. When the corpus would not fit beside the weights it moves to
+	// a file in TempDir (and no longer counts); when the weights alone do
+	// not fit, training fails with a *MemoryError before allocating them.
+	// It also bounds the count table (CountLimit).
 	MemoryLimit int64
+
+	// CountLimit bounds the memory of counting: when more than this many
+	// distinct words are being counted, the rarest are pruned while
+	// counting goes on (word2vec.c's ReduceVocab, gensim's
+	// max_vocab_size): every word seen at most T times so far is dropped,
+	// T rising by one each time, until 7/8 of the limit is left. A pruned
+	// word seen again starts from a count of one and its earlier
+	// occurrences are not trained on, so words whose total count reaches
+	// MinCount can be missing from the vocabulary and the counts of words
+	// pruned and seen again are low; words pruned later are the ones the
+	// earlier prunes' T was raised past. 0 derives the limit from
+	// MemoryLimit (as many words as fit in half of it, at about 100 bytes
+	// a word beyond its letters, and at least 1,000), or means no limit
+	// without one. Unlike MaxVocab, which keeps the most frequent words of
+	// the exact counts, it changes which words are counted at all; a
+	// limit well above the vocabulary's distinct words loses none.
+	CountLimit int
+
+	// TempDir is the directory of the temporary file that holds the
+	// corpus as word ids when it would not fit in MemoryLimit beside the
+	// weights, or always with DiskCorpus; "" is os.TempDir(). It needs
+	// room for 4 bytes per word of the corpus (and per sentence). The file
+	// is unlinked as soon as it is created: nothing is left behind, even
+	// by a crash, and its space is freed when Train returns. Training
+	// reads it through a memory mapping: as fast as memory when it is in
+	// the page cache, which does not count against MemoryLimit (the
+	// kernel reclaims it rather than failing).
+	TempDir    string
+	DiskCorpus bool // keep the corpus in TempDir from the start (tests, benchmarks, known huge inputs)
 
 	// Progress, when set, is called from one goroutine every
 	// ProgressInterval (default 1s) and once at the end of each phase.
@@ -178,6 +210,8 @@ func (c Config) Validate() error {
 		return bad("minn", "%d is not between 1 and maxn (%d)", c.MinN, c.MaxN)
 	case c.MaxN > 0 && (c.Bucket < 1 || c.Bucket > MaxBucket):
 		return bad("bucket", "%d is not between 1 and %d", c.Bucket, MaxBucket)
+	case c.CountLimit < 0:
+		return bad("count-limit", "%d is negative", c.CountLimit)
 	case c.MemoryLimit < 0:
 		return bad("memory-limit", "%d is negative", c.MemoryLimit)
 	}

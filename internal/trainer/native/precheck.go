@@ -30,7 +30,7 @@ func (e *Engine) Precheck(ctx context.Context, p ophicleide.Params, uploads map[
 	if err != nil {
 		return err
 	}
-	cfg.Threads, cfg.MemoryLimit = e.cfg.Threads, e.cfg.MemoryLimit
+	e.cfg.apply(&cfg)
 	names := make([]string, 0, len(uploads))
 	for name := range uploads {
 		names = append(names, name)
