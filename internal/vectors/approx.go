@@ -3,7 +3,7 @@ package vectors
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc64"
+	"hash/crc32"
 	"math"
 	"runtime"
 	"slices"
@@ -57,37 +57,36 @@ func (s *Set) Approx() Approx {
 // DotRows(q, Row(i)) * InvNorms()[i], bit for bit the exact search's score.
 func (s *Set) InvNorms() []float32 { return s.invNorm }
 
-// Fingerprint identifies the set's contents cheaply enough to check at
-// every load of an index: a CRC-64 of the row count, the dimension, every
-// word, every row's inverse norm (which changes when almost any change is
-// made to a row) and every value of 4,096 rows spread evenly over the set.
-// It reads about 4*rows + len(words) bytes plus 4,096 rows (about 50 MB at
-// 3M words of dimension 300: tens of milliseconds), not the whole matrix.
+// Fingerprint identifies the set's contents, for an index to check at
+// every load that it was built for these vectors: in its high 32 bits the
+// CRC-32C of every value of the matrix, in its low 32 bits the CRC-32C of
+// the row count, the dimension, the words and the inverse norms. It reads
+// the whole matrix once (CRC-32C runs at ~8 GB/s here: ~0.15 s for 1M x
+// 300, ~0.45 s for 3M x 300, against the seconds of loading such a set).
 func (s *Set) Fingerprint() uint64 {
 	defer runtime.KeepAlive(s)
-	h := crc64.New(crc64.MakeTable(crc64.ECMA))
+	t := crc32.MakeTable(crc32.Castagnoli)
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], uint64(len(s.words)))
 	binary.LittleEndian.PutUint64(b[8:], uint64(s.dim))
-	h.Write(b[:])
+	meta := crc32.Update(0, t, b[:])
 	buf := make([]byte, 0, 64<<10)
-	flush := func() { h.Write(buf); buf = buf[:0] }
 	for _, w := range s.words {
 		if len(buf)+len(w)+1 > cap(buf) {
-			flush()
+			meta = crc32.Update(meta, t, buf)
+			buf = buf[:0]
 		}
 		buf = append(buf, w...)
 		buf = append(buf, '\n')
 	}
-	flush()
-	h.Write(floatBytes(s.invNorm))
-	const samples = 4096
-	n := len(s.words)
-	for j := range min(samples, n) {
-		i := int(int64(j) * int64(n) / int64(min(samples, n)))
-		h.Write(floatBytes(s.Row(i)))
+	meta = crc32.Update(meta, t, buf)
+	meta = crc32.Update(meta, t, floatBytes(s.invNorm))
+	var data uint32
+	const chunk = 1 << 20 // values: a copy's size on big-endian hosts
+	for lo := 0; lo < len(s.vecs); lo += chunk {
+		data = crc32.Update(data, t, floatBytes(s.vecs[lo:min(lo+chunk, len(s.vecs))]))
 	}
-	return h.Sum64()
+	return uint64(data)<<32 | uint64(meta)
 }
 
 // floatBytes is v's values as little-endian bytes: a view on
