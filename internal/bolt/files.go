@@ -200,3 +200,23 @@ func (s *Store) OpenVectors(ctx context.Context, modelID string) (io.ReadCloser,
 	}
 	return f, nil
 }
+
+var _ ophicleide.VectorVersioner = (*Store)(nil)
+
+// VectorVersion implements ophicleide.VectorVersioner from the model's
+// vectors file: its name (always ID.bin, replaced by a rename), size and
+// modification time, which a replacement changes. The embedded store's
+// vectors are local files already: nothing caches them, but the
+// interface is the stores' to keep alike.
+func (s *Store) VectorVersion(ctx context.Context, modelID string) (string, int64, error) {
+	f, err := s.OpenVectors(ctx, modelID)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	fi, err := f.(*os.File).Stat()
+	if err != nil {
+		return "", 0, fmt.Errorf("bolt: vector version: %w", err)
+	}
+	return fmt.Sprintf("%s@%d", fi.Name(), fi.ModTime().UnixNano()), fi.Size(), nil
+}

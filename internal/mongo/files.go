@@ -104,3 +104,29 @@ func (s *Store) PutVectors(ctx context.Context, l *ophicleide.Lease, write func(
 	deleteFiles(ctx, s.vectors, old.Vectors)
 	return nil
 }
+
+var _ ophicleide.VectorVersioner = (*Store)(nil)
+
+// VectorVersion implements ophicleide.VectorVersioner: the version is the
+// id of the model's GridFS file (a new one every PutVectors or import:
+// putFile), the size its length, both read without a chunk.
+func (s *Store) VectorVersion(ctx context.Context, modelID string) (string, int64, error) {
+	doc, err := s.findModel(ctx, modelID)
+	if err != nil {
+		return "", 0, fmt.Errorf("mongo: vector version: %w", err)
+	}
+	if doc.Status != ophicleide.StatusReady || doc.Vectors == "" {
+		return "", 0, fmt.Errorf("mongo: vector version: %w", notFound("vectors of model", modelID))
+	}
+	var f struct {
+		Length int64 `bson:"length"`
+	}
+	err = s.vectors.GetFilesCollection().FindOne(ctx, bson.M{"_id": doc.Vectors}).Decode(&f)
+	if errors.Is(err, mongo.ErrNoDocuments) { // replaced and deleted meanwhile
+		return "", 0, fmt.Errorf("mongo: vector version: %w", notFound("vectors of model", modelID))
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("mongo: vector version: %w", unavailable(err))
+	}
+	return doc.Vectors, f.Length, nil
+}
