@@ -59,6 +59,10 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrLeaseLost is returned to a worker whose lease is no longer current.
 var ErrLeaseLost = &Error{Code: ECONFLICT, Message: "the job's lease was lost (claimed by another worker, or the model was deleted)"}
 
+// ImportInterrupted is the Error of a model whose import stopped with
+// the process that ran it (ModelStore.FailStaleImports).
+const ImportInterrupted = "the import was interrupted (the server stopped before the whole file was stored): import the file again"
+
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
 // for any other non-nil error, and "" for nil.
 func ErrorCode(err error) string {

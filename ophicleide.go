@@ -25,6 +25,9 @@ const (
 	StatusTraining Status = "training"
 	StatusReady    Status = "ready"
 	StatusFailed   Status = "failed"
+	// StatusImporting: POST /models/import is streaming the model's
+	// vectors in (no job); it ends ready or failed like a trained model.
+	StatusImporting Status = "importing"
 )
 
 // Params are the training parameters of a model. Zero values mean the
@@ -72,6 +75,8 @@ type Progress struct {
 	Fraction       float64 `json:"fraction"`
 	WordsPerSecond float64 `json:"wordsPerSecond"`
 	EtaSeconds     float64 `json:"etaSeconds"`
+	// Words is how many rows an import has read so far (phase importing).
+	Words int64 `json:"words,omitempty"`
 }
 
 // SourceStats describes one input of a trained model.
@@ -242,6 +247,31 @@ type ModelStore interface {
 	// ID CheckModelID refuses; ECONFLICT if the ID exists, checked before
 	// write is called (write is not called) and again when m is stored.
 	ImportModel(ctx context.Context, m *Model, write func(io.Writer) error) error
+	// BeginImport stores m (ID, Created and Updated set by the caller)
+	// with status importing, no job and no vectors, so that other clients
+	// see a long import (FindModel, PageModels, CountModels) before
+	// EndImport ends it. EINVALID (Field "id") for an ID CheckModelID
+	// refuses; ECONFLICT if the ID exists.
+	BeginImport(ctx context.Context, m *Model) error
+	// SetImportProgress stores p as the progress of the importing model
+	// id and the time as its Updated: the heartbeat FailStaleImports
+	// reads. ENOTFOUND if there is no such model (it was deleted: the
+	// import should stop); ECONFLICT if it is not importing.
+	SetImportProgress(ctx context.Context, id string, p Progress) error
+	// EndImport ends the import BeginImport began. When write (the bytes
+	// are the caller's: vectors.Compact) returns nil they are stored as
+	// the model's vectors and m as it is then (dimension, vocabulary
+	// size) with status ready and no progress; when write fails no
+	// vectors are kept, the model is stored failed with ErrorMessage(err)
+	// as its Error, and EndImport returns an error wrapping write's.
+	// ENOTFOUND if the model was deleted meanwhile, ECONFLICT if it is no
+	// longer importing (FailStaleImports ended it): nothing is stored.
+	EndImport(ctx context.Context, m *Model, write func(io.Writer) error) error
+	// FailStaleImports fails every model importing whose Updated is
+	// before before (its importer stopped sending progress: a process
+	// killed mid-import) with the Error ImportInterrupted, and
+	// returns how many it failed.
+	FailStaleImports(ctx context.Context, before time.Time) (int, error)
 	// SetEvaluation stores e as the Evaluation of the ready model id
 	// (replacing any earlier one; nil removes it), changing nothing else
 	// but Updated. ENOTFOUND if there is no such model; ECONFLICT if it is

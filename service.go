@@ -414,6 +414,9 @@ type Limits struct {
 	// MaxUploadBytes is the largest multipart POST /models body (0: the
 	// HTTP adapter's own limit).
 	MaxUploadBytes int64 `json:"maxUploadBytes"`
+	// MaxImportBytes is the largest POST /models/import body (0: the
+	// HTTP adapter's own default).
+	MaxImportBytes int64 `json:"maxImportBytes"`
 	// MaxJobSeconds is a job's wall-clock limit, fetching included (0: none).
 	MaxJobSeconds float64 `json:"maxJobSeconds"`
 	// MaxAttempts is how many times a job is claimed before it fails.

@@ -13,6 +13,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/bytesize"
 	"github.com/ophicleide/ophicleide/internal/corpus"
 	"github.com/ophicleide/ophicleide/internal/fetch"
+	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/params"
 	"github.com/ophicleide/ophicleide/internal/sparkconnect"
 )
@@ -108,6 +109,9 @@ type roleConfig struct {
 	bytesPerKey    string // --max-bytes-per-key as given: a size, 0 for none
 	maxBytesPerKey int64  // set by validate
 
+	importSize     string // --max-import-size as given
+	maxImportBytes int64  // set by validate
+
 	// Set by validate.
 	memLimit int64  // bytes one job may use
 	memFrom  string // where memLimit comes from
@@ -158,6 +162,7 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", e.envOr("", "OPH_CORS_ORIGINS"), "comma-separated origins (https://notebooks.example) whose web pages may call the API from a browser (CORS, preflights answered); they may also write, as with --allowed-origin (env OPH_CORS_ORIGINS); empty: CORS off")
 	fs.IntVar(&c.maxJobsPerKey, "max-jobs-per-key", 4, "models one key may have queued or training; more answer 429 (0: no limit; admin keys are exempt)")
 	fs.StringVar(&c.bytesPerKey, "max-bytes-per-key", "0", "bytes of uploads and vectors one key's models may store, e.g. 2GiB; more answer 507 (0: no limit; admin keys are exempt)")
+	fs.StringVar(&c.importSize, "max-import-size", e.envOr(bytesize.Format(ophttp.DefaultMaxImportBytes), "OPH_MAX_IMPORT_SIZE"), "largest POST /models/import body, e.g. 4GiB (env OPH_MAX_IMPORT_SIZE); the default holds a 3M x 300 word2vec text file; imports stream, so this bounds disk and time, not memory; more answer 413")
 	fs.StringVar(&c.keysFile, "keys", e.envOr(defaultKeysFile(), "OPH_KEYS_FILE"), "file of API keys, one a line: NAME ROLE SECRET (ROLE admin, write or read; SECRET may be sha256:HEX), re-read when it changes (env OPH_KEYS_FILE; default "+keysFileDefault+" when it exists); without keys a server listens only on loopback, unless --no-auth")
 	fs.BoolVar(&c.publicRead, "public-read", e.getenv("OPH_PUBLIC_READ") == "true", "requests without a key may read: every GET and POST /queries (env OPH_PUBLIC_READ=true); needs --keys")
 	fs.BoolVar(&c.noAuth, "no-auth", e.getenv("OPH_NO_AUTH") == "true", "serve without keys on any address: anyone who can reach it may do anything (env OPH_NO_AUTH=true)")
@@ -189,6 +194,9 @@ func (c *roleConfig) validate() error {
 	var perr error
 	if c.maxBytesPerKey, perr = bytesize.Parse(c.bytesPerKey); perr != nil || c.maxBytesPerKey < 0 {
 		return usagef("--max-bytes-per-key: %q is not a size such as 2GiB (0: no limit)", c.bytesPerKey)
+	}
+	if c.maxImportBytes, perr = bytesize.Parse(c.importSize); perr != nil || c.maxImportBytes < 1 {
+		return usagef("--max-import-size: %q is not a size such as 10GiB", c.importSize)
 	}
 	if err := c.validateAuth(); err != nil {
 		return err

@@ -184,7 +184,7 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Log:            log,
 		Limits: ophicleide.Limits{
 			Params: ophicleide.ParamLimits(c.limits), MaxJobMemoryBytes: c.memLimit, MaxURLBytes: c.fetchMB << 20, MaxModelBytes: c.modelMB << 20,
-			MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
+			MaxImportBytes: c.maxImportBytes, MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
 			Engines: engineNames(engine), SparkSchemes: splitList(c.sparkSchemes),
 		},
 	})

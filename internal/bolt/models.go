@@ -1,9 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -178,6 +180,188 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 	return nil
 }
 
+// importingKey is the meta key that marks a model importing: CountModels
+// and FailStaleImports find them without reading every model.
+func importingKey(id string) []byte { return []byte("importing:" + id) }
+
+const importingPrefix = "importing:"
+
+// BeginImport stores a copy of m as importing, with no job and no
+// vectors.
+func (s *Store) BeginImport(ctx context.Context, m *ophicleide.Model) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ophicleide.CheckModelID(m.ID); err != nil {
+		return err
+	}
+	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("bolt: begin import: %w", err)
+	}
+	model := *m
+	model.Status = ophicleide.StatusImporting
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		models := tx.Bucket(bucketModels)
+		if models.Get([]byte(m.ID)) != nil {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q exists", m.ID)
+		}
+		if err := putJSON(models, []byte(m.ID), &modelRecord{Model: &model}); err != nil {
+			return err
+		}
+		if err := putModelIndex(tx, m); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(importingKey(m.ID), []byte{})
+	})
+	if err != nil {
+		return fileError("begin import", err)
+	}
+	return nil
+}
+
+// importing returns the record of the importing model id.
+func importing(tx *bbolt.Tx, id string) (*modelRecord, error) {
+	r, err := getModel(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Model.Status != ophicleide.StatusImporting {
+		return nil, ophicleide.Errorf(ophicleide.ECONFLICT, "model %q is not importing (status %s)", r.Model.Name, r.Model.Status)
+	}
+	return r, nil
+}
+
+// SetImportProgress stores p as the progress of the importing model id.
+func (s *Store) SetImportProgress(ctx context.Context, id string, p ophicleide.Progress) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		r, err := importing(tx, id)
+		if err != nil {
+			return err
+		}
+		r.Model.Progress = &p
+		r.Model.Updated = time.Now().Round(0)
+		return putJSON(tx.Bucket(bucketModels), []byte(id), r)
+	})
+	if err != nil {
+		return fileError("import progress", err)
+	}
+	return nil
+}
+
+// EndImport writes the vectors to a temporary file and synced, then, in
+// one transaction, renames it into place and stores m as ready; or stores
+// the model failed when write fails.
+func (s *Store) EndImport(ctx context.Context, m *ophicleide.Model, write func(io.Writer) error) error {
+	if err := s.db.View(func(tx *bbolt.Tx) error { _, err := importing(tx, m.ID); return err }); err != nil {
+		return fmt.Errorf("bolt: end import: %w", err)
+	}
+	dir := filepath.Join(s.dir, "vectors")
+	tmp := filepath.Join(dir, m.ID+".bin."+randomSuffix()+".tmp")
+	defer s.removeAll(tmp) // a no-op once renamed
+	if werr := s.writeFile(tmp, write); werr != nil {
+		reason := ophicleide.ErrorMessage(diskError(werr))
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			r, err := importing(tx, m.ID)
+			if err != nil {
+				return err
+			}
+			r.Model.Status, r.Model.Error, r.Model.Progress = ophicleide.StatusFailed, reason, nil
+			r.Model.Updated = time.Now().Round(0)
+			if err := tx.Bucket(bucketMeta).Delete(importingKey(m.ID)); err != nil {
+				return err
+			}
+			if err := addEnded(tx, ophicleide.StatusFailed, 1); err != nil {
+				return err
+			}
+			return putJSON(tx.Bucket(bucketModels), []byte(m.ID), r)
+		})
+		if err != nil && ophicleide.ErrorCode(err) == ophicleide.EINTERNAL {
+			return fileError("end import", errors.Join(werr, err))
+		}
+		return fileError("end import", werr)
+	}
+	name := m.ID + ".bin"
+	model := *m
+	model.Status, model.Progress, model.Error = ophicleide.StatusReady, nil, ""
+	model.Updated = time.Now().Round(0)
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		r, err := importing(tx, m.ID)
+		if err != nil {
+			return err
+		}
+		model.Created = r.Model.Created // the index's key
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Delete(importingKey(m.ID)); err != nil {
+			return err
+		}
+		if err := addEnded(tx, ophicleide.StatusReady, 1); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketModels), []byte(m.ID), &modelRecord{Model: &model, Vectors: name})
+	})
+	if err != nil {
+		return fileError("end import", err)
+	}
+	return nil
+}
+
+// FailStaleImports fails the importing models last updated before
+// before: one transaction over the importing marks.
+func (s *Store) FailStaleImports(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		var ids []string
+		c := meta.Cursor()
+		for k, _ := c.Seek([]byte(importingPrefix)); k != nil && bytes.HasPrefix(k, []byte(importingPrefix)); k, _ = c.Next() {
+			ids = append(ids, string(k[len(importingPrefix):]))
+		}
+		now := time.Now().Round(0)
+		for _, id := range ids {
+			r, err := getModel(tx, id)
+			if ophicleide.ErrorCode(err) == ophicleide.ENOTFOUND || err == nil && r.Model.Status != ophicleide.StatusImporting {
+				if err := meta.Delete(importingKey(id)); err != nil { // a stray mark
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !r.Model.Updated.Before(before) {
+				continue
+			}
+			r.Model.Status, r.Model.Error, r.Model.Progress, r.Model.Updated = ophicleide.StatusFailed, ophicleide.ImportInterrupted, nil, now
+			if err := meta.Delete(importingKey(id)); err != nil {
+				return err
+			}
+			if err := addEnded(tx, ophicleide.StatusFailed, 1); err != nil {
+				return err
+			}
+			if err := putJSON(tx.Bucket(bucketModels), []byte(id), r); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fileError("fail stale imports", err)
+	}
+	return n, nil
+}
+
 // FindModel returns the model, or ENOTFOUND.
 func (s *Store) FindModel(ctx context.Context, id string) (*ophicleide.Model, error) {
 	if err := ctx.Err(); err != nil {
@@ -236,9 +420,14 @@ func (s *Store) CountModels(ctx context.Context) (*ophicleide.ModelCounts, error
 	}
 	c := &ophicleide.ModelCounts{ByStatus: map[ophicleide.Status]int{
 		ophicleide.StatusQueued: 0, ophicleide.StatusTraining: 0, ophicleide.StatusReady: 0, ophicleide.StatusFailed: 0,
+		ophicleide.StatusImporting: 0,
 	}}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
+		cur := meta.Cursor()
+		for k, _ := cur.Seek([]byte(importingPrefix)); k != nil && bytes.HasPrefix(k, []byte(importingPrefix)); k, _ = cur.Next() {
+			c.ByStatus[ophicleide.StatusImporting]++
+		}
 		for _, st := range []ophicleide.Status{ophicleide.StatusReady, ophicleide.StatusFailed} {
 			if v := meta.Get(endedKey(st)); len(v) == 8 {
 				c.ByStatus[st] = int(binary.BigEndian.Uint64(v))
@@ -294,6 +483,9 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 			return err
 		}
 		if err := addEnded(tx, r.Model.Status, -1); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Delete(importingKey(id)); err != nil {
 			return err
 		}
 		moved, err = s.trash(id, filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id))

@@ -40,13 +40,48 @@ type StreamOptions struct {
 // Stream returns nil. The returned Meta is Read's, and sw the subword
 // settings (zero without n-grams).
 func Stream(dst io.Writer, src io.Reader, opt StreamOptions) (meta *Meta, words, dim int, sw subword.Config, err error) {
+	st, err := OpenStream(src, opt)
+	if err != nil {
+		return nil, 0, 0, subword.Config{}, err
+	}
+	return st.WriteCompact(dst)
+}
+
+// Model is a .bin model whose dictionary has been read, to be written
+// by WriteCompact: Stream in two steps, so that a caller can refuse a
+// file whose header or dictionary is wrong before it stores anything.
+type Model struct {
+	d   *decoder
+	lim Limits
+	h   *head
+	tmp string
+}
+
+// OpenStream reads src up to the values of its input matrix (header,
+// args, dictionary, the matrix's shape), checked as Read checks them; its
+// errors are Read's.
+func OpenStream(src io.Reader, opt StreamOptions) (*Model, error) {
 	lim := opt.Limits.withDefaults()
 	d := &decoder{r: bufio.NewReaderSize(src, bufSize), size: -1, section: "header"}
 	h, err := readHead(d, lim)
-	if err == nil {
-		err = stream(dst, d, lim, h, opt.TempDir)
-	}
 	if err != nil {
+		var fe *Error
+		if !errors.As(err, &fe) {
+			err = d.fail(err)
+		}
+		return nil, err
+	}
+	return &Model{d: d, lim: lim, h: h, tmp: opt.TempDir}, nil
+}
+
+// Words is the number of words of the dictionary.
+func (m *Model) Words() int { return len(m.h.words) }
+
+// WriteCompact writes the model to dst as Stream does, and returns what
+// Stream returns. Call it once.
+func (m *Model) WriteCompact(dst io.Writer) (meta *Meta, words, dim int, sw subword.Config, err error) {
+	d, h := m.d, m.h
+	if err := stream(dst, d, m.lim, h, m.tmp); err != nil {
 		var fe *Error
 		var we *writeError
 		switch {

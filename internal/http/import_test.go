@@ -44,14 +44,24 @@ type importServer struct {
 }
 
 func newImportServer(t testing.TB) *importServer {
+	return newImportServerWith(t, service.Config{}, 0)
+}
+
+// newImportServerWith is newImportServer with cfg's limits and progress
+// interval, behind ophttp.Deadlines when idle > 0.
+func newImportServerWith(t testing.TB, cfg service.Config, idle time.Duration) *importServer {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := bolt.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	models, queries := service.New(store, 64<<20, service.Config{Wake: func() {}, Validate: native.Validate})
-	api := ophttp.NewServer(models, queries, slog.New(slog.DiscardHandler), "test")
+	cfg.Wake, cfg.Validate = func() {}, native.Validate
+	models, queries := service.New(store, 64<<20, cfg)
+	var api http.Handler = ophttp.NewServer(models, queries, slog.New(slog.DiscardHandler), "test")
+	if idle > 0 {
+		api = ophttp.Deadlines(api, idle)
+	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()
@@ -117,6 +127,31 @@ func (s *importServer) storedFiles(t testing.TB) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+type listedModel struct {
+	ID, Name, Status, Error string
+	Progress                *struct {
+		Phase    string
+		Fraction float64
+		Words    int64
+	}
+	Stats struct{ VocabSize int }
+}
+
+// models are the models GET /models lists.
+func (s *importServer) models(t testing.TB) []listedModel {
+	t.Helper()
+	resp, err := http.Get(s.url + "/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Models []listedModel }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Models
 }
 
 // modelCount is the number of models GET /models lists.
@@ -318,6 +353,7 @@ func TestImportHostileFiles(t *testing.T) {
 	s := newImportServer(t)
 	nan := uint32(0x7fc00000)
 	inf := uint32(0x7f800000)
+	answered := map[string]bool{}
 	for _, c := range []struct {
 		name, body, want string
 	}{
@@ -356,6 +392,7 @@ func TestImportHostileFiles(t *testing.T) {
 			continue
 		}
 		msg := r.errs[0].Details
+		answered[msg] = true
 		t.Logf("%s: %s", c.name, msg)
 		if !strings.Contains(msg, c.want) || !strings.HasPrefix(msg, "not a word2vec vectors file: ") && c.want != "no words" {
 			t.Errorf("%s: message %q, want it to say %q", c.name, msg, c.want)
@@ -366,8 +403,12 @@ func TestImportHostileFiles(t *testing.T) {
 			}
 		}
 	}
-	if n := s.modelCount(t); n != 0 {
-		t.Errorf("%d models stored from hostile files", n)
+	// A file refused by its header stores nothing; one refused later is
+	// a failed model whose reason is the 400's message.
+	for _, m := range s.models(t) {
+		if m.Status != "failed" || !answered[m.Error] || m.Progress != nil {
+			t.Errorf("model %s %q: %s %q, want failed with the message a 400 gave", m.ID, m.Name, m.Status, m.Error)
+		}
 	}
 	if files := s.storedFiles(t); len(files) != 0 {
 		t.Errorf("files left in the store: %q", files)

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -114,21 +117,77 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// MaxImportBytes limits POST /models/import. Imports stream to the store
-// (memory does not grow with the file), so the limit is about disk and
-// time: 8 GiB holds the largest set the readers accept in the binary
-// format (vectors.MaxValues values).
-const MaxImportBytes = 8 << 30
+// DefaultMaxImportBytes limits POST /models/import when the service sets
+// no limit (Limits.MaxImportBytes: serve's --max-import-size). Imports
+// stream to the store (memory does not grow with the file), so the limit
+// is about disk and time: 10 GiB holds a 3M x 300 word2vec text file with
+// six decimals (~8.6 GB: 2.86 KB a row, measured on a generated
+// 200k x 300 file), GoogleNews' binary file (3.6 GB) and fastText's
+// published 2M-word .bin models (~7.2 GB).
+const DefaultMaxImportBytes = 10 << 30
 
-// importModel creates a ready model from a word2vec file (text or binary,
-// detected): multipart with a "file" part and a "name" field, or the raw
-// file as the body with ?name=.
+// importBody is the body of an import as the service reads it: its errors
+// in words (over the limit, cut off or stalled), and its size when the
+// request says it (Size, for the import's progress).
+type importBody struct {
+	r     io.Reader
+	size  int64
+	limit int64
+}
+
+func (b *importBody) Size() int64 { return b.size }
+
+func (b *importBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return n, tooLargeImport(b.limit)
+	}
+	if oe := (*ophicleide.Error)(nil); errors.As(err, &oe) {
+		return n, err
+	}
+	return n, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Err: err,
+		Message: "the upload stopped before the end of the file (the connection was closed, or sent nothing for too long)"}
+}
+
+func tooLargeImport(limit int64) error {
+	return ophicleide.Errorf(ophicleide.ETOOLARGE, "the vectors file is larger than this server's import limit of %s", sizeWords(limit))
+}
+
+// sizeWords writes n bytes as people read them (10 GiB, 512 MiB).
+func sizeWords(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// importModel imports a word2vec file (text or binary, detected) or a
+// fastText .bin model: multipart with a "file" part and a "name" field,
+// or the raw file as the body with ?name=. The model is visible as
+// importing while the body streams (the service's Import); the answer
+// comes once it is ready: 201 with the model, as before imports showed
+// progress. A body declared over the limit is refused before it is read.
 func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes)
+	limit := s.limits().MaxImportBytes
+	if r.ContentLength > limit {
+		s.fail(w, r, tooLargeImport(limit))
+		return
+	}
+	body := &importBody{r: http.MaxBytesReader(w, r.Body, limit), size: max(r.ContentLength, -1), limit: limit}
 	name := strings.TrimSpace(r.URL.Query().Get("name"))
-	var src io.Reader = r.Body
+	var src io.Reader = body
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		mr, err := r.MultipartReader()
+		mr, err := multipartReader(r, body)
 		if err != nil {
 			s.fail(w, r, ophicleide.Errorf(ophicleide.EINVALID, "the multipart form cannot be read: %v", err))
 			return
@@ -137,6 +196,10 @@ func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
 		for src = nil; src == nil; {
 			p, err := mr.NextPart()
 			if err != nil {
+				if oe := (*ophicleide.Error)(nil); errors.As(err, &oe) {
+					s.fail(w, r, err)
+					return
+				}
 				s.fail(w, r, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the form has no \"file\" part holding a word2vec vectors file"})
 				return
 			}
@@ -145,7 +208,9 @@ func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
 				b, _ := io.ReadAll(io.LimitReader(p, 1000))
 				name = strings.TrimSpace(string(b))
 			case "file":
-				src = p
+				// The part's progress is the body's: its size is close
+				// to the request's.
+				src = &importBody{r: p, size: body.size, limit: limit}
 			}
 		}
 	}
@@ -155,12 +220,22 @@ func (s *Server) importModel(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := s.models.Import(r.Context(), name, src)
 	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			err = ophicleide.Errorf(ophicleide.ETOOLARGE, "the vectors file is larger than %d GiB", MaxImportBytes>>30)
-		}
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/models/"+m.ID)
 	s.json(w, http.StatusCreated, m)
+}
+
+// multipartReader is r.MultipartReader over body instead of r.Body.
+func multipartReader(r *http.Request, body io.Reader) (*multipart.Reader, error) {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, http.ErrMissingBoundary
+	}
+	return multipart.NewReader(body, boundary), nil
 }

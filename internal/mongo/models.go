@@ -81,6 +81,88 @@ func (s *Store) ImportModel(ctx context.Context, m *ophicleide.Model, write func
 	return nil
 }
 
+// BeginImport stores m as importing, with no job and no vectors.
+func (s *Store) BeginImport(ctx context.Context, m *ophicleide.Model) error {
+	if err := ophicleide.CheckModelID(m.ID); err != nil {
+		return err
+	}
+	doc := modelDoc{ID: m.ID, Model: *m}
+	doc.Status = ophicleide.StatusImporting
+	if _, err := s.models.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q exists", m.ID)
+		}
+		return fmt.Errorf("mongo: begin import: %w", unavailable(err))
+	}
+	return nil
+}
+
+// notImporting explains why an update filtered on status importing
+// matched nothing: ENOTFOUND, or ECONFLICT naming the status.
+func (s *Store) notImporting(ctx context.Context, id string) error {
+	doc, err := s.findModel(ctx, id)
+	if err != nil {
+		return err
+	}
+	return ophicleide.Errorf(ophicleide.ECONFLICT, "model %q is not importing (status %s)", doc.Name, doc.Status)
+}
+
+// SetImportProgress stores p as the progress of the importing model id.
+func (s *Store) SetImportProgress(ctx context.Context, id string, p ophicleide.Progress) error {
+	res, err := s.models.UpdateOne(ctx, bson.M{"_id": id, "status": ophicleide.StatusImporting},
+		bson.M{"$set": bson.M{"progress": p, "updated": time.Now()}})
+	if err != nil {
+		return fmt.Errorf("mongo: import progress: %w", unavailable(err))
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongo: import progress: %w", s.notImporting(ctx, id))
+	}
+	return nil
+}
+
+// EndImport streams the vectors to GridFS, then replaces the document
+// (still importing) by m as ready; the file is removed when that finds no
+// importing model. When write fails the document becomes failed.
+func (s *Store) EndImport(ctx context.Context, m *ophicleide.Model, write func(io.Writer) error) error {
+	file, werr := putFile(ctx, s.vectors, m.ID, write)
+	if werr != nil {
+		res, err := s.models.UpdateOne(context.WithoutCancel(ctx), bson.M{"_id": m.ID, "status": ophicleide.StatusImporting},
+			bson.M{"$set": bson.M{"status": ophicleide.StatusFailed, "error": ophicleide.ErrorMessage(werr), "updated": time.Now()}, "$unset": bson.M{"progress": ""}})
+		switch {
+		case err != nil:
+			return fmt.Errorf("mongo: end import: %w", errors.Join(werr, unavailable(err)))
+		case res.MatchedCount == 0:
+			if nerr := s.notImporting(context.WithoutCancel(ctx), m.ID); ophicleide.ErrorCode(nerr) == ophicleide.ENOTFOUND {
+				return fmt.Errorf("mongo: end import: %w", nerr)
+			}
+		}
+		return fmt.Errorf("mongo: end import: %w", werr)
+	}
+	doc := modelDoc{ID: m.ID, Model: *m, Vectors: file}
+	doc.Status, doc.Progress, doc.Error, doc.Updated = ophicleide.StatusReady, nil, "", time.Now()
+	res, err := s.models.ReplaceOne(ctx, bson.M{"_id": m.ID, "status": ophicleide.StatusImporting}, doc)
+	if err != nil {
+		deleteFiles(ctx, s.vectors, file)
+		return fmt.Errorf("mongo: end import: %w", unavailable(err))
+	}
+	if res.MatchedCount == 0 {
+		deleteFiles(ctx, s.vectors, file)
+		return fmt.Errorf("mongo: end import: %w", s.notImporting(ctx, m.ID))
+	}
+	return nil
+}
+
+// FailStaleImports fails the importing models last updated before
+// before, in one update (the status index serves it).
+func (s *Store) FailStaleImports(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.models.UpdateMany(ctx, bson.M{"status": ophicleide.StatusImporting, "updated": bson.M{"$lt": before}},
+		bson.M{"$set": bson.M{"status": ophicleide.StatusFailed, "error": ophicleide.ImportInterrupted, "updated": time.Now()}, "$unset": bson.M{"progress": ""}})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: fail stale imports: %w", unavailable(err))
+	}
+	return int(res.ModifiedCount), nil
+}
+
 func (s *Store) findModel(ctx context.Context, id string) (*modelDoc, error) {
 	var doc modelDoc
 	err := s.models.FindOne(ctx, bson.M{"_id": id}).Decode(&doc)
@@ -171,6 +253,7 @@ func (s *Store) CountModels(ctx context.Context) (*ophicleide.ModelCounts, error
 	}
 	c := &ophicleide.ModelCounts{ByStatus: map[ophicleide.Status]int{
 		ophicleide.StatusQueued: 0, ophicleide.StatusTraining: 0, ophicleide.StatusReady: 0, ophicleide.StatusFailed: 0,
+		ophicleide.StatusImporting: 0,
 	}}
 	for _, g := range groups {
 		c.ByStatus[g.Status] += g.N

@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,6 +60,11 @@ type Config struct {
 	// Log, if not nil, logs what goes wrong without failing a request
 	// (an imported model's evaluation); nil: slog.Default().
 	Log *slog.Logger
+	// ImportProgressEvery is how often a running import stores its
+	// progress (0: every 2 s); TempDir holds the scratch files of a
+	// fastText import ("": the system's).
+	ImportProgressEvery time.Duration
+	TempDir             string
 }
 
 func (c Config) log() *slog.Logger {
@@ -68,9 +76,10 @@ func (c Config) log() *slog.Logger {
 
 // Models implements ophicleide.ModelService.
 type Models struct {
-	store ophicleide.Store
-	cache *Cache
-	cfg   Config
+	store   ophicleide.Store
+	cache   *Cache
+	cfg     Config
+	started time.Time // imports begun before are not this process's (RecoverImports)
 }
 
 var _ ophicleide.ModelService = (*Models)(nil)
@@ -85,7 +94,7 @@ func NewModels(store ophicleide.Store, cache *Cache, cfg Config) *Models {
 		cfg.Limits.Params = ophicleide.ParamLimits(params.DefaultLimits())
 	}
 	cfg.Limits.MaxJobsPerKey, cfg.Limits.MaxBytesPerKey = max(cfg.MaxJobsPerKey, 0), max(cfg.MaxBytesPerKey, 0)
-	return &Models{store: store, cache: cache, cfg: cfg}
+	return &Models{store: store, cache: cache, cfg: cfg, started: time.Now()}
 }
 
 // Limits implements ophicleide.ModelService.
@@ -220,14 +229,34 @@ func (s *Models) precheck(ctx context.Context, m *ophicleide.Model, uploads map[
 	return nil
 }
 
-// Import implements ophicleide.ModelService. The rows of a word2vec file
-// go to the store as they are read (vectors.StreamCompact): memory holds
-// a batch of rows and the word list, never the matrix; a fastText .bin
-// model (its magic number sniffed) is read whole first (importFastText). As Create, it needs the write role,
-// records the owner and keeps the byte quota, counting the vectors as
-// they are written. Once stored (ready), the model is evaluated on the
-// bundled sets before Import returns, as trained models are; a failure
-// of that is logged and leaves it without an evaluation.
+// importEvery is how often a running import stores its progress by
+// default (Config.ImportProgressEvery): the heartbeat that tells a live
+// import from one whose process died (StaleImportAfter).
+const importEvery = 2 * time.Second
+
+// StaleImportAfter is how long an import may go without storing its
+// progress before RecoverImports takes its process for dead.
+const StaleImportAfter = time.Minute
+
+// Import implements ophicleide.ModelService. The model is stored at once
+// as importing (BeginImport) once the file's first bytes show what it
+// is, so that other clients see it and its progress (the phase
+// "importing", the fraction of the bytes read when src tells its size
+// with a Size() int64 method as *bytes.Reader has, the rows read so far)
+// while it streams; it then ends ready, or failed with the reason Import
+// returns (EndImport). A file that is not a vectors file at all (its
+// header) is refused before anything is stored.
+//
+// The rows go to the store as they are read: a word2vec file through
+// vectors.Stream (memory: a batch of rows and the word list), a fastText
+// .bin model (its magic number sniffed) through fasttext.Stream (the
+// dictionary and a few rows; its matrices pass through scratch files in
+// Config.TempDir). As Create, Import needs the write role, records the
+// owner and keeps the byte quota, counting the vectors as they are
+// written. Once ready, the model is evaluated on the bundled sets before
+// Import returns, as trained models are; a failure of that is logged and
+// leaves it without an evaluation. A model deleted mid-import stops the
+// import (ENOTFOUND).
 func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophicleide.Model, error) {
 	p := ophicleide.PrincipalFrom(ctx)
 	if err := mayWrite(p, "importing a model"); err != nil {
@@ -240,73 +269,181 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 	case len(name) > ophicleide.MaxNameLen:
 		return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "name", Message: fmt.Sprintf("name is longer than %d characters", ophicleide.MaxNameLen)}
 	}
-	// Dim and VocabSize are known only at the end: the stores read m
-	// after write returns, and store nothing when it fails.
-	now := time.Now().UTC()
 	left, err := s.quota(ctx, p, false, 0)
 	if err != nil {
 		return nil, err
 	}
-	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Owner: ownerName(p), Status: ophicleide.StatusReady, URLs: []string{}, Created: now, Updated: now}
-	br := bufio.NewReaderSize(src, 64<<10)
+	size := int64(-1)
+	if sz, ok := src.(interface{ Size() int64 }); ok {
+		size = sz.Size()
+	}
+	// Reads stop when the import must (the model deleted); the body's own
+	// errors (too large, stalled) come through as the caller made them.
+	ictx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	in := &importReader{r: src, ctx: ictx}
+	br := bufio.NewReaderSize(in, 64<<10)
 	peek, _ := br.Peek(8) // a read error shows again below
 	isFastText := fasttext.IsModel(peek)
-	src = br
-	err = s.store.ImportModel(ctx, m, func(out io.Writer) error {
+	var st *vectors.Stream
+	var ft *fasttext.Model
+	if isFastText {
+		if ft, err = fasttext.OpenStream(br, fasttext.StreamOptions{TempDir: s.cfg.TempDir}); err != nil {
+			return nil, importError(err)
+		}
+	} else {
+		if st, err = vectors.OpenStream(br); err != nil {
+			return nil, importError(err)
+		}
+		if st.Count() == 0 {
+			return nil, errNoWords
+		}
+	}
+	now := time.Now().UTC()
+	m := &ophicleide.Model{ID: uuid.NewString(), Name: name, Owner: ownerName(p), Status: ophicleide.StatusImporting, URLs: []string{},
+		Progress: &ophicleide.Progress{Phase: "importing"}, Created: now, Updated: now}
+	if st != nil {
+		m.Params.Dim = st.Dim()
+	}
+	if err := s.store.BeginImport(ctx, m); err != nil {
+		return nil, err
+	}
+	progress := func() ophicleide.Progress {
+		pr := ophicleide.Progress{Phase: "importing"}
+		if size > 0 {
+			pr.Fraction = min(float64(in.n.Load())/float64(size), 0.99)
+		}
+		if st != nil {
+			pr.Words = st.Rows()
+		}
+		return pr
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() { s.reportImport(ctx, m.ID, progress, done, stop) })
+	// The end is stored whatever happens to the request now.
+	err = s.store.EndImport(context.WithoutCancel(ctx), m, func(out io.Writer) error {
 		if left >= 0 {
 			out = &quotaWriter{w: out, left: left, quota: s.cfg.MaxBytesPerKey}
 		}
 		if isFastText {
-			return importFastText(out, src, m)
+			return importError(importFastText(out, ft, m))
 		}
-		words, dim, err := vectors.StreamCompact(out, src, vectors.StreamOptions{UTF8: true})
+		words, err := st.WriteCompact(out, vectors.StreamOptions{UTF8: true})
 		if err != nil {
-			return err
+			return importError(err)
 		}
 		if words == 0 {
-			return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the vectors file holds no words"}
+			return errNoWords
 		}
-		m.Params.Dim = dim
 		m.Stats = &ophicleide.Stats{VocabSize: words}
 		return nil
 	})
+	close(done)
+	wg.Wait()
 	if err != nil {
-		// A read error of src (the caller's: a body too large) stays in
-		// the chain, under the ParseError that carries it.
-		var pe *vectors.ParseError
-		if errors.As(err, &pe) {
-			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + pe.Reason(), Err: err}
-		}
-		var fe *fasttext.Error
-		if errors.As(err, &fe) && (errors.Is(err, fasttext.ErrMalformed) || errors.Is(err, fasttext.ErrUnsupported)) {
-			return nil, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: fmt.Sprintf("not a fastText model this server reads: %s at byte %d: %v", fe.Section, fe.Offset, fe.Err), Err: err}
+		if cause := context.Cause(ictx); cause != nil && ophicleide.ErrorCode(err) == ophicleide.ENOTFOUND {
+			err = cause
 		}
 		return nil, err
 	}
+	m.Status, m.Progress = ophicleide.StatusReady, nil
 	// The import is done whatever happens to the request now: its
 	// evaluation is bounded (the bundled sets, 30,000 rows for analogies).
 	s.evaluateImported(context.WithoutCancel(ctx), m)
+	if stored, err := s.store.FindModel(context.WithoutCancel(ctx), m.ID); err == nil {
+		m = stored // with its evaluation and the store's times
+	}
 	return m, nil
 }
 
-// importFastText stores a fastText .bin model (internal/fasttext) read
-// from src as m's vectors: the composed word rows and the n-gram rows, so
-// that the model answers for words outside its vocabulary. Unlike a
-// word2vec file it is read whole before it is written (a word's vector
-// needs n-gram rows that follow every word row in the file): memory holds
-// the model, at most fasttext.DefaultLimits' 2^31 values (8 GiB), as
-// much as MaxImportBytes lets in. m's params are the file's (model, loss,
-// dim, window, negative, min count, epochs, minn, maxn, bucket).
-func importFastText(out io.Writer, src io.Reader, m *ophicleide.Model) error {
-	set, meta, err := fasttext.Read(src, fasttext.DefaultLimits())
+var errNoWords = &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "the vectors file holds no words"}
+
+// errDeletedMidImport stops the import of a model deleted meanwhile.
+var errDeletedMidImport = ophicleide.Errorf(ophicleide.ENOTFOUND, "the model was deleted during its import")
+
+// reportImport stores the import's progress every ImportProgressEvery
+// until done; a model deleted meanwhile stops the import (stop).
+func (s *Models) reportImport(ctx context.Context, id string, progress func() ophicleide.Progress, done <-chan struct{}, stop context.CancelCauseFunc) {
+	every := s.cfg.ImportProgressEvery
+	if every <= 0 {
+		every = importEvery
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		err := s.store.SetImportProgress(context.WithoutCancel(ctx), id, progress())
+		switch ophicleide.ErrorCode(err) {
+		case "":
+		case ophicleide.ENOTFOUND, ophicleide.ECONFLICT: // deleted, or failed as stale
+			stop(errDeletedMidImport)
+			return
+		default:
+			s.cfg.log().Warn("storing an import's progress", "model", id, "err", err)
+		}
+	}
+}
+
+// importReader counts the bytes read for the progress, and stops when
+// ctx is done.
+type importReader struct {
+	r   io.Reader
+	ctx context.Context
+	n   atomic.Int64
+}
+
+func (r *importReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, context.Cause(r.ctx)
+	}
+	n, err := r.r.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+// importError is err as the user reads it: the domain's errors as they
+// are (the body's, the quota's, the store's), a malformed file an
+// EINVALID naming the field "file" and saying what is wrong and where.
+// Its message is what the failed model keeps as its reason.
+func importError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *ophicleide.Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	var pe *vectors.ParseError
+	if errors.As(err, &pe) {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: "not a word2vec vectors file: " + pe.Reason(), Err: err}
+	}
+	var fe *fasttext.Error
+	if errors.As(err, &fe) && (errors.Is(err, fasttext.ErrMalformed) || errors.Is(err, fasttext.ErrUnsupported)) {
+		return &ophicleide.Error{Code: ophicleide.EINVALID, Field: "file", Message: fmt.Sprintf("not a fastText model this server reads: %s at byte %d: %v", fe.Section, fe.Offset, fe.Err), Err: err}
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return &ophicleide.Error{Code: ophicleide.EFULL, Message: "the server's disk is full: the import was not stored", Err: err}
+	}
+	return err
+}
+
+// importFastText stores a fastText .bin model (internal/fasttext) whose
+// dictionary ft has read as m's vectors: the composed word rows and the n-gram rows, so
+// that the model answers for words outside its vocabulary. m's params
+// are the file's (model, loss, dim, window, negative, min count, epochs,
+// minn, maxn, bucket).
+func importFastText(out io.Writer, ft *fasttext.Model, m *ophicleide.Model) error {
+	meta, words, dim, sw, err := ft.WriteCompact(out)
 	if err != nil {
 		return err
 	}
-	if err := vectors.WriteCompact(out, set); err != nil {
-		return err
-	}
 	a := meta.Args
-	m.Params = ophicleide.Params{Dim: set.Dim(), Window: int(a.WS), Negative: int(a.Neg), MinCount: int(a.MinCount), Epochs: int(a.Epoch)}
+	m.Params = ophicleide.Params{Dim: dim, Window: int(a.WS), Negative: int(a.Neg), MinCount: int(a.MinCount), Epochs: int(a.Epoch)}
 	switch a.Model {
 	case fasttext.SkipGram:
 		m.Params.Model = "skipgram"
@@ -319,11 +456,43 @@ func importFastText(out io.Writer, src io.Reader, m *ophicleide.Model) error {
 	case fasttext.HS:
 		m.Params.Loss = "hs"
 	}
-	if sw := set.Subwords(); sw != nil {
-		m.Params.MinN, m.Params.MaxN, m.Params.Bucket = sw.Config.MinN, sw.Config.MaxN, sw.Config.Bucket
+	if sw.Enabled() {
+		m.Params.MinN, m.Params.MaxN, m.Params.Bucket = sw.MinN, sw.MaxN, sw.Bucket
 	}
-	m.Stats = &ophicleide.Stats{VocabSize: set.Len()}
+	m.Stats = &ophicleide.Stats{VocabSize: words}
 	return nil
+}
+
+// RecoverImports fails the imports that no process runs any more (a
+// process killed mid-import) with ophicleide.ImportInterrupted. exclusive:
+// the store is this process's alone (the embedded one, whose file is
+// locked), so every import older than this service is dead; else (a
+// store that other processes share) those that stored no progress for
+// StaleImportAfter, now and then every StaleImportAfter/2 until ctx is
+// done. cmd runs it with the server.
+func (s *Models) RecoverImports(ctx context.Context, exclusive bool) {
+	sweep := func(before time.Time) {
+		n, err := s.store.FailStaleImports(ctx, before)
+		if err != nil && ctx.Err() == nil {
+			s.cfg.log().Warn("failing interrupted imports", "err", err)
+		} else if n > 0 {
+			s.cfg.log().Info("failed interrupted imports", "models", n)
+		}
+	}
+	if exclusive {
+		sweep(s.started)
+		return
+	}
+	tick := time.NewTicker(StaleImportAfter / 2)
+	defer tick.Stop()
+	for {
+		sweep(time.Now().Add(-StaleImportAfter))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // FindModel implements ophicleide.ModelService: the model as the

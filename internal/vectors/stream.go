@@ -76,12 +76,12 @@ func OpenStream(src io.Reader) (*Stream, error) {
 // Dim is the dimension of the vectors.
 func (st *Stream) Dim() int { return st.rr.h.dim }
 
-// Count is the number of rows the header announces (0 for a text file
+// Count is the number of rows the header announces (-1 for a text file
 // without a header). It is what the file claims, not what it holds:
 // never allocate by it.
 func (st *Stream) Count() int {
 	if st.rr.h.headerless {
-		return 0
+		return -1
 	}
 	return st.rr.h.count
 }
