@@ -95,22 +95,34 @@ func TestHighButSaneAlphaTrains(t *testing.T) {
 	}
 }
 
-// TestEstimateIsTrainsFigure: Estimate gives the figure Train checks.
+// TestEstimateIsTrainsFigure: Estimate gives the figure Train checks:
+// without a limit the weights and the corpus in memory; with a limit under
+// that the corpus moves to a file, and the figure is the weights'.
 func TestEstimateIsTrainsFigure(t *testing.T) {
-	cfg := Config{Dim: 300, MinCount: 1, Threads: 1, Epochs: 1}
-	need, vocab, err := Estimate(context.Background(), cfg, src(austen(t)))
+	cfg := Config{Dim: 300, MinCount: 1, Threads: 1, Epochs: 1, TempDir: t.TempDir()}
+	all, vocab, err := Estimate(context.Background(), cfg, src(austen(t)))
 	if err != nil || vocab < 5000 {
-		t.Fatalf("Estimate: %d %d %v", need, vocab, err)
+		t.Fatalf("Estimate: %d %d %v", all, vocab, err)
 	}
+	need := EstimateMemory(cfg, vocab)
+	if all <= need {
+		t.Fatalf("Estimate without a limit %d, not above the weights' %d", all, need)
+	}
+	cfg.MemoryLimit = all - 1
+	if n, _, err := Estimate(context.Background(), cfg, src(austen(t))); err != nil || n != need {
+		t.Fatalf("Estimate with the corpus on file: %d %v, want %d", n, err, need)
+	}
+	// With the weights alone over the limit the corpus stays in memory
+	// (a file would not save the run): the figure is the whole.
 	cfg.MemoryLimit = need - 1
 	var me *MemoryError
 	_, err = Train(context.Background(), cfg, src(austen(t)))
-	if !errors.As(err, &me) || me.Need != need {
-		t.Fatalf("Train with the limit just under the estimate: %v", err)
+	if !errors.As(err, &me) || me.Need != all {
+		t.Fatalf("Train with the limit just under the weights: %v", err)
 	}
 	// Estimate refuses as Train does, with the same words.
 	var ee *MemoryError
-	if n, v, eerr := Estimate(context.Background(), cfg, src(austen(t))); !errors.As(eerr, &ee) || n != need || v != vocab || eerr.Error() != err.Error() {
+	if n, v, eerr := Estimate(context.Background(), cfg, src(austen(t))); !errors.As(eerr, &ee) || n != all || v != vocab || eerr.Error() != err.Error() {
 		t.Fatalf("Estimate with the limit just under: %d %d %v, Train said %v", n, v, eerr, err)
 	}
 	cfg.MemoryLimit = need

@@ -62,7 +62,8 @@ type Result struct {
 
 // EstimateMemory returns the bytes training needs for a vocabulary of
 // vocab words, beyond the stored corpus: the input and output matrices,
-// and the sampling tables.
+// and the sampling tables. The stored corpus adds its size while it is in
+// memory and nothing once it is on file (Config.TempDir).
 func EstimateMemory(cfg Config, vocab int) int64 {
 	cfg = cfg.withDefaults()
 	v, d := int64(vocab), int64(cfg.Dim)
@@ -84,7 +85,9 @@ func EstimateMemory(cfg Config, vocab int) int64 {
 // MemoryLimit) and the vocabulary size, without training. A server uses it
 // to refuse, when a model is created, a request whose text it already has
 // (uploads) but which would need more memory than a job may use. The
-// counting pass reads all of src whatever cfg.MemoryLimit; when the figure
+// counting pass reads all of src whatever cfg.MemoryLimit, as Train's
+// does: the corpus moves to a file in cfg.TempDir when it would not fit
+// beside the weights, and the figure then leaves it out. When the figure
 // is over a positive limit, err is the *MemoryError Train returns before
 // allocating the matrices (need and vocab are set). It returns Train's
 // other errors of the counting pass.
@@ -93,12 +96,11 @@ func Estimate(ctx context.Context, cfg Config, src Sentences) (need int64, vocab
 		return 0, 0, err
 	}
 	cfg = cfg.withDefaults()
-	counting := cfg
-	counting.MemoryLimit = 0 // the whole figure, not where the corpus alone passes the limit
-	c, err := countWords(ctx, src, counting, func(int64, float64) {})
+	c, err := countWords(ctx, src, cfg, func(int64, float64) {})
 	if err != nil {
 		return 0, 0, err
 	}
+	defer c.tokens.close()
 	if err := c.finish(cfg.MinCount, cfg.MaxVocab); err != nil {
 		return 0, 0, err
 	}
@@ -147,6 +149,8 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The stored corpus may be a temporary file: released on every return.
+	defer c.tokens.close()
 	if err := c.finish(cfg.MinCount, cfg.MaxVocab); err != nil {
 		return nil, err
 	}
@@ -169,7 +173,7 @@ func Train(ctx context.Context, cfg Config, src Sentences) (*Result, error) {
 	}
 	trainSeconds := time.Since(trainStart).Seconds()
 
-	c.tokens = tokenStore{} // no longer needed
+	c.tokens.close() // no longer needed
 	m.syn1 = nil
 	var set *vectors.Set
 	if m.ngrams != nil {
