@@ -306,9 +306,13 @@ async function loadModels() {
     else if (!unavailable) console.error(e);
   }
   modelsLoadedOnce();
-  const busy = models.some(m => m.status === "queued" || m.status === "training");
+  const busy = models.some(inProgress);
   pollTimer = setTimeout(loadModels, busy || unavailable ? 1000 : 5000);
 }
+
+// inProgress: a model still being trained or imported (polled, with a
+// progress bar and a Cancel button).
+const inProgress = m => m.status === "queued" || m.status === "training" || m.status === "importing";
 
 // Cards are rebuilt only when their model changed, so that what a user
 // is doing on one (choosing a file to evaluate) survives the polling.
@@ -410,7 +414,7 @@ function modelItem(m) {
     }
     for (const ev of userEvaluations.get(m.id) || []) li.append(el("div", { class: "evaluation user" }, el("p", { class: "meta" }, "Your file:"), scoresList(ev)));
   }
-  if (m.status === "queued" || m.status === "training") {
+  if (inProgress(m)) {
     const p = m.progress || {};
     const frac = Math.max(0, Math.min(1, p.fraction || 0));
     const phase = p.phase || m.status;
@@ -419,11 +423,16 @@ function modelItem(m) {
       parts.push(Math.round(frac * 100) + "%");
       if (p.wordsPerSecond) parts.push(fmtInt(Math.round(p.wordsPerSecond)) + " words/s");
       if (p.etaSeconds) parts.push(fmtDuration(p.etaSeconds) + " left");
+    } else if (phase === "importing") {
+      // The fraction is of the body's bytes, 0 when its size is unknown:
+      // then the rows read so far say it moves.
+      if (frac > 0) parts.push(Math.round(frac * 100) + "%");
+      if (p.words) parts.push(fmtInt(p.words) + " words");
     } else if (frac > 0 && phase !== "fetching") {
       parts.push(Math.round(frac * 100) + "%");
     }
     li.append(el("div", { class: "progress" },
-      el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(frac * 100)), "aria-label": "Training progress" },
+      el("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(frac * 100)), "aria-label": m.status === "importing" ? "Import progress" : "Training progress" },
         el("span", { style: "width:" + (frac * 100).toFixed(1) + "%" })),
       el("p", { class: "meta progress-text" }, parts.join(" · "))));
   }
@@ -440,7 +449,7 @@ function modelItem(m) {
       exp("tsv-metadata", "-metadata.tsv", "Projector metadata (TSV)", "metadata.tsv (the words) for the TensorFlow Embedding Projector"),
       evaluateForm(m));
   }
-  if (m.status === "queued" || m.status === "training") {
+  if (inProgress(m)) {
     actions.append(el("button", { class: "danger", type: "button", onclick: () => deleteModel(m, true) }, "Cancel"));
   } else {
     actions.append(el("button", { class: "danger", type: "button", onclick: () => deleteModel(m, false) }, "Delete"));
