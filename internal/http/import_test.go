@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	ophttp "github.com/ophicleide/ophicleide/internal/http"
 	"github.com/ophicleide/ophicleide/internal/service"
@@ -611,4 +615,282 @@ func procStatusMiB(tb testing.TB, pid int, field string) float64 {
 	}
 	tb.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// getJSON decodes the answer of GET url into v and returns the status.
+func getJSON(t testing.TB, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode
+}
+
+// rows is a word2vec text file's rows from..to-1 of dimension dim.
+func rows(from, to, dim int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "w%d", i)
+		for j := range dim {
+			fmt.Fprintf(&b, " %d.5", (i+j)%7-3)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestImportLimit: the limit is the service's (serve's --max-import-size),
+// published at GET /limits; a body declared over it is a 413 naming it
+// before anything is read or stored; one that grows over it while it
+// streams is a 413 too, and leaves a failed model saying so.
+func TestImportLimit(t *testing.T) {
+	var lim struct {
+		Limits struct{ MaxImportBytes int64 }
+	}
+	if getJSON(t, newImportServer(t).url+"/limits", &lim); lim.Limits.MaxImportBytes != ophttp.DefaultMaxImportBytes {
+		t.Fatalf("default limit %d, want %d", lim.Limits.MaxImportBytes, int64(ophttp.DefaultMaxImportBytes))
+	}
+	s := newImportServerWith(t, service.Config{Limits: ophicleide.Limits{MaxImportBytes: 1 << 20}}, 0)
+	if getJSON(t, s.url+"/limits", &lim); lim.Limits.MaxImportBytes != 1<<20 {
+		t.Fatalf("limit %d, want 1 MiB", lim.Limits.MaxImportBytes)
+	}
+	big := "30000 10\n" + rows(0, 30_000, 10) // ~1.7 MB
+	r := s.importFile(t, "declared", strings.NewReader(big))
+	if r.status != http.StatusRequestEntityTooLarge || len(r.errs) != 1 || !strings.Contains(r.errs[0].Details, "import limit of 1 MiB") {
+		t.Fatalf("declared over the limit: %d %s", r.status, r.raw)
+	}
+	if ms := s.models(t); len(ms) != 0 {
+		t.Fatalf("a body declared over the limit stored %v", ms)
+	}
+	// Without Content-Length (chunked), the limit is met while streaming.
+	r = s.importFile(t, "chunked", io.MultiReader(strings.NewReader(big)))
+	if r.status != http.StatusRequestEntityTooLarge || len(r.errs) != 1 || !strings.Contains(r.errs[0].Details, "import limit of 1 MiB") {
+		t.Fatalf("streamed over the limit: %d %s", r.status, r.raw)
+	}
+	ms := s.models(t)
+	if len(ms) != 1 || ms[0].Status != "failed" || ms[0].Error != r.errs[0].Details {
+		t.Fatalf("after a body over the limit: %+v", ms)
+	}
+	if files := s.storedFiles(t); len(files) != 0 {
+		t.Errorf("files left: %q", files)
+	}
+	// Under the limit, imports go on.
+	if r := s.importFile(t, "small", strings.NewReader("2 2\na 1 2\nb 3 4\n")); r.status != http.StatusCreated {
+		t.Fatalf("a small import: %d %s", r.status, r.raw)
+	}
+}
+
+// startImport posts a raw body that the test writes through the
+// returned pipe (with Content-Length size when size > 0); done receives
+// the answer.
+func (s *importServer) startImport(t *testing.T, name string, size int64) (*io.PipeWriter, <-chan importResult) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("POST", s.url+"/models/import?name="+name, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.ContentLength = size
+	done := make(chan importResult, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- importResult{status: -1, raw: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		r := importResult{status: resp.StatusCode, raw: string(b)}
+		json.Unmarshal(b, &r.model)
+		var e struct {
+			Errors []struct {
+				Status  int
+				Details string
+				Field   string
+			}
+		}
+		json.Unmarshal(b, &e)
+		r.errs = e.Errors
+		done <- r
+	}()
+	t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
+	return pw, done
+}
+
+// waitModel polls GET /models until one model satisfies ok.
+func (s *importServer) waitModel(t *testing.T, what string, ok func(listedModel) bool) listedModel {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, m := range s.models(t) {
+			if ok(m) {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no model %s: %+v", what, s.models(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestImportProgress: while the body streams, other clients see the
+// model importing with its progress (the fraction of Content-Length, the
+// rows so far); it then becomes ready, and the POST answers 201 with it.
+func TestImportProgress(t *testing.T) {
+	s := newImportServerWith(t, service.Config{ImportProgressEvery: 20 * time.Millisecond}, 0)
+	body := "3000 10\n" + rows(0, 3000, 10)
+	pw, done := s.startImport(t, "slow", int64(len(body)))
+	half := strings.Index(body, "\nw1500 ") + 1
+	if _, err := io.WriteString(pw, body[:half]); err != nil {
+		t.Fatal(err)
+	}
+	m := s.waitModel(t, "importing with progress", func(m listedModel) bool {
+		return m.Status == "importing" && m.Progress != nil && m.Progress.Words >= 1000
+	})
+	if m.Name != "slow" || m.Progress.Phase != "importing" || m.Progress.Fraction <= 0.2 || m.Progress.Fraction >= 0.99 {
+		t.Fatalf("mid-import: %+v %+v", m, *m.Progress)
+	}
+	var one struct{ Model listedModel }
+	if getJSON(t, s.url+"/models/"+m.ID, &one); one.Model.Status != "importing" {
+		t.Fatalf("GET /models/{id} mid-import: %+v", one.Model)
+	}
+	io.WriteString(pw, body[half:])
+	pw.Close()
+	r := <-done
+	if r.status != http.StatusCreated || r.model.ID != m.ID || r.model.Status != "ready" || r.model.Stats.VocabSize != 3000 {
+		t.Fatalf("end: %d %s", r.status, r.raw)
+	}
+	var after struct{ Model listedModel }
+	if getJSON(t, s.url+"/models/"+m.ID, &after); after.Model.Status != "ready" || after.Model.Progress != nil {
+		t.Fatalf("after the import: %+v", after.Model)
+	}
+}
+
+// TestImportHostileBodies: a body that stalls, one cut by its client, a
+// file that declares 3M x 300 and ends after 10 rows, a model deleted
+// mid-import: each a 4xx or failed model with words, no file left, and
+// the server goes on.
+func TestImportHostileBodies(t *testing.T) {
+	s := newImportServerWith(t, service.Config{ImportProgressEvery: 20 * time.Millisecond}, 300*time.Millisecond)
+
+	// Declares 3M x 300, ends after 10 rows.
+	r := s.importFile(t, "short", strings.NewReader("3000000 300\n"+rows(0, 10, 300)))
+	if r.status != http.StatusBadRequest || len(r.errs) != 1 || !strings.Contains(r.errs[0].Details, "input ends after 10 of 3000000 rows") {
+		t.Fatalf("a file cut after 10 rows: %d %s", r.status, r.raw)
+	}
+	failedWith := func(name, reason string) {
+		t.Helper()
+		m := s.waitModel(t, name+" failed", func(m listedModel) bool { return m.Name == name && m.Status != "importing" })
+		if m.Status != "failed" || !strings.Contains(m.Error, reason) {
+			t.Fatalf("%s: %s %q, want failed saying %q", name, m.Status, m.Error, reason)
+		}
+	}
+	failedWith("short", "input ends after 10 of 3000000 rows")
+
+	// Stalls before the server knows what it is (the format is told from
+	// the first 64 KiB): a 400 after the idle timeout, nothing stored.
+	pw, done := s.startImport(t, "stalled-early", 0)
+	io.WriteString(pw, "1000 3\n"+rows(0, 10, 3))
+	if r := <-done; r.status != http.StatusBadRequest || len(r.errs) != 1 || !strings.Contains(r.errs[0].Details, "the upload stopped") {
+		t.Fatalf("stalled early: %d %s", r.status, r.raw)
+	}
+	if ms := s.models(t); len(ms) != 1 {
+		t.Fatalf("a body stalled in its first bytes stored a model: %+v", ms)
+	}
+
+	// Stalls after 2,000 rows: cut after the idle timeout, failed.
+	pw, done = s.startImport(t, "stalled", 0)
+	io.WriteString(pw, "100000 10\n"+rows(0, 2000, 10))
+	start := time.Now()
+	r = <-done
+	t.Logf("stalled body: answered after %v: %d %s", time.Since(start), r.status, r.raw)
+	failedWith("stalled", "the upload stopped before the end of the file")
+
+	// Cut by its client.
+	pw, done = s.startImport(t, "cut", 0)
+	io.WriteString(pw, "100000 10\n"+rows(0, 2000, 10))
+	s.waitModel(t, "cut importing", func(m listedModel) bool { return m.Name == "cut" && m.Status == "importing" })
+	pw.CloseWithError(errors.New("client gone"))
+	<-done
+	failedWith("cut", "the upload stopped before the end of the file")
+
+	// Deleted mid-import: the import stops and nothing is kept.
+	pw, done = s.startImport(t, "deleted", 0)
+	io.WriteString(pw, "100000 10\n"+rows(0, 2000, 10))
+	m := s.waitModel(t, "deleted importing", func(m listedModel) bool { return m.Name == "deleted" && m.Status == "importing" })
+	req, _ := http.NewRequest("DELETE", s.url+"/models/"+m.ID, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE mid-import: %v %v", resp, err)
+	}
+	go func() {
+		for i := 2000; ; i += 10 { // keeps sending until the server stops reading
+			if _, err := io.WriteString(pw, rows(i, i+10, 10)); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	r = <-done
+	if r.status != http.StatusNotFound || len(r.errs) != 1 || !strings.Contains(r.errs[0].Details, "deleted during its import") {
+		t.Fatalf("deleted mid-import: %d %s", r.status, r.raw)
+	}
+	for _, m := range s.models(t) {
+		if m.Name == "deleted" || m.Status == "importing" {
+			t.Errorf("left: %+v", m)
+		}
+	}
+	if files := s.storedFiles(t); len(files) != 0 {
+		t.Errorf("files left in the store: %q", files)
+	}
+	if resp, err := http.Get(s.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz after hostile bodies: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if r := s.importFile(t, "after", strings.NewReader("2 2\na 1 2\nb 3 4\n")); r.status != http.StatusCreated {
+		t.Fatalf("an import after hostile bodies: %d %s", r.status, r.raw)
+	}
+}
+
+// TestRecoverImports: an import left importing by a process that died
+// (begun in the store, the store closed) is failed with words by the next
+// process's RecoverImports; one begun by the live process is not.
+func TestRecoverImports(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	store, err := bolt.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	dead := &ophicleide.Model{ID: uuid.NewString(), Name: "dead", URLs: []string{}, Progress: &ophicleide.Progress{Phase: "importing"}, Created: now, Updated: now}
+	if err := store.BeginImport(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+
+	if store, err = bolt.Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	models, _ := service.New(store, 1<<20, service.Config{})
+	later := time.Now().UTC()
+	live := &ophicleide.Model{ID: uuid.NewString(), Name: "live", URLs: []string{}, Created: later, Updated: later}
+	if err := store.BeginImport(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	models.RecoverImports(ctx, true)
+	if m, err := store.FindModel(ctx, dead.ID); err != nil || m.Status != ophicleide.StatusFailed || m.Error != ophicleide.ImportInterrupted {
+		t.Fatalf("the dead import: %+v, %v", m, err)
+	}
+	if m, err := store.FindModel(ctx, live.ID); err != nil || m.Status != ophicleide.StatusImporting {
+		t.Fatalf("the live import: %+v, %v", m, err)
+	}
 }
