@@ -1,9 +1,12 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/bolt"
 )
 
 // POST /models/{id}/search over the real services and a real embedded
@@ -290,4 +294,63 @@ func (a *rateAPI) serve(r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	a.h.ServeHTTP(w, r)
 	return w
+}
+
+// BenchmarkSearchBatch: 100 words' neighbours as one POST
+// /models/{id}/search against 100 GET /models/{id}/similar, over HTTP on
+// 127.0.0.1 and the real services, on a 20,000 x 100 model (-bench only).
+func BenchmarkSearchBatch(b *testing.B) {
+	store, err := bolt.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	srv := newRealServer(store, 1<<30, slog.New(slog.DiscardHandler))
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var body strings.Builder
+	fmt.Fprintf(&body, "20000 100\n")
+	for i := range 20000 {
+		fmt.Fprintf(&body, "w%d", i)
+		for range 100 {
+			fmt.Fprintf(&body, " %.4f", rng.Float32()*2-1)
+		}
+		body.WriteByte('\n')
+	}
+	resp, err := http.Post(hs.URL+"/models/import?name=big", "application/octet-stream", strings.NewReader(body.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	qs := make([]map[string]any, 100)
+	for i := range qs {
+		qs[i] = map[string]any{"word": fmt.Sprintf("w%d", i*37)}
+	}
+	batch, _ := json.Marshal(map[string]any{"queries": qs, "count": 10})
+	get := func(b *testing.B, req *http.Request) {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatal(resp.StatusCode, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	b.Run("batch", func(b *testing.B) {
+		for b.Loop() {
+			req, _ := http.NewRequest("POST", hs.URL+"/models/"+m.ID+"/search", bytes.NewReader(batch))
+			req.Header.Set("Content-Type", "application/json")
+			get(b, req)
+		}
+	})
+	b.Run("single", func(b *testing.B) {
+		for b.Loop() {
+			for _, q := range qs {
+				req, _ := http.NewRequest("GET", hs.URL+"/models/"+m.ID+"/similar?count=10&word="+q["word"].(string), nil)
+				get(b, req)
+			}
+		}
+	})
 }
