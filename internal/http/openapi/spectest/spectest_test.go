@@ -53,6 +53,7 @@ var want = map[string][]int{
 	"GET /models/{id}/export":         {200, 400, 401, 403, 404, 429, 500, 503},
 	"GET /models/{id}/doesntmatch":    {200, 400, 401, 404, 429, 500, 503},
 	"POST /models/{id}/vectors":       {200, 400, 401, 404, 413, 415, 429, 500, 503},
+	"POST /models/{id}/search":        {200, 400, 401, 404, 413, 415, 429, 500, 503},
 	"GET /models/{id}/map":            {200, 400, 401, 404, 429, 500, 503},
 	"GET /compare":                    {200, 400, 401, 404, 429, 500, 503},
 	"POST /models/{id}/evaluate":      {200, 400, 401, 403, 404, 413, 429, 500, 503},
@@ -300,7 +301,7 @@ func TestPathsListed(t *testing.T) {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	if len(paths) != 22 {
-		t.Errorf("%d paths, want 22: %v", len(paths), paths)
+	if len(paths) != 23 {
+		t.Errorf("%d paths, want 23: %v", len(paths), paths)
 	}
 }
