@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -406,4 +407,85 @@ func (c *CompactWriter) Close() error {
 	}
 	c.err = fmt.Errorf("%w: the writer is closed", ErrInvalid)
 	return nil
+}
+
+// Convert writes the word2vec file src (text or binary, told apart as
+// Read does) to dst in format f (Text or Binary), as Write(dst, set, f)
+// of the set Read returns would, without holding the matrix: a row, the
+// output buffer and the word list (see StreamCompact). The header's COUNT
+// is the number of distinct words, known only once the whole file is
+// read, so src is read twice: a first pass checks it all (nothing is
+// written to dst when it is malformed: a *ParseError), the second writes.
+// It returns the number of words written and their dimension.
+func Convert(dst io.Writer, src io.ReadSeeker, f Format, opt StreamOptions) (words, dim int, err error) {
+	if f != Text && f != Binary {
+		return 0, 0, fmt.Errorf("%w: convert to format %q", ErrInvalid, f)
+	}
+	start, err := src.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, dim, err := StreamCompact(io.Discard, src, opt)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := src.Seek(start, io.SeekStart); err != nil {
+		return 0, 0, err
+	}
+	rr, err := openRows(src)
+	if err != nil {
+		return 0, 0, err
+	}
+	wfail := func(err error) (int, int, error) {
+		return 0, 0, fmt.Errorf("vectors: writing %s: %w", f, err)
+	}
+	bw := bufio.NewWriterSize(dst, streamBufSize)
+	buf := make([]byte, 0, 64+MaxWordLen+16*dim)
+	buf = strconv.AppendInt(buf, int64(n), 10)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(dim), 10)
+	buf = append(buf, '\n')
+	if _, err := bw.Write(buf); err != nil {
+		return wfail(err)
+	}
+	seen := newWordList()
+	row := make([]float32, dim)
+	for {
+		word, err := rr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, 0, err // the file changed between the passes
+		}
+		if err := rr.values(row); err != nil {
+			return 0, 0, err
+		}
+		if !seen.add(word) {
+			continue // seen before: the first vector wins, as in Read
+		}
+		buf = append(buf[:0], word...)
+		for _, v := range row {
+			if f == Binary {
+				if len(buf) == len(word) {
+					buf = append(buf, ' ')
+				}
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			} else {
+				buf = append(buf, ' ')
+				buf = strconv.AppendFloat(buf, float64(v), 'g', -1, 32)
+			}
+		}
+		buf = append(buf, '\n')
+		if _, err := bw.Write(buf); err != nil {
+			return wfail(err)
+		}
+	}
+	if seen.n != n {
+		return 0, 0, fmt.Errorf("vectors: the input changed while it was converted (%d words, then %d)", n, seen.n)
+	}
+	if err := bw.Flush(); err != nil {
+		return wfail(err)
+	}
+	return n, dim, nil
 }

@@ -406,3 +406,48 @@ func TestCompactWriter(t *testing.T) {
 type noSpaceWriter struct{}
 
 func (noSpaceWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestConvert: Convert writes what Write writes of Read's set, in both
+// formats and from both, duplicates and a headerless file included; a
+// malformed file writes nothing.
+func TestConvert(t *testing.T) {
+	s := randomSet(t, 300, 7, 3)
+	var text, bin bytes.Buffer
+	if err := Write(&text, s, Text); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(&bin, s, Binary); err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[string][]byte{
+		"text": text.Bytes(), "binary": bin.Bytes(),
+		"duplicates": []byte("3 2\na 1 2\nb 3 4\na 5 6\n"),
+		"headerless": []byte("a 1 2\nb 3.5 -4\n"),
+	}
+	for name, in := range inputs {
+		want, err := Read(bytes.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []Format{Text, Binary} {
+			var exp, got bytes.Buffer
+			Write(&exp, want, f)
+			n, dim, err := Convert(&got, bytes.NewReader(in), f, StreamOptions{})
+			if err != nil || n != want.Len() || dim != want.Dim() {
+				t.Fatalf("%s to %s: %d x %d, %v", name, f, n, dim, err)
+			}
+			if !bytes.Equal(got.Bytes(), exp.Bytes()) {
+				t.Fatalf("%s to %s: output differs from Write's", name, f)
+			}
+		}
+	}
+	var out bytes.Buffer
+	_, _, err := Convert(&out, strings.NewReader("3 2\na 1 2\nb 3 NaN\n"), Binary, StreamOptions{})
+	var pe *ParseError
+	if !errors.As(err, &pe) || out.Len() != 0 {
+		t.Fatalf("a malformed file: %v, %d bytes written", err, out.Len())
+	}
+	if _, _, err := Convert(&out, strings.NewReader("1 1\na 1\n"), Compact, StreamOptions{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Convert to compact: %v", err)
+	}
+}
