@@ -109,8 +109,11 @@ type roleConfig struct {
 	bytesPerKey    string // --max-bytes-per-key as given: a size, 0 for none
 	maxBytesPerKey int64  // set by validate
 
-	importSize     string // --max-import-size as given
-	maxImportBytes int64  // set by validate
+	importSize       string // --max-import-size as given
+	maxImportBytes   int64  // set by validate
+	vectorCacheDir   string // --vector-cache-dir: local copies of MongoDB's vectors ("" none)
+	vectorCacheSize  string // --vector-cache-size, parsed into vectorCacheBytes
+	vectorCacheBytes int64
 
 	// Set by validate.
 	memLimit int64  // bytes one job may use
@@ -163,6 +166,10 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.IntVar(&c.maxJobsPerKey, "max-jobs-per-key", 4, "models one key may have queued or training; more answer 429 (0: no limit; admin keys are exempt)")
 	fs.StringVar(&c.bytesPerKey, "max-bytes-per-key", "0", "bytes of uploads and vectors one key's models may store, e.g. 2GiB; more answer 507 (0: no limit; admin keys are exempt)")
 	fs.StringVar(&c.importSize, "max-import-size", e.envOr(bytesize.Format(ophttp.DefaultMaxImportBytes), "OPH_MAX_IMPORT_SIZE"), "largest POST /models/import body, e.g. 4GiB (env OPH_MAX_IMPORT_SIZE); the default holds a 3M x 300 word2vec text file; imports stream, so this bounds disk and time, not memory; more answer 413")
+	if role != roleWorker {
+		fs.StringVar(&c.vectorCacheDir, "vector-cache-dir", e.getenv("OPH_VECTOR_CACHE_DIR"), "with --mongo: a local directory where this replica keeps copies of models' vectors, so a model's first query after a restart or an eviction from --cache-mb maps a local file instead of downloading it from GridFS (env OPH_VECTOR_CACHE_DIR; empty: none; ignored with the embedded store, whose vectors are local files)")
+		fs.StringVar(&c.vectorCacheSize, "vector-cache-size", e.envOr("16GiB", "OPH_VECTOR_CACHE_SIZE"), "the most bytes of copies kept in --vector-cache-dir, least recently used removed first, e.g. 16GiB (env OPH_VECTOR_CACHE_SIZE)")
+	}
 	fs.StringVar(&c.keysFile, "keys", e.envOr(defaultKeysFile(), "OPH_KEYS_FILE"), "file of API keys, one a line: NAME ROLE SECRET (ROLE admin, write or read; SECRET may be sha256:HEX), re-read when it changes (env OPH_KEYS_FILE; default "+keysFileDefault+" when it exists); without keys a server listens only on loopback, unless --no-auth")
 	fs.BoolVar(&c.publicRead, "public-read", e.getenv("OPH_PUBLIC_READ") == "true", "requests without a key may read: every GET and POST /queries (env OPH_PUBLIC_READ=true); needs --keys")
 	fs.BoolVar(&c.noAuth, "no-auth", e.getenv("OPH_NO_AUTH") == "true", "serve without keys on any address: anyone who can reach it may do anything (env OPH_NO_AUTH=true)")
@@ -197,6 +204,11 @@ func (c *roleConfig) validate() error {
 	}
 	if c.maxImportBytes, perr = bytesize.Parse(c.importSize); perr != nil || c.maxImportBytes < 1 {
 		return usagef("--max-import-size: %q is not a size such as 10GiB", c.importSize)
+	}
+	if c.vectorCacheDir != "" {
+		if c.vectorCacheBytes, perr = bytesize.Parse(c.vectorCacheSize); perr != nil || c.vectorCacheBytes < 1 {
+			return usagef("--vector-cache-size: %q is not a size above 0, such as 16GiB", c.vectorCacheSize)
+		}
 	}
 	if err := c.validateAuth(); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/ophicleide/ophicleide/internal/trainer"
 	"github.com/ophicleide/ophicleide/internal/trainer/native"
 	"github.com/ophicleide/ophicleide/internal/trainer/spark"
+	"github.com/ophicleide/ophicleide/internal/vectorcache"
 	"github.com/ophicleide/ophicleide/internal/web"
 	"github.com/ophicleide/ophicleide/internal/worker"
 )
@@ -75,6 +76,9 @@ func (c *roleConfig) run(ctx context.Context, e *env) error {
 	for _, w := range proc.workers {
 		wg.Go(func() { w.Run(workCtx) })
 	}
+	for _, f := range proc.background {
+		wg.Go(func() { f(workCtx) })
+	}
 	// Graceful shutdown: stop accepting, let requests finish, hand running
 	// jobs back to the queue.
 	handler := ophttp.Deadlines(proc.handler, c.idle)
@@ -92,6 +96,9 @@ type process struct {
 	handler http.Handler
 	keys    *auth.Keyring  // nil: an open server
 	closers []func() error // engines' connections
+	// background runs until its context ends, beside the workers
+	// (failing imports a killed process left behind).
+	background []func(context.Context)
 }
 
 // close closes what build opened besides the store.
@@ -162,7 +169,22 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 			w.Wake()
 		}
 	}
-	models, queries := service.New(store, c.cacheMB<<20, service.Config{
+	var vecs ophicleide.VectorReader = store
+	if c.vectorCacheDir != "" {
+		if src, ok := store.(vectorcache.Source); ok && c.mongoURL != "" {
+			vc, err := vectorcache.Open(src, c.vectorCacheDir, c.vectorCacheBytes, log)
+			if err != nil {
+				return nil, usagef("--vector-cache-dir: %v", err)
+			}
+			vecs = vc
+			used, files := vc.Used()
+			log.Info("vector cache", "dir", c.vectorCacheDir, "max_bytes", c.vectorCacheBytes, "kept_bytes", used, "kept_files", files)
+		} else {
+			log.Info("--vector-cache-dir ignored: the embedded store's vectors are local files already")
+		}
+	}
+	cache := service.NewCache(vecs, c.cacheMB<<20)
+	svcCfg := service.Config{
 		// What the engine can train, within the flags' limits.
 		Validate: func(p ophicleide.Params) error {
 			if err := engine.Validate(p); err != nil {
@@ -187,7 +209,15 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 			MaxImportBytes: c.maxImportBytes, MaxJobSeconds: c.jobTime.Seconds(), MaxAttempts: c.maxAttempts,
 			Engines: engineNames(engine), SparkSchemes: splitList(c.sparkSchemes),
 		},
-	})
+	}
+	models, queries := service.NewModels(store, cache, svcCfg), service.NewQueries(store, cache)
+	if c.role != roleQuery {
+		// Imports a killed process left importing become failed ("the
+		// import was interrupted"): the embedded store is this process's
+		// alone, so at once; a shared MongoDB's once they show no
+		// progress for a while.
+		proc.background = append(proc.background, func(ctx context.Context) { models.RecoverImports(ctx, c.mongoURL == "") })
+	}
 	api := ophttp.NewServer(models, queries, log, version).WithAuth(access)
 	// CORS origins may also write: the guard trusts them as --allowed-origin.
 	cors, err := ophttp.CORSOrigins(splitList(c.corsOrigins))
