@@ -208,10 +208,6 @@ func runConvert(_ context.Context, e *env, args []string) error {
 			return usagef("--format: %v", err)
 		}
 	}
-	s, err := loadVectors(*input)
-	if err != nil {
-		return err
-	}
 	f := vectors.Format(*format)
 	if *format == "" {
 		f = formatOfExt(*output)
@@ -224,21 +220,71 @@ func runConvert(_ context.Context, e *env, args []string) error {
 	} else if f, err = parseFormat(*format); err != nil {
 		return usagef("--format: %v", err)
 	}
+	in, err := os.Open(*input)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var head [8]byte
+	n, _ := in.ReadAt(head[:], 0)
+	isFastText := fasttext.IsModel(head[:n])
 	out, err := createOutput(*output, e.stdout)
 	if err != nil {
 		return err
 	}
 	defer out.abort()
-	if err := writeVectors(out.w, s, f, nil); err != nil {
-		return err
+	var words, dim int
+	if !isFastText && f != fastTextFormat {
+		// word2vec to word2vec: row by row, twice over the input (the
+		// header's count is known at the end of the first pass).
+		if words, dim, err = vectors.Convert(out.w, in, f, vectors.StreamOptions{}); err != nil {
+			return fmt.Errorf("reading %s: %w", *input, err)
+		}
+	} else {
+		s, err := streamToCompact(in, isFastText)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", *input, err)
+		}
+		if err := writeVectors(out.w, s, f, nil); err != nil {
+			return err
+		}
+		words, dim = s.Len(), s.Dim()
 	}
 	if err := out.commit(); err != nil {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(e.stderr, "wrote %d words of dimension %d as %s\n", s.Len(), s.Dim(), f)
+		fmt.Fprintf(e.stderr, "wrote %d words of dimension %d as %s\n", words, dim, f)
 	}
 	return nil
+}
+
+// streamToCompact streams a word2vec file or a fastText .bin model (the
+// stores' path: vectors.StreamCompact, fasttext.Stream) into an unlinked
+// temporary file in the Compact format and loads that, mapped: the
+// matrices are the page cache's, not the heap's, and nothing is left
+// behind whatever happens.
+func streamToCompact(in *os.File, isFastText bool) (*vectors.Set, error) {
+	tmp, err := os.CreateTemp("", "ophicleide-convert-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	defer tmp.Close() // the mapping outlives it
+	if err := os.Remove(tmp.Name()); err != nil {
+		return nil, err
+	}
+	if isFastText {
+		_, _, _, _, err = fasttext.Stream(tmp, in, fasttext.StreamOptions{})
+	} else {
+		_, _, err = vectors.StreamCompact(tmp, in, vectors.StreamOptions{})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return vectors.Load(tmp)
 }
 
 // formatOfExt is the vectors format a file name's extension says (.bin
