@@ -51,7 +51,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	minn := fs.Int("minn", 0, "subwords: shortest character n-gram, 1 to --maxn (fastText's -minn)")
 	maxn := fs.Int("maxn", 0, "subwords: longest character n-gram, at most 10 (0: no subwords; fastText's -maxn)")
 	bucket := fs.Int("bucket", 0, "subwords: rows the n-grams are hashed into (default 2000000 with --maxn)")
-	maxMemory := fs.String("max-memory", "", "fail before training when it would need more memory than this (e.g. 4GiB)")
+	maxMemory := fs.String("max-memory", "", "memory training may use (e.g. 4GiB): the corpus as word ids goes to a file in --tmp-dir when it would not fit beside the weights, and training fails before allocating weights that do not fit")
+	tmpDir := fs.String("tmp-dir", "", "directory for the corpus as word ids (4 bytes a word) when it does not fit in --max-memory, or with --disk-corpus; the file has no name and is gone when training ends (default: $TMPDIR or /tmp)")
+	diskCorpus := fs.Bool("disk-corpus", false, "keep the corpus as word ids in a file in --tmp-dir whatever the memory (as fast when the file stays in page cache)")
+	countLimit := fs.Int("count-limit", 0, "distinct words counted before the rarest are pruned while counting (word2vec.c's ReduceVocab, gensim's max_vocab_size): bounds counting's memory, but words pruned early can miss the vocabulary (0: no limit, or half of --max-memory at ~100 bytes a word)")
 	statsJSON := fs.String("stats-json", "", "also write the run's statistics to this JSON file")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	engine := fs.String("engine", "native", "training engine: native (this process) or spark (Spark MLlib on --spark; skip-gram with hierarchical softmax only, Spark's defaults for flags not given)")
@@ -111,6 +114,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 		Arch: word2vec.Arch(*model), Loss: word2vec.Loss(*loss), Dim: *dim, Window: *window,
 		Negative: *negative, MinCount: *minCount, Sample: s, Epochs: *epochs, Alpha: *alpha,
 		Threads: *threads, Seed: *seed, MaxVocab: *maxVocab, MemoryLimit: limit,
+		TempDir: *tmpDir, DiskCorpus: *diskCorpus, CountLimit: *countLimit,
 		MinN: *minn, MaxN: *maxn, Bucket: *bucket,
 		InputBytes: inputSize(inputs),
 	}
@@ -145,6 +149,18 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	src := corpus.NewWithLimits(ctx, inputSources(e, inputs, f), tokenize.Options{Mode: mode, Encoding: *encoding}, corpus.Limits{MaxSourceBytes: -1, MaxTotalBytes: -1})
 	defer src.Close()
 	res, err := word2vec.Train(ctx, cfg, src)
+	var (
+		fe *word2vec.CorpusFileError
+		de *word2vec.DiskSpaceError
+	)
+	if errors.As(err, &fe) || errors.As(err, &de) {
+		// word2vec's message names no path; here the directory is the user's.
+		dir := *tmpDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		return fmt.Errorf("--tmp-dir %s: %w", dir, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,18 @@
 package word2vec
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ophicleide/ophicleide/internal/tokenize"
 )
 
 // trainBoth trains text with cfg with the corpus in memory and on file
@@ -149,4 +154,59 @@ func sameVectors(a, b *Result) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkTrainDiskCorpus compares training words/s with the corpus in
+// memory and on file (in page cache): Pride and Prejudice, or the gzipped
+// corpus at $OPH_BENCH_CORPUS, one epoch of skip-gram with 2 threads. Each
+// iteration trains both ways, alternating which goes first, so that both
+// see the same noise of a shared machine; file/memory is the ratio of
+// their words/s.
+func BenchmarkTrainDiskCorpus(b *testing.B) {
+	text, err := os.ReadFile("../../testdata/pride-and-prejudice_1342-0.txt")
+	if p := os.Getenv("OPH_BENCH_CORPUS"); p != "" {
+		text, err = readGzip(p)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	var words, secs [2]float64
+	for i := range b.N {
+		for k := range 2 {
+			disk := (i+k)%2 == 1
+			cfg := Config{Threads: 2, Epochs: 1, Seed: 1, DiskCorpus: disk, TempDir: dir}
+			sc, err := tokenize.NewScanner(bytes.NewReader(text), tokenize.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := Train(context.Background(), cfg, sc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := 0
+			if disk {
+				m = 1
+			}
+			words[m] += float64(res.Stats.CorpusWords * int64(cfg.Epochs))
+			secs[m] += res.Stats.TrainSeconds
+		}
+	}
+	mem, file := words[0]/secs[0], words[1]/secs[1]
+	b.ReportMetric(mem, "memory-words/s")
+	b.ReportMetric(file, "file-words/s")
+	b.ReportMetric(file/mem, "file/memory")
+}
+
+func readGzip(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }

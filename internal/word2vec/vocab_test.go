@@ -1,13 +1,21 @@
 package word2vec
 
 import (
+	"cmp"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ophicleide/ophicleide/internal/tokenize"
 )
 
 // storedIDs returns the stored corpus of c.
@@ -157,4 +165,110 @@ func TestCountLimitExtremes(t *testing.T) {
 	if n := countLimit(Config{}); n != 0 {
 		t.Fatalf("count limit without a memory limit: %d", n)
 	}
+}
+
+// BenchmarkCountTable measures what a distinct word costs the count table
+// (countEntryBytes): the heap after counting 1M distinct 8-letter words,
+// once each, less their letters and the stored corpus.
+func BenchmarkCountTable(b *testing.B) {
+	const n = 1 << 20
+	var text strings.Builder
+	for i := range n {
+		fmt.Fprintf(&text, "w%07d\n", i)
+	}
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := countWords(context.Background(), src(text.String()), Config{}, func(int64, float64) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		table := int64(after.HeapAlloc-before.HeapAlloc) - c.tokens.bytes() - n*8
+		b.ReportMetric(float64(table)/n, "bytes/word")
+		runtime.KeepAlive(c)
+	}
+}
+
+// TestPruneCorpusFigures compares the vocabulary of the corpus at
+// $OPH_PRUNE_CORPUS (gzipped text, the unicode tokenizer, min count 5)
+// counted without a limit and with each of $OPH_PRUNE_LIMITS
+// (comma-separated; default 100000,30000): the words lost and their true
+// counts. A measurement for the report, not a plain test.
+func TestPruneCorpusFigures(t *testing.T) {
+	path := os.Getenv("OPH_PRUNE_CORPUS")
+	if path == "" {
+		t.Skip("set OPH_PRUNE_CORPUS to a gzipped corpus")
+	}
+	limits := strings.Split(cmp.Or(os.Getenv("OPH_PRUNE_LIMITS"), "100000,30000"), ",")
+	count := func(limit int) (*counted, time.Duration) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := tokenize.NewScanner(zr, tokenize.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		c, err := countWords(context.Background(), sc, Config{CountLimit: limit}, func(int64, float64) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		distinct := c.distinct
+		if err := c.finish(5, 0); err != nil {
+			t.Fatal(err)
+		}
+		c.distinct = distinct
+		c.tokens.close()
+		return c, time.Since(start)
+	}
+	ref, el := count(0)
+	truth := make(map[string]int64, len(ref.words))
+	for i, w := range ref.words {
+		truth[w] = ref.counts[i]
+	}
+	t.Logf("no limit: %d words read, %d distinct, %d at min count 5 (%d tokens), counted in %v", ref.corpusWords, ref.distinct, len(ref.words), ref.trainWords, el.Round(time.Millisecond))
+	for _, l := range limits {
+		limit, err := strconv.Atoi(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, el := count(limit)
+		kept := make(map[string]bool, len(c.words))
+		changed := 0
+		for i, w := range c.words {
+			kept[w] = true
+			if c.counts[i] != truth[w] {
+				changed++
+			}
+		}
+		var lost []int64
+		for i, w := range ref.words {
+			if !kept[w] {
+				lost = append(lost, ref.counts[i])
+			}
+		}
+		slices.Sort(lost)
+		top := int64(0)
+		if len(lost) > 0 {
+			top = lost[len(lost)-1]
+		}
+		t.Logf("count limit %d: %d prunes, last threshold %d; %d at min count 5 (%d tokens); lost %d of the %d (%.1f%%; true counts up to %d, median %d); %d kept with a lower count; counted in %v",
+			limit, c.prunes, c.threshold, len(c.words), c.trainWords, len(lost), len(ref.words), 100*float64(len(lost))/float64(len(ref.words)), top, median(lost), changed, el.Round(time.Millisecond))
+	}
+}
+
+func median(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return xs[len(xs)/2]
 }
