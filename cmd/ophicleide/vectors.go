@@ -235,9 +235,9 @@ func runConvert(_ context.Context, e *env, args []string) error {
 	defer out.abort()
 	var words, dim int
 	if !isFastText && f != fastTextFormat {
-		// word2vec to word2vec: row by row, twice over the input (the
-		// header's count is known at the end of the first pass).
-		if words, dim, err = vectors.Convert(out.w, in, f, vectors.StreamOptions{}); err != nil {
+		// word2vec to word2vec: row by row (through a scratch file: the
+		// header's count is known at the end).
+		if words, dim, err = vectors.Convert(out.w, in, f, ""); err != nil {
 			return fmt.Errorf("reading %s: %w", *input, err)
 		}
 	} else {

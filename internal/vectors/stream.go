@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
@@ -412,42 +413,34 @@ func (c *CompactWriter) Close() error {
 // Convert writes the word2vec file src (text or binary, told apart as
 // Read does) to dst in format f (Text or Binary), as Write(dst, set, f)
 // of the set Read returns would, without holding the matrix: a row, the
-// output buffer and the word list (see StreamCompact). The header's COUNT
-// is the number of distinct words, known only once the whole file is
-// read, so src is read twice: a first pass checks it all (nothing is
-// written to dst when it is malformed: a *ParseError), the second writes.
-// It returns the number of words written and their dimension.
-func Convert(dst io.Writer, src io.ReadSeeker, f Format, opt StreamOptions) (words, dim int, err error) {
+// buffers and the word list (see StreamCompact). The header's COUNT is
+// the number of distinct words, known only at the end, so the rows go to
+// a scratch file in tempDir ("": os.TempDir(); unlinked at once, so
+// nothing is left behind) and are copied after the header; nothing is
+// written to dst when src is malformed (a *ParseError). It returns the
+// number of words written and their dimension.
+func Convert(dst io.Writer, src io.Reader, f Format, tempDir string) (words, dim int, err error) {
 	if f != Text && f != Binary {
 		return 0, 0, fmt.Errorf("%w: convert to format %q", ErrInvalid, f)
-	}
-	start, err := src.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return 0, 0, err
-	}
-	n, dim, err := StreamCompact(io.Discard, src, opt)
-	if err != nil {
-		return 0, 0, err
-	}
-	if _, err := src.Seek(start, io.SeekStart); err != nil {
-		return 0, 0, err
 	}
 	rr, err := openRows(src)
 	if err != nil {
 		return 0, 0, err
 	}
+	dim = rr.h.dim
+	tmp, err := os.CreateTemp(tempDir, "ophicleide-convert-*.tmp")
+	if err != nil {
+		return 0, 0, fmt.Errorf("vectors: convert: %w", err)
+	}
+	defer tmp.Close()
+	if err := os.Remove(tmp.Name()); err != nil {
+		return 0, 0, fmt.Errorf("vectors: convert: %w", err)
+	}
 	wfail := func(err error) (int, int, error) {
 		return 0, 0, fmt.Errorf("vectors: writing %s: %w", f, err)
 	}
-	bw := bufio.NewWriterSize(dst, streamBufSize)
+	bw := bufio.NewWriterSize(tmp, streamBufSize)
 	buf := make([]byte, 0, 64+MaxWordLen+16*dim)
-	buf = strconv.AppendInt(buf, int64(n), 10)
-	buf = append(buf, ' ')
-	buf = strconv.AppendInt(buf, int64(dim), 10)
-	buf = append(buf, '\n')
-	if _, err := bw.Write(buf); err != nil {
-		return wfail(err)
-	}
 	seen := newWordList()
 	row := make([]float32, dim)
 	for {
@@ -456,20 +449,23 @@ func Convert(dst io.Writer, src io.ReadSeeker, f Format, opt StreamOptions) (wor
 			break
 		}
 		if err != nil {
-			return 0, 0, err // the file changed between the passes
+			return 0, 0, err
 		}
 		if err := rr.values(row); err != nil {
 			return 0, 0, err
+		}
+		if len(seen.chunks) == 1<<(posBits-20) {
+			return 0, 0, rr.fail(malformed("more than %d bytes of words", uint64(1)<<posBits))
 		}
 		if !seen.add(word) {
 			continue // seen before: the first vector wins, as in Read
 		}
 		buf = append(buf[:0], word...)
+		if f == Binary {
+			buf = append(buf, ' ')
+		}
 		for _, v := range row {
 			if f == Binary {
-				if len(buf) == len(word) {
-					buf = append(buf, ' ')
-				}
 				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 			} else {
 				buf = append(buf, ' ')
@@ -478,14 +474,24 @@ func Convert(dst io.Writer, src io.ReadSeeker, f Format, opt StreamOptions) (wor
 		}
 		buf = append(buf, '\n')
 		if _, err := bw.Write(buf); err != nil {
-			return wfail(err)
+			return 0, 0, fmt.Errorf("vectors: convert: %w", err)
 		}
 	}
-	if seen.n != n {
-		return 0, 0, fmt.Errorf("vectors: the input changed while it was converted (%d words, then %d)", n, seen.n)
-	}
 	if err := bw.Flush(); err != nil {
+		return 0, 0, fmt.Errorf("vectors: convert: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return 0, 0, fmt.Errorf("vectors: convert: %w", err)
+	}
+	buf = strconv.AppendInt(buf[:0], int64(seen.n), 10)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(dim), 10)
+	buf = append(buf, '\n')
+	if _, err := dst.Write(buf); err != nil {
 		return wfail(err)
 	}
-	return n, dim, nil
+	if _, err := io.CopyBuffer(dst, tmp, make([]byte, streamBufSize)); err != nil {
+		return wfail(err)
+	}
+	return seen.n, dim, nil
 }

@@ -432,7 +432,7 @@ func TestConvert(t *testing.T) {
 		for _, f := range []Format{Text, Binary} {
 			var exp, got bytes.Buffer
 			Write(&exp, want, f)
-			n, dim, err := Convert(&got, bytes.NewReader(in), f, StreamOptions{})
+			n, dim, err := Convert(&got, bytes.NewReader(in), f, t.TempDir())
 			if err != nil || n != want.Len() || dim != want.Dim() {
 				t.Fatalf("%s to %s: %d x %d, %v", name, f, n, dim, err)
 			}
@@ -442,12 +442,12 @@ func TestConvert(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	_, _, err := Convert(&out, strings.NewReader("3 2\na 1 2\nb 3 NaN\n"), Binary, StreamOptions{})
+	_, _, err := Convert(&out, strings.NewReader("3 2\na 1 2\nb 3 NaN\n"), Binary, t.TempDir())
 	var pe *ParseError
 	if !errors.As(err, &pe) || out.Len() != 0 {
 		t.Fatalf("a malformed file: %v, %d bytes written", err, out.Len())
 	}
-	if _, _, err := Convert(&out, strings.NewReader("1 1\na 1\n"), Compact, StreamOptions{}); !errors.Is(err, ErrInvalid) {
+	if _, _, err := Convert(&out, strings.NewReader("1 1\na 1\n"), Compact, ""); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Convert to compact: %v", err)
 	}
 }
