@@ -123,7 +123,7 @@ func modelTable(e *env, ms []*ophicleide.Model) {
 		switch {
 		case m.Error != "":
 			details = m.Error
-		case m.Progress != nil && (m.Status == ophicleide.StatusTraining || m.Status == ophicleide.StatusQueued):
+		case m.Progress != nil && (m.Status == ophicleide.StatusTraining || m.Status == ophicleide.StatusQueued || m.Status == ophicleide.StatusImporting):
 			details = modelProgressLine(m.Progress)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ids[i], m.Name, m.Status, vocab, words, m.Created.Local().Format(time.DateTime), details)
@@ -531,7 +531,7 @@ func showModel(e *env, m *ophicleide.Model) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s  %s\n", m.ID, m.Name)
 	status := string(m.Status)
-	if m.Status == ophicleide.StatusTraining || m.Status == ophicleide.StatusQueued {
+	if m.Status == ophicleide.StatusTraining || m.Status == ophicleide.StatusQueued || m.Status == ophicleide.StatusImporting {
 		if line := modelProgressLine(m.Progress); line != "" && line != status {
 			status += ": " + line
 		}

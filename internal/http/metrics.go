@@ -126,7 +126,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
 		return
 	}
-	for _, st := range []ophicleide.Status{ophicleide.StatusQueued, ophicleide.StatusTraining, ophicleide.StatusReady, ophicleide.StatusFailed} {
+	for _, st := range []ophicleide.Status{ophicleide.StatusQueued, ophicleide.StatusTraining, ophicleide.StatusReady, ophicleide.StatusFailed, ophicleide.StatusImporting} {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(counts.ByStatus[st]), string(st))
 	}
 	ch <- prometheus.MustNewConstMetric(wpsDesc, prometheus.GaugeValue, counts.WordsPerSecond)

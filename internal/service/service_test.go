@@ -193,8 +193,16 @@ func TestImportErrors(t *testing.T) {
 	if !errors.Is(err, own) {
 		t.Errorf("a read error: %v, want it in the chain", err)
 	}
-	if page, _ := models.PageModels(ctx, ophicleide.Page{}); len(page.Models) != 0 {
-		t.Errorf("failed imports stored %d models", len(page.Models))
+	// A file refused by its first line stores nothing; one cut after a
+	// model was begun leaves it failed with a reason, never ready.
+	page, _ := models.PageModels(ctx, ophicleide.Page{})
+	for _, m := range page.Models {
+		if m.Status != ophicleide.StatusFailed || m.Error == "" {
+			t.Errorf("failed import stored as %s (%q), want failed with a reason", m.Status, m.Error)
+		}
+	}
+	if len(page.Models) > 2 {
+		t.Errorf("failed imports stored %d models, want at most the 2 whose header was read", len(page.Models))
 	}
 }
 

@@ -210,7 +210,7 @@ func testModels(t *testing.T, open opener) {
 				t.Fatalf("CountModels: %v", err)
 			}
 			want := map[ophicleide.Status]int{ophicleide.StatusQueued: queued, ophicleide.StatusTraining: training,
-				ophicleide.StatusReady: ready, ophicleide.StatusFailed: failed}
+				ophicleide.StatusReady: ready, ophicleide.StatusFailed: failed, ophicleide.StatusImporting: 0}
 			if !reflect.DeepEqual(c.ByStatus, want) || c.WordsPerSecond != wps {
 				t.Fatalf("CountModels = %v %v, want %v %v", c.ByStatus, c.WordsPerSecond, want, wps)
 			}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) ophicleide.Store) {
 	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStore) })
 	t.Run("Files", func(t *testing.T) { testFiles(t, newStore) })
+	t.Run("Imports", func(t *testing.T) { Imports(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Evaluation", func(t *testing.T) { testEvaluation(t, newStore) })
 	t.Run("SubwordVectors", func(t *testing.T) { testSubwordVectors(t, newStore) })
