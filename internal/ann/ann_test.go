@@ -88,7 +88,7 @@ func trained(t testing.TB) *vectors.Set {
 		}
 		src = append(src, sc)
 	}
-	res, err := word2vec.Train(context.Background(), word2vec.Config{Dim: 100, MinCount: 2, Epochs: 3, Seed: 1}, &src)
+	res, err := word2vec.Train(context.Background(), word2vec.Config{Dim: 100, MinCount: 2, Epochs: 3, Seed: 1, Threads: 1}, &src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/ophicleide/ophicleide/internal/vecmath"
 	"github.com/ophicleide/ophicleide/internal/vectors"
 )
 
@@ -56,7 +55,7 @@ func Build(ctx context.Context, set *vectors.Set, cfg Config, progress func(done
 	}
 	ix.level0 = filled(n * ix.m0)
 
-	b := &builder{ix: ix, cfg: cfg, levels: levels, top: int(levels[0]), inv: set.InvNorms()}
+	b := &builder{ix: ix, cfg: cfg, levels: levels, top: int(levels[0]), codes: quantize(set, cfg.Workers)}
 	ix.entry = 0
 	if progress != nil {
 		progress(1, n)
@@ -108,7 +107,7 @@ type builder struct {
 	cfg    Config
 	levels []uint8
 	top    int // the entry point's layer
-	inv    []float32
+	codes  *codes
 	// props[x-start][lv] are the links chosen for row x of the current
 	// batch on layer lv.
 	props [][][]uint32
@@ -117,18 +116,31 @@ type builder struct {
 
 // worker is one goroutine's scratch.
 type worker struct {
-	s    *searcher
-	q    []float32
-	eps  []cand
-	sel  []cand
-	out  [1]float32
-	cand []cand
+	s      *searcher
+	walk   *int8Scorer // the row being inserted, for the walk
+	exact  *scorer     // the row being inserted or linked back to
+	side   *scorer     // the heuristic's candidate
+	eps    []cand
+	sel    []cand
+	selRow []uint32
+	cand   []cand
+	rows   []uint32
+	sims   []float32
 }
 
-// sim is the cosine of rows a and b.
-func (b *builder) sim(w *worker, a, c uint32) float32 {
+// simsFor returns room for n scores.
+func (w *worker) simsFor(n int) []float32 {
+	if cap(w.sims) < n {
+		w.sims = make([]float32, n)
+	}
+	return w.sims[:n]
+}
+
+func (b *builder) newWorker() *worker {
 	set := b.ix.set
-	return vecmath.Dot(set.Row(int(a)), set.Row(int(c))) * b.inv[a] * b.inv[c]
+	return &worker{s: newSearcher(b.ix.rows), walk: newInt8Scorer(b.codes),
+		exact: &scorer{q: make([]float32, set.Dim()), vecs: set, inv: set.InvNorms()},
+		side:  &scorer{q: make([]float32, set.Dim()), vecs: set, inv: set.InvNorms()}}
 }
 
 // searchBatch chooses the links of rows [start, end) in parallel, each
@@ -147,7 +159,7 @@ func (b *builder) searchBatch(ctx context.Context, start, end int) error {
 		wg.Go(func() {
 			w, _ := b.pool.Get().(*worker)
 			if w == nil {
-				w = &worker{s: newSearcher(b.ix.rows), q: make([]float32, b.ix.dim)}
+				w = b.newWorker()
 			}
 			defer b.pool.Put(w)
 			for {
@@ -174,11 +186,11 @@ func (b *builder) searchBatch(ctx context.Context, start, end int) error {
 // top).
 func (b *builder) choose(w *worker, x uint32) [][]uint32 {
 	ix := b.ix
-	copy(w.q, ix.set.Row(int(x)))
-	vecmath.Scale(b.inv[x], w.q)
-	sc := &scorer{q: w.q, vecs: ix.set, inv: b.inv, dim: ix.dim}
+	sc := w.walk
+	sc.setQuery(x)
+	w.exact.setRow(x)
 	lx := int(b.levels[x])
-	ep := cand{sc.score(w.s, ix.entry), ix.entry}
+	ep := cand{score1(sc, w.s, ix.entry), ix.entry}
 	for lv := b.top; lv > lx; lv-- {
 		ep = ix.greedy(sc, w.s, lv, ep)
 	}
@@ -187,6 +199,18 @@ func (b *builder) choose(w *worker, x uint32) [][]uint32 {
 	for lv := min(lx, b.top); lv >= 0; lv-- {
 		found := ix.beam(sc, w.s, lv, w.eps, b.cfg.EfConstruction)
 		w.eps = append(w.eps[:0], found...)
+		// The links are chosen by float32 scores: int8 ones cannot rank
+		// undertrained rare words, whose cosines to each other differ
+		// in the fourth decimal.
+		w.rows = w.rows[:0]
+		for _, c := range w.eps {
+			w.rows = append(w.rows, c.row)
+		}
+		sims := w.simsFor(len(w.rows))
+		w.exact.scoreRows(w.rows, sims)
+		for i := range w.eps {
+			w.eps[i].score = sims[i]
+		}
 		sortBest(w.eps)
 		mmax := ix.m
 		if lv == 0 {
@@ -220,23 +244,33 @@ func sortBest(c []cand) {
 // closer to the base than to every one kept, up to mmax. Links then point
 // in diverse directions, which keeps clusters connected to each other.
 func (b *builder) heuristic(w *worker, sorted []cand, mmax int) []cand {
-	sel := w.sel[:0]
+	sel, rows := w.sel[:0], w.selRow[:0]
 	for _, c := range sorted {
 		if len(sel) == mmax {
 			break
 		}
 		keep := true
-		for _, r := range sel {
-			if b.sim(w, c.row, r.row) > c.score {
-				keep = false
-				break
+		if len(rows) > 0 {
+			w.side.setRow(c.row)
+			// Eight selected rows at a time: most candidates are
+			// dropped by the first ones (the nearest to the base).
+			for lo := 0; lo < len(rows) && keep; lo += 8 {
+				part := rows[lo:min(lo+8, len(rows))]
+				sims := w.simsFor(len(part))
+				w.side.scoreRows(part, sims)
+				for _, s := range sims {
+					if s > c.score {
+						keep = false
+						break
+					}
+				}
 			}
 		}
 		if keep {
-			sel = append(sel, c)
+			sel, rows = append(sel, c), append(rows, c.row)
 		}
 	}
-	w.sel = sel
+	w.sel, w.selRow = sel, rows
 	return sel
 }
 
@@ -283,7 +317,7 @@ func (b *builder) linkBatch(start, end int) {
 			wg.Go(func() {
 				w, _ := b.pool.Get().(*worker)
 				if w == nil {
-					w = &worker{s: newSearcher(ix.rows), q: make([]float32, ix.dim)}
+					w = b.newWorker()
 				}
 				defer b.pool.Put(w)
 				for {
@@ -314,13 +348,18 @@ func (b *builder) linkBack(w *worker, lv int, group []uint64, mmax int) {
 		}
 		return
 	}
-	all := w.cand[:0]
-	for _, r := range list[:n] {
-		all = append(all, cand{b.sim(w, y, r), r})
-	}
+	rows := append(w.rows[:0], list[:n]...)
 	for _, e := range group {
-		all = append(all, cand{b.sim(w, y, uint32(e)), uint32(e)})
+		rows = append(rows, uint32(e))
 	}
+	sims := w.simsFor(len(rows))
+	w.exact.setRow(y)
+	w.exact.scoreRows(rows, sims)
+	all := w.cand[:0]
+	for i, r := range rows {
+		all = append(all, cand{sims[i], r})
+	}
+	w.rows = rows
 	sortBest(all)
 	sel := b.heuristic(w, all, mmax)
 	for i := range list {

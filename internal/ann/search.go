@@ -29,7 +29,8 @@ type searcher struct {
 	cands   []cand // max-heap (best first) of rows to expand
 	results []cand // min-heap (worst first) of the best rows found
 	todo    []uint32
-	out     [1]float32
+	scores  []float32
+	one     [1]uint32
 }
 
 func newSearcher(rows int) *searcher { return &searcher{visited: make([]uint16, rows)} }
@@ -44,6 +45,13 @@ func (s *searcher) reset() {
 	s.cands, s.results = s.cands[:0], s.results[:0]
 }
 
+// rowScorer scores rows against one query for a walk: the query path's
+// float32 scorer, or the build's int8 one (quant.go).
+type rowScorer interface {
+	// scoreRows sets out[i] to the score of rows[i].
+	scoreRows(rows []uint32, out []float32)
+}
+
 // scorer scores rows against a unit query for the walk, with
 // vecmath.Dot: one row at a time it is a few times faster than DotRows,
 // which scores a lone row with its four-row kernel, but its last bits may
@@ -52,33 +60,62 @@ type scorer struct {
 	q    []float32
 	vecs *vectors.Set
 	inv  []float32
-	dim  int
+	out  [1]float32
 }
 
-func (sc *scorer) score(_ *searcher, row uint32) float32 {
-	return vecmath.Dot(sc.q, sc.vecs.Row(int(row))) * sc.inv[row]
+func (sc *scorer) scoreRows(rows []uint32, out []float32) {
+	// Rows are scattered: fetch the next ones while scoring this.
+	const ahead = 2
+	for _, y := range rows[:min(ahead, len(rows))] {
+		vecmath.Prefetch(sc.vecs.Row(int(y)))
+	}
+	for i, y := range rows {
+		if i+ahead < len(rows) {
+			vecmath.Prefetch(sc.vecs.Row(int(rows[i+ahead])))
+		}
+		out[i] = vecmath.Dot(sc.q, sc.vecs.Row(int(y))) * sc.inv[y]
+	}
+}
+
+// setRow makes the unit vector of row the query.
+func (sc *scorer) setRow(row uint32) {
+	copy(sc.q, sc.vecs.Row(int(row)))
+	vecmath.Scale(sc.inv[row], sc.q)
 }
 
 // exact sets the score of each of found to the exact scan's (DotRows, as
 // vectors.Set.Search computes it).
-func (sc *scorer) exact(s *searcher, found []cand) {
+func (sc *scorer) exact(found []cand) {
 	for i := range found {
-		vecmath.DotRows(sc.q, sc.vecs.Row(int(found[i].row)), s.out[:])
-		found[i].score = s.out[0] * sc.inv[found[i].row]
+		vecmath.DotRows(sc.q, sc.vecs.Row(int(found[i].row)), sc.out[:])
+		found[i].score = sc.out[0] * sc.inv[found[i].row]
 	}
+}
+
+// score1 scores one row.
+func score1(sc rowScorer, s *searcher, row uint32) float32 {
+	s.one[0] = row
+	out := s.scoresFor(1)
+	sc.scoreRows(s.one[:], out)
+	return out[0]
 }
 
 // greedy walks layer lv from ep to the row there best for the query
 // (a beam of one), as the descent through the upper layers does.
-func (ix *Index) greedy(sc *scorer, s *searcher, lv int, ep cand) cand {
+func (ix *Index) greedy(sc rowScorer, s *searcher, lv int, ep cand) cand {
 	for {
-		moved := false
+		s.todo = s.todo[:0]
 		for _, y := range ix.links(lv, ep.row) {
 			if y == noLink {
 				break
 			}
-			c := cand{sc.score(s, y), y}
-			if better(c, ep) {
+			s.todo = append(s.todo, y)
+		}
+		scores := s.scoresFor(len(s.todo))
+		sc.scoreRows(s.todo, scores)
+		moved := false
+		for i, y := range s.todo {
+			if c := (cand{scores[i], y}); better(c, ep) {
 				ep, moved = c, true
 			}
 		}
@@ -88,10 +125,18 @@ func (ix *Index) greedy(sc *scorer, s *searcher, lv int, ep cand) cand {
 	}
 }
 
+// scoresFor returns room for n scores.
+func (s *searcher) scoresFor(n int) []float32 {
+	if cap(s.scores) < n {
+		s.scores = make([]float32, n)
+	}
+	return s.scores[:n]
+}
+
 // beam is the layer search of HNSW: from the entry rows eps, expand the
 // best unexpanded row until none can improve the ef best found. It leaves
 // those rows in s.results (a min-heap) and returns them.
-func (ix *Index) beam(sc *scorer, s *searcher, lv int, eps []cand, ef int) []cand {
+func (ix *Index) beam(sc rowScorer, s *searcher, lv int, eps []cand, ef int) []cand {
 	s.reset()
 	for _, e := range eps {
 		if s.visited[e.row] == s.stamp {
@@ -120,16 +165,10 @@ func (ix *Index) beam(sc *scorer, s *searcher, lv int, eps []cand, ef int) []can
 				s.todo = append(s.todo, y)
 			}
 		}
-		// Rows are scattered: fetch the next ones while scoring this.
-		const ahead = 2
-		for _, y := range s.todo[:min(ahead, len(s.todo))] {
-			vecmath.Prefetch(sc.vecs.Row(int(y)))
-		}
+		scores := s.scoresFor(len(s.todo))
+		sc.scoreRows(s.todo, scores)
 		for i, y := range s.todo {
-			if i+ahead < len(s.todo) {
-				vecmath.Prefetch(sc.vecs.Row(int(s.todo[i+ahead])))
-			}
-			n := cand{sc.score(s, y), y}
+			n := cand{scores[i], y}
 			if len(s.results) < ef || better(n, s.results[0]) {
 				s.cands = pushMax(s.cands, n)
 				s.results = pushMin(s.results, n)
@@ -184,9 +223,9 @@ func (ix *Index) SearchEf(query []float32, k, ef int, exclude []int) []vectors.N
 		s = newSearcher(ix.rows)
 	}
 	defer ix.scratch.Put(s)
-	sc := &scorer{q: q, vecs: ix.set, inv: ix.set.InvNorms(), dim: ix.dim}
+	sc := &scorer{q: q, vecs: ix.set, inv: ix.set.InvNorms()}
 	found := ix.walk(sc, s, 0, width)
-	sc.exact(s, found)
+	sc.exact(found)
 
 	slices.SortFunc(found, func(a, b cand) int {
 		switch {
@@ -247,8 +286,8 @@ func unit(query []float32) (q []float32, ok bool) {
 
 // walk descends from the entry point to layer bottom and returns the
 // width best rows of a beam search there (s.results, unordered).
-func (ix *Index) walk(sc *scorer, s *searcher, bottom, width int) []cand {
-	ep := cand{sc.score(s, ix.entry), ix.entry}
+func (ix *Index) walk(sc rowScorer, s *searcher, bottom, width int) []cand {
+	ep := cand{score1(sc, s, ix.entry), ix.entry}
 	for lv := len(ix.upper); lv > bottom; lv-- {
 		ep = ix.greedy(sc, s, lv, ep)
 	}
