@@ -139,8 +139,8 @@ func (w *worker) simsFor(n int) []float32 {
 func (b *builder) newWorker() *worker {
 	set := b.ix.set
 	return &worker{s: newSearcher(b.ix.rows), walk: newInt8Scorer(b.codes),
-		exact: &scorer{q: make([]float32, set.Dim()), vecs: set, inv: set.InvNorms()},
-		side:  &scorer{q: make([]float32, set.Dim()), vecs: set, inv: set.InvNorms()}}
+		exact: &scorer{vecs: set, inv: set.InvNorms()},
+		side:  &scorer{vecs: set, inv: set.InvNorms()}}
 }
 
 // searchBatch chooses the links of rows [start, end) in parallel, each

@@ -58,6 +58,7 @@ type rowScorer interface {
 // differ from the exact scan's; exact rescores the rows a walk returns.
 type scorer struct {
 	q    []float32
+	qinv float32 // scores are multiplied by it too (setRow)
 	vecs *vectors.Set
 	inv  []float32
 	out  [1]float32
@@ -73,14 +74,14 @@ func (sc *scorer) scoreRows(rows []uint32, out []float32) {
 		if i+ahead < len(rows) {
 			vecmath.Prefetch(sc.vecs.Row(int(rows[i+ahead])))
 		}
-		out[i] = vecmath.Dot(sc.q, sc.vecs.Row(int(y))) * sc.inv[y]
+		out[i] = vecmath.Dot(sc.q, sc.vecs.Row(int(y))) * sc.inv[y] * sc.qinv
 	}
 }
 
-// setRow makes the unit vector of row the query.
+// setRow makes the unit vector of row the query (its raw row and inverse
+// norm: nothing is copied).
 func (sc *scorer) setRow(row uint32) {
-	copy(sc.q, sc.vecs.Row(int(row)))
-	vecmath.Scale(sc.inv[row], sc.q)
+	sc.q, sc.qinv = sc.vecs.Row(int(row)), sc.inv[row]
 }
 
 // exact sets the score of each of found to the exact scan's (DotRows, as
@@ -223,7 +224,7 @@ func (ix *Index) SearchEf(query []float32, k, ef int, exclude []int) []vectors.N
 		s = newSearcher(ix.rows)
 	}
 	defer ix.scratch.Put(s)
-	sc := &scorer{q: q, vecs: ix.set, inv: ix.set.InvNorms()}
+	sc := &scorer{q: q, qinv: 1, vecs: ix.set, inv: ix.set.InvNorms()}
 	found := ix.walk(sc, s, 0, width)
 	sc.exact(found)
 
