@@ -222,6 +222,12 @@ func TestLargeK(t *testing.T) {
 	if got := ix.Search(q, -3, nil); got != nil {
 		t.Errorf("k -3: %v", got)
 	}
+	if got := ix.Search(q, math.MaxInt, []int{5}); len(got) != set.Len()-1 {
+		t.Errorf("k MaxInt: %d results, want %d", len(got), set.Len()-1)
+	}
+	if got := ix.SearchEf(q, 5, math.MaxInt, nil); !slices.Equal(got, set.SearchExact(q, 5, 0, nil)) {
+		t.Errorf("ef MaxInt: %v", got)
+	}
 	if got := ix.SearchEf(q, 5, 0, nil); len(got) != 5 {
 		t.Errorf("ef 0: %d results, want 5", len(got))
 	}

@@ -214,7 +214,8 @@ func (ix *Index) SearchEf(query []float32, k, ef int, exclude []int) []vectors.N
 	if !ok {
 		return nil
 	}
-	width := max(ef, k+len(exclude))
+	k = min(k, ix.rows) // no sums that overflow below
+	width := max(min(ef, ix.rows), k+len(exclude))
 	if q == nil || width*exactShare >= ix.rows {
 		return ix.set.SearchExact(query, k, 0, exclude)
 	}
