@@ -168,8 +168,12 @@ type Model struct {
 	// it became ready; absent until then, and when scoring failed.
 	Evaluation *Evaluation `json:"evaluation,omitempty"`
 	Error      string      `json:"error,omitempty"` // why it failed
-	Created    time.Time   `json:"created"`
-	Updated    time.Time   `json:"updated"`
+	// Index is the model's approximate nearest-neighbour index as the
+	// answering process knows it; absent for a model too small to be
+	// worth one, or not yet loaded by that process. Never stored.
+	Index   *IndexState `json:"index,omitempty" bson:"-"`
+	Created time.Time   `json:"created"`
+	Updated time.Time   `json:"updated"`
 }
 
 // Result is one neighbour of a query word.
@@ -538,6 +542,38 @@ type VectorVersioner interface {
 	VectorVersion(ctx context.Context, modelID string) (version string, size int64, err error)
 }
 
+// Index statuses (IndexState.Status).
+const (
+	IndexBuilding = "building" // being built by this process: queries use the exact scan
+	IndexReady    = "ready"    // attached: queries without exact or restrict use it
+	IndexNone     = "none"     // none yet (waiting for another build, or its build failed): the exact scan
+)
+
+// IndexState is where a model's approximate index stands in the process
+// that answers: Fraction of the rows inserted while building, Bytes of
+// the graph once ready.
+type IndexState struct {
+	Status   string  `json:"status"`
+	Fraction float64 `json:"fraction"`
+	Bytes    int64   `json:"bytes,omitempty"`
+}
+
+// IndexStore keeps a model's approximate nearest-neighbour index
+// (internal/ann's file) beside its vectors. The index is derived data: a
+// store may lose it, and whoever opens one checks it against the vectors
+// (ann.Load's fingerprint) and builds it again when refused.
+type IndexStore interface {
+	// PutIndex stores the bytes write writes as the index of a ready
+	// model, replacing an earlier one, all or nothing. ENOTFOUND (nothing
+	// kept) if the model does not exist or is not ready, also when it is
+	// deleted while write runs; write's error is returned wrapped.
+	PutIndex(ctx context.Context, modelID string, write func(io.Writer) error) error
+	// OpenIndex reads the stored index of a ready model (from the
+	// embedded store an *os.File, which ann.Load maps), or ENOTFOUND
+	// when there is none. DeleteModel removes it. The caller closes it.
+	OpenIndex(ctx context.Context, modelID string) (io.ReadCloser, error)
+}
+
 // Store is everything the service keeps. Implementations pass the
 // conformance suite in internal/storetest. Close releases the store;
 // calling it again is a no-op that returns nil.
@@ -546,6 +582,7 @@ type Store interface {
 	QueryStore
 	JobQueue
 	VectorReader
+	IndexStore
 	Close() error
 }
 

@@ -220,3 +220,89 @@ func (s *Store) VectorVersion(ctx context.Context, modelID string) (string, int6
 	}
 	return fmt.Sprintf("%s@%d", fi.Name(), fi.ModTime().UnixNano()), fi.Size(), nil
 }
+
+var _ ophicleide.IndexStore = (*Store)(nil)
+
+// indexDir holds the models' approximate indexes, one file a model
+// (ID.ann), apart from vectors/ so that the sweep of vectors no record
+// names leaves them alone.
+const indexDir = "index"
+
+// PutIndex implements ophicleide.IndexStore: the index is written to a
+// temporary file, fsynced, and renamed over the model's in a transaction
+// that finds the model ready, so a DeleteModel (whose transaction moves
+// the file to the trash) either comes after and removes it or came before
+// and nothing is kept.
+func (s *Store) PutIndex(ctx context.Context, modelID string, write func(io.Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ready := func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, modelID)
+		if err != nil {
+			return err
+		}
+		if r.Model.Status != ophicleide.StatusReady || r.Vectors == "" {
+			return notFound("vectors of model", modelID)
+		}
+		return nil
+	}
+	// Fail early, before a long write, if there is nothing to index.
+	if err := s.db.View(ready); err != nil {
+		return fmt.Errorf("bolt: put index: %w", err)
+	}
+	dir := filepath.Join(s.dir, indexDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fileError("put index", err)
+	}
+	name := filepath.Join(dir, modelID+".ann")
+	tmp := name + "." + randomSuffix() + ".tmp"
+	defer s.removeAll(tmp) // a no-op once renamed
+	if err := s.writeFile(tmp, write); err != nil {
+		return fileError("put index", err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if err := ready(tx); err != nil {
+			return err
+		}
+		replaced := treeSize(name)
+		if err := os.Rename(tmp, name); err != nil {
+			return err
+		}
+		s.files.Add(-replaced)
+		return syncDir(dir)
+	})
+	if err != nil {
+		return fileError("put index", err)
+	}
+	return nil
+}
+
+// OpenIndex implements ophicleide.IndexStore: the model's index file,
+// which ann.Load maps.
+func (s *Store) OpenIndex(ctx context.Context, modelID string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		r, err := getModel(tx, modelID)
+		if err != nil {
+			return err
+		}
+		if r.Model.Status != ophicleide.StatusReady || r.Vectors == "" {
+			return notFound("index of model", modelID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open index: %w", err)
+	}
+	f, err := os.Open(filepath.Join(s.dir, indexDir, modelID+".ann"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("bolt: open index: %w", notFound("index of model", modelID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open index: %w", err)
+	}
+	return f, nil
+}

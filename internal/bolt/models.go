@@ -488,7 +488,8 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketMeta).Delete(importingKey(id)); err != nil {
 			return err
 		}
-		moved, err = s.trash(id, filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id))
+		moved, err = s.trash(id, filepath.Join(s.dir, "vectors", id+".bin"), filepath.Join(s.dir, "uploads", id),
+			filepath.Join(s.dir, indexDir, id+".ann"))
 		return err
 	})
 	if err != nil {

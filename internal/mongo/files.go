@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/ophicleide/ophicleide"
 )
@@ -129,4 +130,84 @@ func (s *Store) VectorVersion(ctx context.Context, modelID string) (string, int6
 		return "", 0, fmt.Errorf("mongo: vector version: %w", unavailable(err))
 	}
 	return doc.Vectors, f.Length, nil
+}
+
+var _ ophicleide.IndexStore = (*Store)(nil)
+
+// indexDoc is a document of the indexes collection (created on first
+// use): the GridFS file (in the vectors bucket) of a model's approximate
+// index and the vectors file it was built over. A separate collection,
+// not a field of the model's document, so that nothing that rewrites a
+// model can lose the file's id.
+type indexDoc struct {
+	ID      string `bson:"_id"`     // the model's
+	File    string `bson:"file"`    // GridFS id in the vectors bucket
+	Vectors string `bson:"vectors"` // the model's vectorsFile when it was stored
+}
+
+func (s *Store) indexes() *mongo.Collection { return s.db.Collection("indexes") }
+
+// PutIndex implements ophicleide.IndexStore. The file is written first,
+// then the document pointing at it, then the model is looked for again:
+// DeleteModel deletes the model before the index document, so a delete
+// that raced the write is seen by one of the two and nothing is kept.
+func (s *Store) PutIndex(ctx context.Context, modelID string, write func(io.Writer) error) error {
+	doc, err := s.findModel(ctx, modelID)
+	if err != nil {
+		return fmt.Errorf("mongo: put index: %w", err)
+	}
+	if doc.Status != ophicleide.StatusReady || doc.Vectors == "" {
+		return fmt.Errorf("mongo: put index: %w", notFound("vectors of model", modelID))
+	}
+	file, err := putFile(ctx, s.vectors, modelID+".ann", write)
+	if err != nil {
+		return fmt.Errorf("mongo: put index: %w", err)
+	}
+	var old indexDoc
+	err = s.indexes().FindOneAndReplace(ctx, bson.M{"_id": modelID}, indexDoc{ID: modelID, File: file, Vectors: doc.Vectors},
+		options.FindOneAndReplace().SetUpsert(true)).Decode(&old)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		deleteFiles(ctx, s.vectors, file)
+		return fmt.Errorf("mongo: put index: %w", unavailable(err))
+	}
+	deleteFiles(ctx, s.vectors, old.File)
+	if now, err := s.findModel(ctx, modelID); err != nil || now.Status != ophicleide.StatusReady {
+		s.deleteIndex(ctx, modelID)
+		if err == nil || ophicleide.ErrorCode(err) == ophicleide.ENOTFOUND {
+			err = notFound("vectors of model", modelID)
+		}
+		return fmt.Errorf("mongo: put index: %w", err)
+	}
+	return nil
+}
+
+// OpenIndex implements ophicleide.IndexStore: the GridFS stream of the
+// index, if it was built over the model's current vectors (one of
+// replaced vectors is ENOTFOUND, as none).
+func (s *Store) OpenIndex(ctx context.Context, modelID string) (io.ReadCloser, error) {
+	doc, err := s.findModel(ctx, modelID)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open index: %w", err)
+	}
+	if doc.Status != ophicleide.StatusReady || doc.Vectors == "" {
+		return nil, fmt.Errorf("mongo: open index: %w", notFound("index of model", modelID))
+	}
+	var ix indexDoc
+	err = s.indexes().FindOne(ctx, bson.M{"_id": modelID}).Decode(&ix)
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && ix.Vectors != doc.Vectors {
+		return nil, fmt.Errorf("mongo: open index: %w", notFound("index of model", modelID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open index: %w", unavailable(err))
+	}
+	return s.openFile(ctx, s.vectors, ix.File, "index", modelID)
+}
+
+// deleteIndex removes a model's index document and file, if any.
+func (s *Store) deleteIndex(ctx context.Context, modelID string) {
+	ctx = context.WithoutCancel(ctx)
+	var ix indexDoc
+	if s.indexes().FindOneAndDelete(ctx, bson.M{"_id": modelID}).Decode(&ix) == nil {
+		deleteFiles(ctx, s.vectors, ix.File)
+	}
 }

@@ -300,6 +300,7 @@ func (s *Store) DeleteModel(ctx context.Context, id string) error {
 		return fmt.Errorf("mongo: delete model: its queries: %w", unavailable(err))
 	}
 	deleteFiles(ctx, s.vectors, doc.Vectors)
+	s.deleteIndex(ctx, id) // after the model: PutIndex looks for it again
 	for _, u := range doc.UploadFiles {
 		deleteFiles(ctx, s.uploads, u.File)
 	}

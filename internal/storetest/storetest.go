@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) ophicleide.Store) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
 	t.Run("Evaluation", func(t *testing.T) { testEvaluation(t, newStore) })
 	t.Run("SubwordVectors", func(t *testing.T) { testSubwordVectors(t, newStore) })
+	t.Run("Index", func(t *testing.T) { testIndex(t, newStore) })
 	t.Run("CloseTwice", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t) // and closed a third time by its cleanup
