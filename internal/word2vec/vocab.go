@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 
 	"github.com/ophicleide/ophicleide/internal/bytesize"
@@ -144,6 +145,13 @@ func (s *tokenStore) spill(dir string) error {
 		s.cur = make([]int32, blockSize)
 	}
 	s.blocks = nil
+	if last > 0 {
+		// The blocks written out are garbage that no collection would
+		// reclaim soon (counting allocates little): hand them back to the
+		// system now, since the corpus moved to a file because memory is
+		// short. One collection per training run at most.
+		debug.FreeOSMemory()
+	}
 	return nil
 }
 
