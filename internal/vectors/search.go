@@ -22,7 +22,10 @@ const parallelMinValues = 1_000_000
 
 // Search returns the n rows with the highest cosine similarity to query
 // among the first restrict rows (restrict <= 0 or > Len means all rows),
-// best first, ties broken by the lower row index. Rows listed in exclude
+// best first, ties broken by the lower row index. With restrict <= 0 and
+// an index attached (SetApprox) the index answers, and may miss some of
+// the true best rows; any positive restrict (Len for all of them) is the
+// exact scan. Rows listed in exclude
 // are skipped (indexes out of range are ignored). Fewer than n neighbours
 // are returned when fewer rows qualify; n <= 0 returns nil.
 //
@@ -56,7 +59,8 @@ func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
 
 // NearestIn is Nearest with the candidates restricted to the first
 // restrict rows (the most frequent words; restrict <= 0 or > Len: all),
-// gensim's restrict_vocab. word itself may lie beyond them.
+// gensim's restrict_vocab. word itself may lie beyond them. As Search, it
+// uses an attached index only when restrict <= 0.
 func (s *Set) NearestIn(word string, n, restrict int) ([]Neighbor, error) {
 	defer runtime.KeepAlive(s)
 	i, ok := s.index[word]
@@ -85,7 +89,8 @@ func (s *Set) Analogy(positive, negative []string, n int) ([]Neighbor, error) {
 
 // AnalogyIn is Analogy with the candidates restricted to the first
 // restrict rows (the most frequent words; restrict <= 0 or > Len: all),
-// gensim's restrict_vocab.
+// gensim's restrict_vocab. As Search, it uses an attached index only
+// when restrict <= 0.
 func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbor, error) {
 	defer runtime.KeepAlive(s)
 	if len(positive)+len(negative) == 0 {
@@ -160,8 +165,18 @@ func cosine(q, row []float32) float32 {
 	return out[0]
 }
 
-// search is Search for a query already of unit length (or zero).
+// search is Search for a query already of unit length (or zero). A query
+// of every row (restrict <= 0) goes to the index attached with SetApprox,
+// if any; a positive restrict, even one of every row, is the exact scan
+// of those rows (an index covers all rows and cannot be asked for a
+// prefix of them, and callers that need exact answers say so with
+// restrict = Len).
 func (s *Set) search(q []float32, n, restrict int, exclude []int) []Neighbor {
+	if restrict <= 0 && n > 0 {
+		if a := s.Approx(); a != nil {
+			return a.Search(q, n, exclude)
+		}
+	}
 	rows := len(s.words)
 	if restrict > 0 && restrict < rows {
 		rows = restrict
