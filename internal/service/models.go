@@ -354,6 +354,9 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 	if stored, err := s.store.FindModel(context.WithoutCancel(ctx), m.ID); err == nil {
 		m = stored // with its evaluation and the store's times
 	}
+	if s.cache != nil {
+		s.cache.withIndex(m) // a big model's index starts now (index.go)
+	}
 	return m, nil
 }
 
@@ -502,6 +505,9 @@ func (s *Models) FindModel(ctx context.Context, id string) (*ophicleide.Model, e
 	if err != nil {
 		return nil, err
 	}
+	if s.cache != nil {
+		s.cache.withIndex(m)
+	}
 	return visible(ophicleide.PrincipalFrom(ctx), m), nil
 }
 
@@ -514,6 +520,9 @@ func (s *Models) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide
 	}
 	who := ophicleide.PrincipalFrom(ctx)
 	for i, m := range page.Models {
+		if s.cache != nil {
+			s.cache.withIndex(m)
+		}
 		page.Models[i] = visible(who, m)
 	}
 	return page, nil

@@ -24,8 +24,10 @@ import (
 // words fail with the same message and no suggestions.
 const searchSuggestions = 100
 
-// Search implements ophicleide.QueryService. Every search is exact today
-// (req.Exact changes nothing yet).
+// Search implements ophicleide.QueryService. A model with an approximate
+// index attached (index.go) answers its unrestricted queries from it
+// unless req.Exact; a restricted query is always the exact scan. The
+// analogies by 3CosMul are always exact (their scan is their own).
 func (s *Queries) Search(ctx context.Context, req ophicleide.SearchRequest) ([]ophicleide.SearchAnswer, error) {
 	if err := checkCount(req.Count); err != nil {
 		return nil, err
@@ -44,6 +46,7 @@ func (s *Queries) Search(ctx context.Context, req ophicleide.SearchRequest) ([]o
 	if err != nil {
 		return nil, err
 	}
+	req.Restrict = exactRestrict(set, req.Restrict, req.Exact)
 	// The vectors are checked against the model before any is searched:
 	// a malformed one fails the request, not its query.
 	units := make([][]float32, len(req.Queries))

@@ -7,6 +7,7 @@ package service
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/ophicleide/ophicleide"
 	"github.com/ophicleide/ophicleide/internal/modelcache"
@@ -19,8 +20,9 @@ import (
 type Cache struct {
 	store ophicleide.VectorReader
 	sets  *modelcache.Cache
-	maps  mapCache   // the models' word maps (cachemap.go)
-	align alignCache // alignments of one model onto another (cachemap.go)
+	maps  mapCache                // the models' word maps (cachemap.go)
+	align alignCache              // alignments of one model onto another (cachemap.go)
+	idx   atomic.Pointer[indexer] // approximate indexes, while RunIndexes runs (index.go)
 }
 
 // NewCache returns a cache of at most maxBytes of vectors read from store.
@@ -36,12 +38,23 @@ func (c *Cache) load(ctx context.Context, id string) (*vectors.Set, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return vectors.Load(rc) // Compact, or word2vec binary from older stores
+	set, err := vectors.Load(rc) // Compact, or word2vec binary from older stores
+	if err != nil {
+		return nil, err
+	}
+	if x := c.idx.Load(); x != nil {
+		x.attach(id, set) // in the background: the set answers exactly meanwhile
+	}
+	return set, nil
 }
 
-// Remove forgets the vectors of model id, its word map and alignments.
+// Remove forgets the vectors of model id, its index, word map and
+// alignments.
 func (c *Cache) Remove(id string) {
 	c.sets.Remove(id)
+	if x := c.idx.Load(); x != nil {
+		x.forget(id) // a build of its index stops
+	}
 	c.maps.remove(id)
 	c.align.remove(id)
 }
