@@ -211,6 +211,10 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		},
 	}
 	models, queries := service.NewModels(store, cache, svcCfg), service.NewQueries(store, cache)
+	// Approximate indexes of the big models this process loads, built in
+	// the background until the process stops (internal/service/index.go).
+	idxCfg := service.IndexConfig{Store: store, Log: log}
+	proc.background = append(proc.background, func(ctx context.Context) { cache.RunIndexes(ctx, idxCfg) })
 	if c.role != roleQuery {
 		// Imports a killed process left importing become failed ("the
 		// import was interrupted"): the embedded store is this process's
