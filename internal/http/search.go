@@ -60,6 +60,17 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	for i, q := range req.Queries {
 		sr.Queries[i] = ophicleide.SearchQuery{Word: q.Word, Vector: q.Vector, Positive: q.Positive, Negative: q.Negative}
 	}
+	// Whether the model's index answers: known from its state before the
+	// search (an index once attached stays attached while the model is
+	// loaded). Restricted queries are always exact.
+	exact := req.Exact || req.Restrict > 0
+	if !exact {
+		m, err := s.models.FindModel(r.Context(), sr.ModelID)
+		if err != nil {
+			return err
+		}
+		exact = m.Index == nil || m.Index.Status != ophicleide.IndexReady
+	}
 	answers, err := s.queries.Search(r.Context(), sr)
 	if err != nil {
 		return err
@@ -86,9 +97,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 		}
 		out[i] = item
 	}
-	// Every search is exact today; "exact" says so, for the clients that
-	// will see approximate answers once an index exists.
-	s.json(w, http.StatusOK, map[string]any{"results": out, "exact": true})
+	// "exact": false: the model's approximate index answered the word,
+	// vector and 3CosAdd queries (3CosMul's scan is always exact).
+	s.json(w, http.StatusOK, map[string]any{"results": out, "exact": exact})
 	return nil
 }
 

@@ -16,7 +16,8 @@ import (
 // parameter (with suggestions, errors.go). A word a subword model
 // answers from its character n-grams is marked: "oov": true on similar
 // and vectors/{word}, "oov": [words] on analogy and similarity (absent
-// when none).
+// when none). similar and analogy take exact=true for the exact scan
+// whatever index the model has (the answer then says "exact": true).
 
 func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	word, err := required(r, "word")
@@ -31,11 +32,23 @@ func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, err := s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict})
+	exact, err := exactParam(r) // (analysis.go)
+	if err != nil {
+		return err
+	}
+	var ns *ophicleide.Neighbours
+	if exact {
+		ns, err = s.exactSearch(r, ophicleide.SearchRequest{ModelID: r.PathValue("id"), Queries: []ophicleide.SearchQuery{{Word: word}}, Count: count, Restrict: restrict})
+	} else {
+		ns, err = s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict})
+	}
 	if err != nil {
 		return err
 	}
 	out := map[string]any{"word": word, "results": ns.Results}
+	if exact {
+		out["exact"] = true
+	}
 	if len(ns.OOV) > 0 {
 		out["oov"] = true
 	}
@@ -57,12 +70,25 @@ func (s *Server) analogy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ns, err := s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
-		Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
+	exact, err := exactParam(r) // (analysis.go)
+	if err != nil {
+		return err
+	}
+	var ns *ophicleide.Neighbours
+	if exact {
+		ns, err = s.exactSearch(r, ophicleide.SearchRequest{ModelID: r.PathValue("id"), Queries: []ophicleide.SearchQuery{{Positive: pos, Negative: neg}},
+			Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
+	} else {
+		ns, err = s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
+			Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
+	}
 	if err != nil {
 		return err
 	}
 	out := map[string]any{"positive": pos, "negative": neg, "results": ns.Results}
+	if exact {
+		out["exact"] = true
+	}
 	if len(ns.OOV) > 0 {
 		out["oov"] = ns.OOV
 	}
