@@ -306,7 +306,7 @@ async function loadModels() {
     else if (!unavailable) console.error(e);
   }
   modelsLoadedOnce();
-  const busy = models.some(inProgress);
+  const busy = models.some(m => inProgress(m) || (m.index && m.index.status === "building"));
   pollTimer = setTimeout(loadModels, busy || unavailable ? 1000 : 5000);
 }
 
@@ -400,6 +400,12 @@ function modelItem(m) {
     facts.push(fmtInt(m.stats.corpusWords) + " words of text");
     if (m.stats.trainingSeconds) facts.push("trained in " + fmtDuration(m.stats.trainingSeconds));
     if (m.stats.wordsPerSecond) facts.push(fmtInt(Math.round(m.stats.wordsPerSecond)) + " words/s");
+  }
+  // The approximate index of a big model, as the server sees it: queries
+  // are exact (and slower) until it is ready.
+  if (m.status === "ready" && m.index) {
+    if (m.index.status === "building") facts.push("indexing " + Math.round((m.index.fraction || 0) * 100) + "%");
+    else if (m.index.status === "ready") facts.push("indexed");
   }
   li.append(el("p", { class: "meta facts" }, facts.join(" · ")));
   if (m.status === "ready" && m.params && Object.keys(m.params).length) {
