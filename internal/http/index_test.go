@@ -193,7 +193,7 @@ func TestIndexThroughAPI(t *testing.T) {
 		exact    any
 		restrict int
 		want     bool
-	}{{nil, 0, false}, {false, 0, false}, {true, 0, true}, {nil, 100, true}} {
+	}{{nil, 0, false}, {false, 0, false}, {true, 0, true}, {nil, 100, true}, {nil, n, false}, {nil, 10 * n, false}} {
 		b := map[string]any{}
 		for k, v := range body {
 			b[k] = v

@@ -62,14 +62,15 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Whether the model's index answers: known from its state before the
 	// search (an index once attached stays attached while the model is
-	// loaded). Restricted queries are always exact.
-	exact := req.Exact || req.Restrict > 0
+	// loaded). A restrict below the vocabulary's size is the exact scan.
+	exact := req.Exact
 	if !exact {
 		m, err := s.models.FindModel(r.Context(), sr.ModelID)
 		if err != nil {
 			return err
 		}
-		exact = m.Index == nil || m.Index.Status != ophicleide.IndexReady
+		exact = m.Index == nil || m.Index.Status != ophicleide.IndexReady ||
+			req.Restrict > 0 && (m.Stats == nil || req.Restrict < m.Stats.VocabSize)
 	}
 	answers, err := s.queries.Search(r.Context(), sr)
 	if err != nil {

@@ -281,13 +281,3 @@ func (c *Cache) withIndex(m *ophicleide.Model) {
 	x.warm(m)
 	m.Index = x.state(m.ID)
 }
-
-// exactRestrict is the restrict that makes a search exact when the
-// request asks for it: a positive one is always the exact scan
-// (vectors.Set.Search), and one of every row changes no answer.
-func exactRestrict(set *vectors.Set, restrict int, exact bool) int {
-	if exact && restrict <= 0 {
-		return set.Len()
-	}
-	return restrict
-}

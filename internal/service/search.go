@@ -26,7 +26,7 @@ const searchSuggestions = 100
 
 // Search implements ophicleide.QueryService. A model with an approximate
 // index attached (index.go) answers its unrestricted queries from it
-// unless req.Exact; a restricted query is always the exact scan. The
+// unless req.Exact; a query restricted to fewer rows is the exact scan. The
 // analogies by 3CosMul are always exact (their scan is their own).
 func (s *Queries) Search(ctx context.Context, req ophicleide.SearchRequest) ([]ophicleide.SearchAnswer, error) {
 	if err := checkCount(req.Count); err != nil {
@@ -46,7 +46,7 @@ func (s *Queries) Search(ctx context.Context, req ophicleide.SearchRequest) ([]o
 	if err != nil {
 		return nil, err
 	}
-	req.Restrict = exactRestrict(set, req.Restrict, req.Exact)
+	opt := vectors.SearchOptions{Restrict: req.Restrict, Exact: req.Exact}
 	// The vectors are checked against the model before any is searched:
 	// a malformed one fails the request, not its query.
 	units := make([][]float32, len(req.Queries))
@@ -67,13 +67,13 @@ func (s *Queries) Search(ctx context.Context, req ophicleide.SearchRequest) ([]o
 		var ns []vectors.Neighbor
 		switch {
 		case units[i] != nil:
-			ns = set.Search(units[i], req.Count, req.Restrict, nil)
+			ns = set.SearchWith(units[i], req.Count, opt, nil)
 		case len(q.Positive) > 0:
-			ns, a.OOV, err = analogy(m, set, q.Positive, q.Negative, req.Count, req.Restrict, method)
+			ns, a.OOV, err = analogy(m, set, q.Positive, q.Negative, req.Count, opt, method)
 		default:
 			word := strings.TrimSpace(q.Word)
 			vw := vocabWord(m, set, word)
-			if ns, err = set.NearestIn(vw, req.Count, req.Restrict); err == nil {
+			if ns, err = set.NearestWith(vw, req.Count, opt); err == nil {
 				a.OOV = oovWords(set, []string{word}, []string{vw})
 			} else {
 				err = wordError(m, set, "word", err)
@@ -194,7 +194,7 @@ func analogyMethod(method string) (string, error) {
 // (its words in the model's form, a word both positive and negative
 // refused), with the words answered from their n-grams; its errors are
 // the query's (wordError's, Field "positive" or "negative").
-func analogy(m *ophicleide.Model, set *vectors.Set, positive, negative []string, count, restrict int, method string) ([]vectors.Neighbor, []string, error) {
+func analogy(m *ophicleide.Model, set *vectors.Set, positive, negative []string, count int, opt vectors.SearchOptions, method string) ([]vectors.Neighbor, []string, error) {
 	pos, neg := trimmed(positive), trimmed(negative)
 	vpos, vneg := vocabWords(m, set, pos), vocabWords(m, set, neg)
 	for i, w := range vneg {
@@ -206,9 +206,9 @@ func analogy(m *ophicleide.Model, set *vectors.Set, positive, negative []string,
 	var ns []vectors.Neighbor
 	var err error
 	if method == ophicleide.Analogy3CosMul {
-		ns, err = set.AnalogyCosMul(vpos, vneg, count, restrict)
+		ns, err = set.AnalogyCosMul(vpos, vneg, count, opt.Restrict) // its own scan: exact
 	} else {
-		ns, err = set.AnalogyIn(vpos, vneg, count, restrict)
+		ns, err = set.AnalogyWith(vpos, vneg, count, opt)
 	}
 	if err != nil {
 		field := "positive"

@@ -21,10 +21,10 @@ func (m *markApprox) Search(q []float32, k int, exclude []int) []Neighbor {
 
 func (m *markApprox) Bytes() int64 { return 0 }
 
-// TestSearchRouting: queries of every row (restrict 0) go to an attached
-// index, Nearest and the analogies excluding their words there too; a
-// positive restrict, Len included (how callers ask for the exact scan),
-// scans exactly; a detached index is no longer asked.
+// TestSearchRouting: queries of every row (restrict 0 or >= Len) go to an
+// attached index, Nearest and the analogies excluding their words there
+// too; a restrict below Len and the options' Exact scan exactly; a
+// detached index is no longer asked.
 func TestSearchRouting(t *testing.T) {
 	s, err := New([]string{"a", "b", "c", "d"}, 2, []float32{1, 0, 0, 1, 1, 1, -1, 0})
 	if err != nil {
@@ -43,8 +43,28 @@ func TestSearchRouting(t *testing.T) {
 	if ns, _ := s.Analogy([]string{"a", "b"}, []string{"d"}, 1); exact(ns) || !slices.Equal(a.exclude, []int{0, 1, 3}) {
 		t.Errorf("Analogy with an index: %v, exclude %v", ns, a.exclude)
 	}
+	// Every row: the index, restrict or not.
+	for _, restrict := range []int{s.Len(), s.Len() + 5} {
+		if ns, _ := s.NearestIn("b", 2, restrict); exact(ns) {
+			t.Errorf("NearestIn restrict %d (all rows): %v, want the index", restrict, ns)
+		}
+	}
 	calls := a.calls
-	for _, restrict := range []int{2, 3, s.Len(), s.Len() + 5} {
+	// Exact, whatever the restrict: the exact scan.
+	for _, restrict := range []int{0, 2, s.Len()} {
+		opt := SearchOptions{Restrict: restrict, Exact: true}
+		if ns, _ := s.NearestWith("b", 2, opt); !exact(ns) {
+			t.Errorf("NearestWith exact restrict %d: %v", restrict, ns)
+		}
+		if ns, _ := s.AnalogyWith([]string{"a"}, []string{"d"}, 2, opt); !exact(ns) {
+			t.Errorf("AnalogyWith exact restrict %d: %v", restrict, ns)
+		}
+		if ns := s.SearchWith([]float32{1, 0}, 2, opt, nil); !exact(ns) {
+			t.Errorf("SearchWith exact restrict %d: %v", restrict, ns)
+		}
+	}
+	// A prefix of the rows: the exact scan.
+	for _, restrict := range []int{2, 3} {
 		if ns := s.Search([]float32{1, 0}, 2, restrict, nil); !exact(ns) {
 			t.Errorf("Search restrict %d: %v, want the exact scan", restrict, ns)
 		}

@@ -22,10 +22,10 @@ const parallelMinValues = 1_000_000
 
 // Search returns the n rows with the highest cosine similarity to query
 // among the first restrict rows (restrict <= 0 or > Len means all rows),
-// best first, ties broken by the lower row index. With restrict <= 0 and
-// an index attached (SetApprox) the index answers, and may miss some of
-// the true best rows; any positive restrict (Len for all of them) is the
-// exact scan. Rows listed in exclude
+// best first, ties broken by the lower row index. With an index attached
+// (SetApprox) and every row searched the index answers, and may miss some
+// of the true best rows; a restrict below Len is the exact scan, and so
+// is SearchWith with Exact. Rows listed in exclude
 // are skipped (indexes out of range are ignored). Fewer than n neighbours
 // are returned when fewer rows qualify; n <= 0 returns nil.
 //
@@ -60,18 +60,9 @@ func (s *Set) Nearest(word string, n int) ([]Neighbor, error) {
 // NearestIn is Nearest with the candidates restricted to the first
 // restrict rows (the most frequent words; restrict <= 0 or > Len: all),
 // gensim's restrict_vocab. word itself may lie beyond them. As Search, it
-// uses an attached index only when restrict <= 0.
+// uses an attached index only when every row is searched.
 func (s *Set) NearestIn(word string, n, restrict int) ([]Neighbor, error) {
-	defer runtime.KeepAlive(s)
-	i, ok := s.index[word]
-	if !ok {
-		q, err := s.oovUnit(word)
-		if err != nil {
-			return nil, err
-		}
-		return s.search(q, n, restrict, nil), nil
-	}
-	return s.search(s.UnitRow(i), n, restrict, []int{i}), nil
+	return s.NearestWith(word, n, SearchOptions{Restrict: restrict})
 }
 
 // Analogy answers "positive[0] - negative[0] + positive[1] ..." by 3CosAdd,
@@ -90,8 +81,13 @@ func (s *Set) Analogy(positive, negative []string, n int) ([]Neighbor, error) {
 // AnalogyIn is Analogy with the candidates restricted to the first
 // restrict rows (the most frequent words; restrict <= 0 or > Len: all),
 // gensim's restrict_vocab. As Search, it uses an attached index only
-// when restrict <= 0.
+// when every row is searched.
 func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbor, error) {
+	return s.AnalogyWith(positive, negative, n, SearchOptions{Restrict: restrict})
+}
+
+// AnalogyWith is AnalogyIn with options.
+func (s *Set) AnalogyWith(positive, negative []string, n int, opt SearchOptions) ([]Neighbor, error) {
 	defer runtime.KeepAlive(s)
 	if len(positive)+len(negative) == 0 {
 		return nil, fmt.Errorf("%w: analogy needs at least one word", ErrInvalid)
@@ -123,7 +119,7 @@ func (s *Set) AnalogyIn(positive, negative []string, n, restrict int) ([]Neighbo
 		return nil, err
 	}
 	vecmath.Scale(1/float32(len(positive)+len(negative)), mean)
-	return s.Search(mean, n, restrict, exclude), nil
+	return s.SearchWith(mean, n, opt, exclude), nil
 }
 
 // Similarity returns the cosine similarity of words a and b (0 if either
@@ -165,14 +161,49 @@ func cosine(q, row []float32) float32 {
 	return out[0]
 }
 
-// search is Search for a query already of unit length (or zero). A query
-// of every row (restrict <= 0) goes to the index attached with SetApprox,
-// if any; a positive restrict, even one of every row, is the exact scan
-// of those rows (an index covers all rows and cannot be asked for a
-// prefix of them, and callers that need exact answers say so with
-// restrict = Len).
+// SearchOptions tune a search: Restrict as NearestIn's; Exact asks for
+// the exact scan even when an approximate index is attached (SetApprox).
+type SearchOptions struct {
+	Restrict int
+	Exact    bool
+}
+
+// NearestWith is NearestIn with options.
+func (s *Set) NearestWith(word string, n int, opt SearchOptions) ([]Neighbor, error) {
+	defer runtime.KeepAlive(s)
+	i, ok := s.index[word]
+	if !ok {
+		q, err := s.oovUnit(word)
+		if err != nil {
+			return nil, err
+		}
+		return s.searchWith(q, n, opt, nil), nil
+	}
+	return s.searchWith(s.UnitRow(i), n, opt, []int{i}), nil
+}
+
+// SearchWith is Search with options.
+func (s *Set) SearchWith(query []float32, n int, opt SearchOptions, exclude []int) []Neighbor {
+	if opt.Exact {
+		return s.SearchExact(query, n, opt.Restrict, exclude)
+	}
+	return s.Search(query, n, opt.Restrict, exclude)
+}
+
+// searchWith is search with options.
+func (s *Set) searchWith(q []float32, n int, opt SearchOptions, exclude []int) []Neighbor {
+	if opt.Exact {
+		return s.searchExact(q, n, opt.Restrict, exclude)
+	}
+	return s.search(q, n, opt.Restrict, exclude)
+}
+
+// search is Search for a query already of unit length (or zero): through
+// the index attached with SetApprox when there is one and the search
+// covers every row (restrict <= 0 or >= Len), else by the exact scan (an
+// index covers all rows and cannot be asked for a prefix of them).
 func (s *Set) search(q []float32, n, restrict int, exclude []int) []Neighbor {
-	if restrict <= 0 && n > 0 {
+	if n > 0 && (restrict <= 0 || restrict >= len(s.words)) {
 		if a := s.Approx(); a != nil {
 			return a.Search(q, n, exclude)
 		}
