@@ -227,9 +227,9 @@ type SearchRequest struct {
 	Restrict int
 	// Method of the analogy queries ("" or Analogy3CosAdd, Analogy3CosMul).
 	Method string
-	// Exact asks for the exact scan whatever index a model has. Every
-	// search is exact today: the flag is kept so that clients that need
-	// exact answers say so before an approximate index answers the others.
+	// Exact asks for the exact scan whatever index a model has (a model
+	// of ann.Worth's size searched without a restrict uses its index once
+	// built; see SearchAnswer.Exact).
 	Exact bool
 }
 
@@ -250,7 +250,10 @@ type SearchQuery struct {
 type SearchAnswer struct {
 	Results []Result
 	OOV     []string
-	Err     error
+	// Exact: the exact scan answered (no index attached yet, a
+	// restricted query, or Exact asked); false: the approximate index.
+	Exact bool
+	Err   error
 }
 
 // Neighbours are the answer of SimilarWords and SolveAnalogy.
@@ -260,6 +263,8 @@ type Neighbours struct {
 	// of a model trained with subwords, answered by the vectors of their
 	// character n-grams, as given (none: nil).
 	OOV []string
+	// Exact: as SearchAnswer's.
+	Exact bool `json:"-"`
 }
 
 // SimilarRequest asks for the neighbours of a word.
@@ -270,6 +275,8 @@ type SimilarRequest struct {
 	// Restrict: only the Restrict most frequent words are candidates (0:
 	// all; at most MaxRestrict).
 	Restrict int
+	// Exact asks for the exact scan whatever index the model has.
+	Exact bool
 }
 
 // AnalogyRequest asks for the answers of an analogy.
@@ -279,6 +286,8 @@ type AnalogyRequest struct {
 	Count              int // 1 to MaxCount
 	Restrict           int // as SimilarRequest's
 	Method             string
+	// Exact asks for the exact scan whatever index the model has.
+	Exact bool
 }
 
 // OddOneOut is DoesntMatch's answer.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -72,6 +73,9 @@ type roleConfig struct {
 	allowPrivate   bool
 	threads        int
 	cacheMB        int64
+	tmpDir         string // --tmp-dir: a job's corpus of word ids when it does not fit in memory
+	countLimit     int    // --count-limit: distinct words counted before the rarest are pruned
+	indexMinWords  int    // --index-min-words: vocabulary from which a model gets an approximate index (0: ann.DefaultMinRows; <0: none)
 	lease          time.Duration
 	fetchMB        int64
 	mongoURL       string
@@ -135,6 +139,11 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 	fs.BoolVar(&c.allowPrivate, "allow-private-urls", e.getenv("OPH_ALLOW_PRIVATE_URLS") == "true", "let models train from loopback/private/link-local addresses (env OPH_ALLOW_PRIVATE_URLS=true); off by default so user URLs cannot reach the server's own network")
 	fs.IntVar(&c.threads, "threads", 0, "training goroutines per worker (0: all cores for the worker role; all cores but one where the process also answers queries, so queries stay fast while a model trains)")
 	fs.Int64Var(&c.cacheMB, "cache-mb", 1024, "memory for loaded models, MiB")
+	if role == roleServe || role == roleAPI || role == roleWorker {
+		fs.StringVar(&c.tmpDir, "tmp-dir", e.envOr("", "OPH_TMP_DIR"), "directory for a training job's corpus as word ids (4 bytes a word) when it does not fit in --max-job-memory beside the weights; the file has no name (gone even after a crash); default: DATA-DIR/tmp with the embedded store, else the system's temporary directory (env OPH_TMP_DIR)")
+		fs.IntVar(&c.countLimit, "count-limit", 0, "distinct words a job counts before pruning the rarest, as word2vec.c does (words pruned early can miss the vocabulary); 0: half of --max-job-memory at ~100 bytes a word")
+	}
+	fs.IntVar(&c.indexMinWords, "index-min-words", 0, "vocabulary size from which a loaded model gets an approximate nearest-neighbour index, built in the background and stored with it (0: 200,000, where it pays; negative: never; exact=true still asks for the exact scan)")
 	fs.DurationVar(&c.lease, "lease", 30*time.Second, "how long a worker's claim on a job lasts without renewal (a crashed worker's job is taken up after this)")
 	fs.Int64Var(&c.fetchMB, "max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
 	fs.StringVar(&c.mongoURL, "mongo", e.envOr("", "MONGO", "OPH_MONGO_URL"), "MongoDB URL, mongodb://HOST:PORT/DATABASE (env MONGO, OPH_MONGO_URL); empty: the embedded store in --data-dir")
@@ -204,6 +213,12 @@ func (c *roleConfig) validate() error {
 	}
 	if c.maxImportBytes, perr = bytesize.Parse(c.importSize); perr != nil || c.maxImportBytes < 1 {
 		return usagef("--max-import-size: %q is not a size such as 10GiB", c.importSize)
+	}
+	if c.countLimit < 0 {
+		return usagef("--count-limit must be 0 (from the memory limit) or more")
+	}
+	if c.tmpDir == "" && c.mongoURL == "" && c.workers > 0 {
+		c.tmpDir = filepath.Join(c.dataDir, "tmp")
 	}
 	if c.vectorCacheDir != "" {
 		if c.vectorCacheBytes, perr = bytesize.Parse(c.vectorCacheSize); perr != nil || c.vectorCacheBytes < 1 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -136,7 +137,12 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 		Evaluate: service.EvaluateBundled} // every trained model scored on the bundled sets
 	// The engines that train, chosen by each model's params.engine (see
 	// internal/trainer): native always, spark with --spark.
-	nativeEngine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit})
+	if c.tmpDir != "" && c.workers > 0 {
+		if err := os.MkdirAll(c.tmpDir, 0o700); err != nil {
+			return nil, usagef("--tmp-dir: %v", err)
+		}
+	}
+	nativeEngine := native.New(native.Config{Threads: c.threads, MemoryLimit: c.memLimit, TempDir: c.tmpDir, CountLimit: c.countLimit})
 	engines := map[string]trainer.Engine{"native": nativeEngine, "spark": nil}
 	if c.sparkURL != "" {
 		se, err := spark.New(spark.Config{URL: c.sparkURL, Schemes: splitList(c.sparkSchemes), RetryFor: c.sparkRetry, Log: log})
@@ -213,7 +219,10 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 	models, queries := service.NewModels(store, cache, svcCfg), service.NewQueries(store, cache)
 	// Approximate indexes of the big models this process loads, built in
 	// the background until the process stops (internal/service/index.go).
-	idxCfg := service.IndexConfig{Store: store, Log: log}
+	idxCfg := service.IndexConfig{Store: store, Log: log, MinRows: c.indexMinWords}
+	if c.indexMinWords < 0 {
+		idxCfg.MinRows = math.MaxInt
+	}
 	proc.background = append(proc.background, func(ctx context.Context) { cache.RunIndexes(ctx, idxCfg) })
 	if c.role != roleQuery {
 		// Imports a killed process left importing become failed ("the

@@ -57,7 +57,7 @@ func runTrainSpark(ctx context.Context, e *env, fs *flag.FlagSet, t sparkTrain) 
 			return usagef("--%s: the Spark engine has no subwords (Spark MLlib's Word2Vec)", name)
 		}
 	}
-	for _, name := range []string{"threads", "max-memory"} {
+	for _, name := range []string{"threads", "max-memory", "tmp-dir", "disk-corpus", "count-limit"} {
 		if given[name] {
 			return usagef("--%s is for the native engine: Spark's resources are its cluster's", name)
 		}

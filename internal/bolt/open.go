@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ophicleide/ophicleide"
@@ -33,7 +34,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "vectors"), filepath.Join(dir, "uploads"), filepath.Join(dir, "trash")} {
+	for _, d := range []string{dir, filepath.Join(dir, "vectors"), filepath.Join(dir, "uploads"), filepath.Join(dir, "trash"), filepath.Join(dir, indexDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("bolt: open: %w", err)
 		}
@@ -86,7 +87,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err == nil && s.maxQueries > 0 {
 		_, err = s.TrimQueries(ctx, s.maxQueries)
 	}
-	s.files.Store(treeSize(filepath.Join(dir, "vectors")) + treeSize(filepath.Join(dir, "uploads")))
+	s.files.Store(treeSize(filepath.Join(dir, "vectors")) + treeSize(filepath.Join(dir, "uploads")) + treeSize(filepath.Join(dir, indexDir)))
 	if err != nil {
 		db.Close()
 		s.qdb.Close()
@@ -120,7 +121,7 @@ func (s *Store) Close() error {
 }
 
 // sweep removes what a crash may have left: the trash, temporary files,
-// and vectors and uploads that no model record points at.
+// and vectors, uploads and indexes that no model record points at.
 func (s *Store) sweep() error {
 	vectors := map[string]bool{}
 	models := map[string]bool{}
@@ -165,6 +166,15 @@ func (s *Store) sweep() error {
 		return err
 	}
 	if err := clean("uploads", func(name string) bool { return unfinished[name] }); err != nil {
+		return err
+	}
+	// Indexes of ready models only (a crash mid-PutIndex leaves a
+	// temporary file; one between DeleteModel's commit and its trash, an
+	// orphan).
+	if err := clean(indexDir, func(name string) bool {
+		id, ok := strings.CutSuffix(name, ".ann")
+		return ok && models[id] && vectors[id+".bin"]
+	}); err != nil {
 		return err
 	}
 	return s.sweepQueries(models)
