@@ -29,11 +29,13 @@ import (
 // ophicleide.Model.Index in the models' answers.
 //
 // A big model's vectors are loaded (and its index opened or built) on
-// its first query, right after its import, and when a model service
-// answer shows it ready (FindModel, PageModels: the page polls a model
-// while it trains, so a model trained by this process's workers or
-// another's is indexed as soon as someone looks at it). No loop over the
-// store's models: a model nobody asks about costs nothing.
+// its first query, right after its import, and when FindModel shows it
+// ready (a client waiting for a model polls it while it trains, so a
+// model trained by this process's workers or another's is indexed as
+// soon as someone looks at it). Not from PageModels, which shows the
+// states only: a list of many big models must not load them all into a
+// cache that holds a few. No loop over the store's models: a model
+// nobody asks about costs nothing.
 
 // IndexConfig turns on approximate indexes (Cache.RunIndexes).
 type IndexConfig struct {
@@ -169,6 +171,12 @@ func (x *indexer) run(ctx context.Context, id string, e *indexEntry) {
 	case err != nil:
 		// Still worth using here; the next process builds it again.
 		log.Error("storing the index", "err", err)
+	default:
+		// The stored copy, mapped, in place of the built one: the page
+		// cache's memory, not the heap's (8M bytes a row).
+		if mapped, err := x.open(ctx, id, e.set); err == nil {
+			ix = mapped
+		}
 	}
 	x.ready(id, e, ix)
 }
@@ -271,13 +279,15 @@ func (x *indexer) warm(m *ophicleide.Model) {
 	})
 }
 
-// withIndex sets m.Index from this process's state and starts loading a
-// ready big model not loaded yet (warm). m is the caller's copy.
-func (c *Cache) withIndex(m *ophicleide.Model) {
+// withIndex sets m.Index from this process's state and, if warm, starts
+// loading a ready big model not loaded yet. m is the caller's copy.
+func (c *Cache) withIndex(m *ophicleide.Model, warm bool) {
 	x := c.idx.Load()
 	if x == nil || m == nil {
 		return
 	}
-	x.warm(m)
+	if warm {
+		x.warm(m)
+	}
 	m.Index = x.state(m.ID)
 }

@@ -296,3 +296,39 @@ func TestIndexDeletedWhileBuilding(t *testing.T) {
 		t.Errorf("state of a deleted model's index: %+v", st)
 	}
 }
+
+// TestIndexWarmedByFindModelOnly: a ready big model nobody queried is
+// loaded (and indexed) when FindModel shows it, not when a page of models
+// lists it (a list of many big models must not load them all).
+func TestIndexWarmedByFindModelOnly(t *testing.T) {
+	ctx := context.Background()
+	store, err := bolt.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	plain, _ := New(store, 64<<20, Config{}) // no indexes: the import warms nothing
+	m, err := plain.Import(ctx, "listed", strings.NewReader(clustered(3000, 16, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, _, logs := indexed(t, store)
+	for range 3 {
+		page, err := models.PageModels(ctx, ophicleide.Page{Limit: 10})
+		if err != nil || len(page.Models) != 1 {
+			t.Fatal(page, err)
+		}
+		if page.Models[0].Index != nil {
+			t.Fatalf("listed, never loaded: index %+v", page.Models[0].Index)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := models.cache.sets.Stats(); n != 0 || logs.count("index") != 0 {
+		t.Fatalf("PageModels loaded %d models: %q", n, logs.b.String())
+	}
+	waitIndex(t, models, m.ID, ophicleide.IndexReady)
+	page, _ := models.PageModels(ctx, ophicleide.Page{Limit: 10})
+	if st := page.Models[0].Index; st == nil || st.Status != ophicleide.IndexReady {
+		t.Errorf("PageModels after the load: %+v", st)
+	}
+}

@@ -355,7 +355,7 @@ func (s *Models) Import(ctx context.Context, name string, src io.Reader) (*ophic
 		m = stored // with its evaluation and the store's times
 	}
 	if s.cache != nil {
-		s.cache.withIndex(m) // a big model's index starts now (index.go)
+		s.cache.withIndex(m, true) // a big model's index starts now (index.go)
 	}
 	return m, nil
 }
@@ -506,7 +506,7 @@ func (s *Models) FindModel(ctx context.Context, id string) (*ophicleide.Model, e
 		return nil, err
 	}
 	if s.cache != nil {
-		s.cache.withIndex(m)
+		s.cache.withIndex(m, true)
 	}
 	return visible(ophicleide.PrincipalFrom(ctx), m), nil
 }
@@ -521,7 +521,7 @@ func (s *Models) PageModels(ctx context.Context, p ophicleide.Page) (*ophicleide
 	who := ophicleide.PrincipalFrom(ctx)
 	for i, m := range page.Models {
 		if s.cache != nil {
-			s.cache.withIndex(m)
+			s.cache.withIndex(m, false) // the states only (index.go)
 		}
 		page.Models[i] = visible(who, m)
 	}
