@@ -32,8 +32,9 @@ type aliasEntry struct {
 	alias     int32
 }
 
-// unigramTable samples word ids with probability count^0.75 / Z, the
-// noise distribution of word2vec.c, in O(1) per draw with V entries (the
+// unigramTable samples word ids with probability count^power / Z (the
+// noise distribution: power 0.75 in word2vec.c, 0.5 in fastText), in O(1)
+// per draw with V entries (the
 // alias method) instead of word2vec.c's 10^8-entry table.
 type unigramTable []aliasEntry
 

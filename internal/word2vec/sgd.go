@@ -53,6 +53,7 @@ type thread struct {
 	neu     []float32 // per-context accumulated input gradients, len(ctx) x dim
 	neu1    []float32 // CBOW hidden layer
 	neu1e   []float32 // accumulated input gradient
+	acc     []float32 // subword skip-gram: the window's summed input gradient
 	alpha   float32
 	local   int64 // words processed since the last report
 	probe   int32 // a word trained since the last report, whose rows flush checks
@@ -72,6 +73,7 @@ func newThread(m *model, id int) *thread {
 		neu:     make([]float32, 2*win*d),
 		neu1:    make([]float32, d),
 		neu1e:   make([]float32, d),
+		acc:     make([]float32, d),
 		alpha:   float32(m.cfg.Alpha),
 	}
 }
