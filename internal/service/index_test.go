@@ -144,8 +144,8 @@ func recall(t *testing.T, queries *Queries, id string, words int) float64 {
 // once (exactly), gets its index built in the background (progress
 // shown), stored and attached, with recall@10 >= 0.98 against the exact
 // scan, which exact=true still gives; another process finds the stored
-// index without building; a corrupted stored index is refused and built
-// again.
+// index without building; a corrupted stored index, and another model's,
+// are refused and built again.
 func TestIndexLifecycle(t *testing.T) {
 	const n, dim = 6000, 32
 	text := clustered(n, dim, 3)
@@ -216,6 +216,30 @@ func TestIndexLifecycle(t *testing.T) {
 		rc.Close()
 		if string(head) == "not an index" {
 			t.Error("the rebuilt index was not stored")
+		}
+
+		// A foreign one (another model's, same size) is refused too.
+		other, err := models.Import(ctx, "other", strings.NewReader(clustered(n, dim, 4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitIndex(t, models, other.ID, ophicleide.IndexReady)
+		rc, err = store.OpenIndex(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		foreign, _ := io.ReadAll(rc)
+		rc.Close()
+		if err := store.PutIndex(ctx, other.ID, func(w io.Writer) error { _, err := w.Write(foreign); return err }); err != nil {
+			t.Fatal(err)
+		}
+		models4, queries4, logs4 := indexed(t, store)
+		waitIndex(t, models4, other.ID, ophicleide.IndexReady)
+		if logs4.count("another vector set") != 1 || logs4.count("building an index") != 1 {
+			t.Errorf("a foreign stored index: log %q", logs4.b.String())
+		}
+		if r := recall(t, queries4, other.ID, n); r < 0.98 {
+			t.Errorf("recall@10 %.3f after the foreign index was rebuilt", r)
 		}
 	}
 	t.Run("bolt", func(t *testing.T) {
