@@ -30,6 +30,7 @@ import (
 // also writes each set to DIR/synthetic-ROWSxDIM.txt in word2vec text
 // format, for /work/shared/bench/query_speed.py (gensim's most_similar).
 // ANN_BENCH_EF="64,96,128" reports recall and latency for several widths.
+// ANN_BENCH_UPPER="1,16" does so for several beams on layer 1.
 // ANN_BENCH_INDEX=DIR saves each index to DIR/synthetic-ROWSxDIM.hnsw and
 // loads it from there when it exists (the build time is then not
 // measured). ANN_BENCH_EXACT=N scores recall and the exact scan's latency
@@ -157,6 +158,27 @@ func benchSize(b *testing.B, rows, dim int, efs []int) {
 	b.ReportMetric(float64(ix.Bytes())/1e6, "index-MB")
 	b.ReportMetric(float64(ep50.Microseconds()), "exact-p50-µs")
 	b.ReportMetric(float64(ep99.Microseconds()), "exact-p99-µs")
+	uppers := []int{ix.upperEf}
+	if s := os.Getenv("ANN_BENCH_UPPER"); s != "" {
+		uppers = nil
+		for _, f := range strings.Split(s, ",") {
+			u, err := strconv.Atoi(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			uppers = append(uppers, u)
+		}
+	}
+	def := ix.upperEf
+	defer func() { ix.upperEf = def }()
+	for _, upper := range uppers {
+		ix.upperEf = upper
+		benchEfs(b, ix, set, efs, queries, exact, ep50, ep99)
+	}
+}
+
+func benchEfs(b *testing.B, ix *Index, set *vectors.Set, efs, queries []int, exact [][]vectors.Neighbor, ep50, ep99 time.Duration) {
+	rows, dim, nExact := set.Len(), set.Dim(), len(exact)
 	for _, ef := range efs {
 		var lat []time.Duration
 		hit, total := 0, 0
@@ -176,9 +198,9 @@ func benchSize(b *testing.B, rows, dim int, efs []int) {
 		}
 		p50, p99 := pct(lat, 50), pct(lat, 99)
 		recall := float64(hit) / float64(total)
-		b.Logf("%dx%d ef %d: recall@10 %.4f over %d queries; p50 exact %v ann %v (%.1fx); p99 exact %v ann %v (%.1fx)",
-			rows, dim, ef, recall, nExact, ep50, p50, float64(ep50)/float64(p50), ep99, p99, float64(ep99)/float64(p99))
-		if ef == efs[0] {
+		b.Logf("%dx%d ef %d (layer 1 beam %d): recall@10 %.4f over %d queries; p50 exact %v ann %v (%.1fx); p99 exact %v ann %v (%.1fx)",
+			rows, dim, ef, ix.upperEf, recall, nExact, ep50, p50, float64(ep50)/float64(p50), ep99, p99, float64(ep99)/float64(p99))
+		if ef == efs[0] && ix.upperEf == defaultUpperEf {
 			b.ReportMetric(recall, "recall@10")
 			b.ReportMetric(float64(p50.Microseconds()), "ann-p50-µs")
 			b.ReportMetric(float64(p99.Microseconds()), "ann-p99-µs")

@@ -40,7 +40,7 @@ func Build(ctx context.Context, set *vectors.Set, cfg Config, progress func(done
 	if n == 0 || n > MaxRow {
 		return nil, fmt.Errorf("%w: %d rows, want 1 to %d", ErrInvalid, n, MaxRow)
 	}
-	ix := &Index{set: set, rows: n, dim: set.Dim(), m: cfg.M, m0: 2 * cfg.M, ef: cfg.Ef, fingerprint: set.Fingerprint()}
+	ix := &Index{set: set, rows: n, dim: set.Dim(), m: cfg.M, m0: 2 * cfg.M, ef: cfg.Ef, fingerprint: set.Fingerprint(), upperEf: defaultUpperEf}
 	levels := drawLevels(n, cfg.M, cfg.Seed)
 	top := int(slices.Max(levels))
 	ix.upper = make([]layer, top)

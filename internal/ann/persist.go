@@ -191,7 +191,7 @@ func assemble(h fileHeader, counts []int, raw []byte, body []uint32, set *vector
 	if crc32.Checksum(raw, castagnoli) != h.bodyCRC {
 		return nil, formatError("checksum mismatch")
 	}
-	ix := &Index{set: set, rows: h.rows, dim: h.dim, m: h.m, m0: h.m0, ef: h.ef, entry: h.entry, fingerprint: h.fingerprint}
+	ix := &Index{set: set, rows: h.rows, dim: h.dim, m: h.m, m0: h.m0, ef: h.ef, entry: h.entry, fingerprint: h.fingerprint, upperEf: defaultUpperEf}
 	off := len(counts)
 	ix.level0 = body[off : off+h.rows*h.m0 : off+h.rows*h.m0]
 	off += h.rows * h.m0

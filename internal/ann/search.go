@@ -29,6 +29,7 @@ type searcher struct {
 	cands   []cand // max-heap (best first) of rows to expand
 	results []cand // min-heap (worst first) of the best rows found
 	todo    []uint32
+	eps     []cand
 	scores  []float32
 	one     [1]uint32
 }
@@ -288,12 +289,23 @@ func unit(query []float32) (q []float32, ok bool) {
 
 // walk descends from the entry point to layer bottom and returns the
 // width best rows of a beam search there (s.results, unordered).
+//
+// The layer just above bottom is searched with a beam of ix.upperEf rows
+// (if above 1) rather than greedily, and all of them enter the bottom
+// layer: in clustered data a greedy descent can end in a neighbouring
+// cluster, which a narrow beam on layer 0 then does not leave.
 func (ix *Index) walk(sc rowScorer, s *searcher, bottom, width int) []cand {
 	ep := cand{score1(sc, s, ix.entry), ix.entry}
+	s.eps = append(s.eps[:0], ep)
 	for lv := len(ix.upper); lv > bottom; lv-- {
-		ep = ix.greedy(sc, s, lv, ep)
+		if lv == bottom+1 && ix.upperEf > 1 {
+			found := ix.beam(sc, s, lv, s.eps, ix.upperEf)
+			s.eps = append(s.eps[:0], found...)
+			break
+		}
+		s.eps[0] = ix.greedy(sc, s, lv, s.eps[0])
 	}
-	return ix.beam(sc, s, bottom, []cand{ep}, width)
+	return ix.beam(sc, s, bottom, s.eps, width)
 }
 
 // Heaps of cand: pushMax/popMax keep the best at [0], pushMin/popMin the
