@@ -47,22 +47,6 @@ func exactParam(r *http.Request) (bool, error) {
 	return false, &ophicleide.Error{Code: ophicleide.EINVALID, Field: "exact", Message: "exact must be true or false"}
 }
 
-// exactSearch answers a GET endpoint's query with exact=true as a search
-// of one query (QueryService.Search with Exact), which answers it as the
-// endpoint's own service method would, by the exact scan; a query that
-// fails on the vocabulary is that method's error.
-func (s *Server) exactSearch(r *http.Request, req ophicleide.SearchRequest) (*ophicleide.Neighbours, error) {
-	req.Exact = true
-	answers, err := s.queries.Search(r.Context(), req)
-	if err != nil {
-		return nil, err
-	}
-	if answers[0].Err != nil {
-		return nil, answers[0].Err
-	}
-	return &ophicleide.Neighbours{Results: answers[0].Results, OOV: answers[0].OOV}, nil
-}
-
 func (s *Server) doesntMatch(w http.ResponseWriter, r *http.Request) error {
 	if _, err := required(r, "words"); err != nil {
 		return err

@@ -153,8 +153,13 @@ func TestIndexThroughAPI(t *testing.T) {
 			t.Fatalf("exact=true of %s: %v (exact %v), want the exact scan's %v", w, ex.Results, ex.Exact, want)
 		}
 		a.getJSON("/models/"+m.ID+"/similar?count=10&word="+w, &ax)
-		if ax.Exact != nil {
-			t.Errorf("similar without exact says exact %v", *ax.Exact)
+		if ax.Exact == nil || *ax.Exact {
+			t.Fatalf("similar through the index says exact %v", ax.Exact)
+		}
+		var rx indexAnswer
+		a.getJSON("/models/"+m.ID+"/similar?count=10&restrict=100&word="+w, &rx)
+		if rx.Exact == nil || !*rx.Exact {
+			t.Fatalf("similar restricted says exact %v", rx.Exact)
 		}
 		in := map[string]bool{}
 		for _, r := range want {
@@ -182,9 +187,16 @@ func TestIndexThroughAPI(t *testing.T) {
 			t.Fatalf("analogy exact=true: %v, want %v", an.Results, want)
 		}
 	}
+	if an.Exact == nil || !*an.Exact {
+		t.Errorf("analogy exact=true says exact %v", an.Exact)
+	}
 	a.getJSON("/models/"+m.ID+"/analogy?positive=w1,w2&negative=w3&count=5", &an)
-	if len(an.Results) != 5 {
-		t.Errorf("analogy through the index: %v", an.Results)
+	if len(an.Results) != 5 || an.Exact == nil || *an.Exact {
+		t.Errorf("analogy through the index: %v, exact %v", an.Results, an.Exact)
+	}
+	a.getJSON("/models/"+m.ID+"/analogy?positive=w1,w2&negative=w3&count=5&method=3cosmul", &an)
+	if an.Exact == nil || !*an.Exact {
+		t.Errorf("3CosMul says exact %v", an.Exact)
 	}
 
 	// Search: "exact" says which answered.

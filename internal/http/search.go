@@ -60,24 +60,14 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	for i, q := range req.Queries {
 		sr.Queries[i] = ophicleide.SearchQuery{Word: q.Word, Vector: q.Vector, Positive: q.Positive, Negative: q.Negative}
 	}
-	// Whether the model's index answers: known from its state before the
-	// search (an index once attached stays attached while the model is
-	// loaded). A restrict below the vocabulary's size is the exact scan.
-	exact := req.Exact
-	if !exact {
-		m, err := s.models.FindModel(r.Context(), sr.ModelID)
-		if err != nil {
-			return err
-		}
-		exact = m.Index == nil || m.Index.Status != ophicleide.IndexReady ||
-			req.Restrict > 0 && (m.Stats == nil || req.Restrict < m.Stats.VocabSize)
-	}
 	answers, err := s.queries.Search(r.Context(), sr)
 	if err != nil {
 		return err
 	}
 	out := make([]map[string]any, len(answers))
+	exact := true
 	for i, a := range answers {
+		exact = exact && a.Exact
 		q := req.Queries[i]
 		if a.Err != nil {
 			out[i] = map[string]any{"error": s.itemError(r, fmt.Sprintf("queries[%d]", i), a.Err)}

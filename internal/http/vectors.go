@@ -17,7 +17,7 @@ import (
 // answers from its character n-grams is marked: "oov": true on similar
 // and vectors/{word}, "oov": [words] on analogy and similarity (absent
 // when none). similar and analogy take exact=true for the exact scan
-// whatever index the model has (the answer then says "exact": true).
+// whatever index the model has; their "exact" says which answered.
 
 func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	word, err := required(r, "word")
@@ -36,19 +36,11 @@ func (s *Server) similar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ns *ophicleide.Neighbours
-	if exact {
-		ns, err = s.exactSearch(r, ophicleide.SearchRequest{ModelID: r.PathValue("id"), Queries: []ophicleide.SearchQuery{{Word: word}}, Count: count, Restrict: restrict})
-	} else {
-		ns, err = s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict})
-	}
+	ns, err := s.queries.SimilarWords(r.Context(), ophicleide.SimilarRequest{ModelID: r.PathValue("id"), Word: word, Count: count, Restrict: restrict, Exact: exact})
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"word": word, "results": ns.Results}
-	if exact {
-		out["exact"] = true
-	}
+	out := map[string]any{"word": word, "results": ns.Results, "exact": ns.Exact}
 	if len(ns.OOV) > 0 {
 		out["oov"] = true
 	}
@@ -74,21 +66,12 @@ func (s *Server) analogy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ns *ophicleide.Neighbours
-	if exact {
-		ns, err = s.exactSearch(r, ophicleide.SearchRequest{ModelID: r.PathValue("id"), Queries: []ophicleide.SearchQuery{{Positive: pos, Negative: neg}},
-			Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
-	} else {
-		ns, err = s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
-			Count: count, Restrict: restrict, Method: r.URL.Query().Get("method")})
-	}
+	ns, err := s.queries.SolveAnalogy(r.Context(), ophicleide.AnalogyRequest{ModelID: r.PathValue("id"), Positive: pos, Negative: neg,
+		Count: count, Restrict: restrict, Method: r.URL.Query().Get("method"), Exact: exact})
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"positive": pos, "negative": neg, "results": ns.Results}
-	if exact {
-		out["exact"] = true
-	}
+	out := map[string]any{"positive": pos, "negative": neg, "results": ns.Results, "exact": ns.Exact}
 	if len(ns.OOV) > 0 {
 		out["oov"] = ns.OOV
 	}

@@ -59,11 +59,13 @@ func (s *Queries) SimilarWords(ctx context.Context, req ophicleide.SimilarReques
 	}
 	word := strings.TrimSpace(req.Word)
 	vw := vocabWord(m, set, word)
-	ns, err := set.NearestIn(vw, req.Count, req.Restrict)
+	opt := vectors.SearchOptions{Restrict: req.Restrict, Exact: req.Exact}
+	exact := !set.Approximate(opt)
+	ns, err := set.NearestWith(vw, req.Count, opt)
 	if err != nil {
 		return nil, wordError(m, set, "word", err)
 	}
-	return &ophicleide.Neighbours{Results: results(ns), OOV: oovWords(set, []string{word}, []string{vw})}, nil
+	return &ophicleide.Neighbours{Results: results(ns), OOV: oovWords(set, []string{word}, []string{vw}), Exact: exact}, nil
 }
 
 // SolveAnalogy implements ophicleide.QueryService.
@@ -99,10 +101,12 @@ func (s *Queries) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyReques
 		}
 	}
 	var ns []vectors.Neighbor
+	opt := vectors.SearchOptions{Restrict: req.Restrict, Exact: req.Exact}
+	exact := method == ophicleide.Analogy3CosMul || !set.Approximate(opt)
 	if method == ophicleide.Analogy3CosMul {
-		ns, err = set.AnalogyCosMul(vpos, vneg, req.Count, req.Restrict)
+		ns, err = set.AnalogyCosMul(vpos, vneg, req.Count, req.Restrict) // its own scan: exact
 	} else {
-		ns, err = set.AnalogyIn(vpos, vneg, req.Count, req.Restrict)
+		ns, err = set.AnalogyWith(vpos, vneg, req.Count, opt)
 	}
 	if err != nil {
 		field := "positive"
@@ -112,7 +116,7 @@ func (s *Queries) SolveAnalogy(ctx context.Context, req ophicleide.AnalogyReques
 		return nil, wordError(m, set, field, err)
 	}
 	return &ophicleide.Neighbours{Results: results(ns),
-		OOV: oovWords(set, slices.Concat(req.Positive, req.Negative), slices.Concat(vpos, vneg))}, nil
+		OOV: oovWords(set, slices.Concat(req.Positive, req.Negative), slices.Concat(vpos, vneg)), Exact: exact}, nil
 }
 
 // DoesntMatch implements ophicleide.QueryService: a word repeated (as

@@ -121,6 +121,9 @@ func recall(t *testing.T, queries *Queries, id string, words int) float64 {
 		if set.Approx() == nil {
 			t.Fatal("no index attached")
 		}
+		if got.Exact || !ex[0].Exact {
+			t.Fatalf("answers say exact %v (index) and %v (Exact asked)", got.Exact, ex[0].Exact)
+		}
 		row, _ := set.Index(w)
 		want := set.SearchExact(set.Row(row), 10, 0, []int{row})
 		exact := map[string]bool{}

@@ -64,6 +64,7 @@ func (s *Queries) Search(ctx context.Context, req ophicleide.SearchRequest) ([]o
 			return nil, err
 		}
 		a := &out[i]
+		a.Exact = !set.Approximate(opt) || len(q.Positive) > 0 && method == ophicleide.Analogy3CosMul
 		var ns []vectors.Neighbor
 		switch {
 		case units[i] != nil:

@@ -182,6 +182,14 @@ func (s *Set) NearestWith(word string, n int, opt SearchOptions) ([]Neighbor, er
 	return s.searchWith(s.UnitRow(i), n, opt, []int{i}), nil
 }
 
+// Approximate reports whether a search with opt goes to the attached
+// index (for an answer to say so): one is attached, Exact is not asked
+// and every row is searched. An index attached meanwhile (SetApprox is
+// one-way while a set is used) may answer a search this said was exact.
+func (s *Set) Approximate(opt SearchOptions) bool {
+	return !opt.Exact && (opt.Restrict <= 0 || opt.Restrict >= len(s.words)) && s.Approx() != nil
+}
+
 // SearchWith is Search with options.
 func (s *Set) SearchWith(query []float32, n int, opt SearchOptions, exclude []int) []Neighbor {
 	if opt.Exact {
