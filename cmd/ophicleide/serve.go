@@ -219,7 +219,10 @@ func (c *roleConfig) build(store ophicleide.Store, log *slog.Logger) (*process, 
 	models, queries := service.NewModels(store, cache, svcCfg), service.NewQueries(store, cache)
 	// Approximate indexes of the big models this process loads, built in
 	// the background until the process stops (internal/service/index.go).
-	idxCfg := service.IndexConfig{Store: store, Log: log, MinRows: c.indexMinWords}
+	// MongoDB's indexes are copied to be mapped: to the replica's vector
+	// cache disk when it has one (the system's temporary directory
+	// otherwise; the copy is unlinked at once).
+	idxCfg := service.IndexConfig{Store: store, Log: log, MinRows: c.indexMinWords, TempDir: c.vectorCacheDir}
 	if c.indexMinWords < 0 {
 		idxCfg.MinRows = math.MaxInt
 	}
