@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -199,8 +200,14 @@ func (x *indexer) open(ctx context.Context, id string, set *vectors.Set) (*ann.I
 	}
 	os.Remove(f.Name())
 	defer f.Close()
-	if _, err := io.Copy(f, rc); err != nil {
+	// No more than an index of set can be (a stored file claiming more
+	// must not fill the disk): 4 bytes a link, 2*MaxM links a row on
+	// layer 0 and, at most, as many again on the upper layers.
+	limit := int64(set.Len())*4*(4*ann.MaxM+2) + 1<<20
+	if n, err := io.CopyN(f, rc, limit+1); err != nil && err != io.EOF {
 		return nil, err
+	} else if n > limit {
+		return nil, fmt.Errorf("%w: the stored index is larger than any of its set (%d bytes)", ann.ErrFormat, limit)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err

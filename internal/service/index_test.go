@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -219,6 +220,22 @@ func TestIndexLifecycle(t *testing.T) {
 		rc.Close()
 		if string(head) == "not an index" {
 			t.Error("the rebuilt index was not stored")
+		}
+
+		// One larger than any index of its set: refused before it is all
+		// read (by its length from a file, by the copy's bound from a
+		// stream), and built again.
+		huge := make([]byte, n*4*(4*128+2)+2<<20)
+		if err := store.PutIndex(ctx, m.ID, func(w io.Writer) error { _, err := w.Write(huge); return err }); err != nil {
+			t.Fatal(err)
+		}
+		models5, _, logs5 := indexed(t, store)
+		waitIndex(t, models5, m.ID, ophicleide.IndexReady)
+		if logs5.count("stored index refused") != 1 || logs5.count("building an index") != 1 {
+			t.Errorf("a huge stored index: log %q", logs5.b.String())
+		}
+		if _, file := rc.(*os.File); !file && logs5.count("larger than any") != 1 {
+			t.Errorf("a huge stored stream was not stopped by the copy's bound: %q", logs5.b.String())
 		}
 
 		// A foreign one (another model's, same size) is refused too.
