@@ -143,7 +143,7 @@ func roleFlags(e *env, role string) (*flag.FlagSet, *roleConfig) {
 		fs.StringVar(&c.tmpDir, "tmp-dir", e.envOr("", "OPH_TMP_DIR"), "directory for a training job's corpus as word ids (4 bytes a word) when it does not fit in --max-job-memory beside the weights; the file has no name (gone even after a crash); default: DATA-DIR/tmp with the embedded store, else the system's temporary directory (env OPH_TMP_DIR)")
 		fs.IntVar(&c.countLimit, "count-limit", 0, "distinct words a job counts before pruning the rarest, as word2vec.c does (words pruned early can miss the vocabulary); 0: half of --max-job-memory at ~100 bytes a word")
 	}
-	fs.IntVar(&c.indexMinWords, "index-min-words", 0, "vocabulary size from which a loaded model gets an approximate nearest-neighbour index, built in the background and stored with it (0: 200,000, where it pays; negative: never; exact=true still asks for the exact scan)")
+	fs.IntVar(&c.indexMinWords, "index-min-words", 0, "vocabulary size from which a loaded model gets an approximate nearest-neighbour index, built in the background and stored with it (0: 100,000, above which it beats the exact scan many times over; negative: never; exact=true still asks for the exact scan)")
 	fs.DurationVar(&c.lease, "lease", 30*time.Second, "how long a worker's claim on a job lasts without renewal (a crashed worker's job is taken up after this)")
 	fs.Int64Var(&c.fetchMB, "max-url-mb", fetch.DefaultMaxBytes>>20, "largest text accepted per URL, MiB (after decompression)")
 	fs.StringVar(&c.mongoURL, "mongo", e.envOr("", "MONGO", "OPH_MONGO_URL"), "MongoDB URL, mongodb://HOST:PORT/DATABASE (env MONGO, OPH_MONGO_URL); empty: the embedded store in --data-dir")
