@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ophicleide/ophicleide"
+	"github.com/ophicleide/ophicleide/internal/ann"
 	"github.com/ophicleide/ophicleide/internal/bolt"
 	"github.com/ophicleide/ophicleide/internal/mongo"
 	"github.com/ophicleide/ophicleide/internal/mongo/mongotest"
@@ -72,7 +73,7 @@ func indexed(t *testing.T, store ophicleide.Store) (*Models, *Queries, *logBuffe
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		cache.RunIndexes(ctx, IndexConfig{Store: store, MinRows: 1000, TempDir: t.TempDir(), Log: log})
+		cache.RunIndexes(ctx, IndexConfig{Store: store, MinRows: 1000, Build: ann.Config{EfConstruction: 48}, TempDir: t.TempDir(), Log: log})
 		close(done)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -85,7 +86,7 @@ func indexed(t *testing.T, store ophicleide.Store) (*Models, *Queries, *logBuffe
 // waitIndex polls FindModel until the model's index has status want.
 func waitIndex(t *testing.T, models *Models, id, want string) *ophicleide.Model {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		m, err := models.FindModel(context.Background(), id)
 		if err != nil {
