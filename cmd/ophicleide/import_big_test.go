@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,37 +288,4 @@ func mustOpenFile(t *testing.T, path string) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-// startProcEnv is startProc with more environment.
-func startProcEnv(t *testing.T, bin string, env []string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(bin, append(args, "--addr", "127.0.0.1:0")...), logs: &syncBuffer{}}
-	p.cmd.Env = append(os.Environ(), env...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.stop)
-	listening := regexp.MustCompile(`msg=listening url=(http://\S+)`)
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		p.logs.Write([]byte(sc.Text() + "\n"))
-		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-			p.base = m[1]
-			break
-		}
-	}
-	if p.base == "" {
-		t.Fatalf("%v did not start: %s", args, p.logs.String())
-	}
-	go func() {
-		for sc.Scan() {
-			p.logs.Write([]byte(sc.Text() + "\n"))
-		}
-	}()
-	return p
 }

@@ -45,7 +45,16 @@ type proc struct {
 
 func startProc(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, bin, nil, args...)
+}
+
+// startProcEnv is startProc with more environment.
+func startProcEnv(t testing.TB, bin string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(bin, append(args, "--addr", "127.0.0.1:0")...), logs: &syncBuffer{}}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
