@@ -41,6 +41,10 @@ var leftOut = map[string]string{
 	"OPH_ALLOWED_ORIGINS":      "the page comes from the same origin as its API (the web role); no other site's pages may write",
 	"OPH_PUBLIC_HOSTS":         "only used with a loopback --addr; the containers listen on 0.0.0.0",
 	"OPH_SPARK_URL":            "set only where a Spark is configured (chart spark.*, the overlay's settings or components/spark, the Template's SPARK_URL); unset, the api refuses \"spark\" models",
+	"OPH_MAX_IMPORT_SIZE":      "the default, 10 GiB, holds a 3M x 300 word2vec text file; imports stream, so it bounds disk and time, not memory",
+	"OPH_TMP_DIR":              "with MongoDB a worker spills a corpus too big for its memory limit to /tmp, an emptyDir in every pod (its size counts in the pod's ephemeral storage)",
+	"OPH_VECTOR_CACHE_DIR":     "not set: api replicas read vectors from GridFS on a model's first query; set it on an emptyDir or a local volume to keep copies on the replica's disk",
+	"OPH_VECTOR_CACHE_SIZE":    "only with OPH_VECTOR_CACHE_DIR (default 16 GiB)",
 	"OPH_SPARK_SCHEMES":        "empty by default (Spark reads no URL itself); set with a Spark that has the connectors (chart spark.schemes, Template SPARK_SCHEMES)",
 }
 
