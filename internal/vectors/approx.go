@@ -2,14 +2,11 @@ package vectors
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"math"
 	"runtime"
 	"slices"
 	"unsafe"
-
-	"github.com/ophicleide/ophicleide/internal/vecmath"
 )
 
 // Approx is an approximate nearest-neighbour index over all the rows of one
@@ -110,15 +107,7 @@ func floatBytes(v []float32) []byte {
 // recursing into itself.
 func (s *Set) SearchExact(query []float32, n, restrict int, exclude []int) []Neighbor {
 	defer runtime.KeepAlive(s)
-	if len(query) != s.dim {
-		panic(fmt.Sprintf("vectors: SearchExact query has length %d, want dimension %d", len(query), s.dim))
-	}
-	q := make([]float32, s.dim)
-	copy(q, query)
-	if norm := math.Sqrt(float64(vecmath.Dot(q, q))); norm > 0 {
-		vecmath.Scale(float32(1/norm), q)
-	}
-	return s.searchExact(q, n, restrict, exclude)
+	return s.searchExact(s.unitQuery("SearchExact", query), n, restrict, exclude)
 }
 
 // searchExact is search without an index: the exact scan (quantized or
@@ -131,6 +120,9 @@ func (s *Set) searchExact(q []float32, n, restrict int, exclude []int) []Neighbo
 	if n <= 0 || rows == 0 {
 		return nil
 	}
+	// Keep len(exclude) spare places: at most that many of the best
+	// n+len(exclude) rows are excluded, so dropping them afterwards leaves
+	// exactly the best n of the rest. No per-row exclusion test.
 	k := min(n+len(exclude), rows)
 	hits := s.topK(q, rows, k)
 	skip := func(row int) bool { return slices.Contains(exclude, row) }

@@ -35,15 +35,21 @@ const parallelMinValues = 1_000_000
 // O(rows*log(n+len(exclude))) heap work, split across cores for large sets.
 func (s *Set) Search(query []float32, n, restrict int, exclude []int) []Neighbor {
 	defer runtime.KeepAlive(s)
+	return s.search(s.unitQuery("Search", query), n, restrict, exclude)
+}
+
+// unitQuery returns a unit-length copy of query (a zero query stays zero)
+// for the search named fn; it panics if len(query) != Dim.
+func (s *Set) unitQuery(fn string, query []float32) []float32 {
 	if len(query) != s.dim {
-		panic(fmt.Sprintf("vectors: Search query has length %d, want dimension %d", len(query), s.dim))
+		panic(fmt.Sprintf("vectors: %s query has length %d, want dimension %d", fn, len(query), s.dim))
 	}
 	q := make([]float32, s.dim)
 	copy(q, query)
 	if norm := math.Sqrt(float64(vecmath.Dot(q, q))); norm > 0 {
 		vecmath.Scale(float32(1/norm), q)
 	}
-	return s.search(q, n, restrict, exclude)
+	return q
 }
 
 // Nearest returns the n words most similar to word, best first, word
@@ -216,38 +222,7 @@ func (s *Set) search(q []float32, n, restrict int, exclude []int) []Neighbor {
 			return a.Search(q, n, exclude)
 		}
 	}
-	rows := len(s.words)
-	if restrict > 0 && restrict < rows {
-		rows = restrict
-	}
-	if n <= 0 || rows == 0 {
-		return nil
-	}
-	// Keep len(exclude) spare places: at most that many of the best
-	// n+len(exclude) rows are excluded, so dropping them afterwards leaves
-	// exactly the best n of the rest. No per-row exclusion test.
-	k := min(n+len(exclude), rows)
-	hits := s.topK(q, rows, k)
-
-	skip := func(row int) bool { return slices.Contains(exclude, row) }
-	if len(exclude) > 16 {
-		set := make(map[int]struct{}, len(exclude))
-		for _, r := range exclude {
-			set[r] = struct{}{}
-		}
-		skip = func(row int) bool { _, ok := set[row]; return ok }
-	}
-	out := make([]Neighbor, 0, min(n, len(hits)))
-	for _, h := range hits {
-		if len(out) == n {
-			break
-		}
-		if skip(h.row) {
-			continue
-		}
-		out = append(out, Neighbor{Word: s.words[h.row], Score: h.score})
-	}
-	return out
+	return s.searchExact(q, n, restrict, exclude)
 }
 
 // hit is one scored row.
