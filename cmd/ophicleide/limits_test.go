@@ -49,7 +49,9 @@ func TestLimitsPublished(t *testing.T) {
 	if json.NewDecoder(resp.Body).Decode(&root); len(root.Info.Limits) == 0 {
 		t.Fatal("GET / has no limits in its info")
 	}
-	for _, bad := range [][]string{{"--max-dim", "0"}, {"--max-alpha", "-1"}, {"--max-job-memory", "lots"}, {"--max-attempts", "0"}} {
+	for _, bad := range [][]string{{"--max-dim", "0"}, {"--max-alpha", "-1"}, {"--max-job-memory", "lots"}, {"--max-attempts", "0"},
+		{"--max-import-size", "lots"}, {"--max-import-size", "0"}, {"--count-limit", "-1"},
+		{"--vector-cache-dir", t.TempDir(), "--vector-cache-size", "0"}, {"--vector-cache-dir", t.TempDir(), "--vector-cache-size", "-5GiB"}} {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, bad...)
 		if code := run(t.Context(), args, nil, &syncBuffer{}, &syncBuffer{}); code == 0 {
 			t.Errorf("%v: exit 0", bad)
