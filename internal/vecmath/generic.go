@@ -8,4 +8,7 @@ var (
 	dotRows     = dotRowsGeneric
 	dotRowsInt8 = dotRowsInt8Generic
 	prefetch    = func([]float32) {}
+	dotGather   = dotGatherGeneric
+	axpyGather  = axpyGatherGeneric
+	axpyScatter = axpyScatterGeneric
 )

@@ -12,6 +12,9 @@ var (
 	dotRows     = dotRowsGeneric
 	dotRowsInt8 = dotRowsInt8Generic
 	prefetch    = func([]float32) {}
+	dotGather   = dotGatherGeneric
+	axpyGather  = axpyGatherGeneric
+	axpyScatter = axpyScatterGeneric
 )
 
 func init() {
@@ -21,6 +24,9 @@ func init() {
 		dotRows = dotRowsAVX2
 		dotRowsInt8 = dotRowsInt8AVX2
 		prefetch = prefetchAVX2
+		dotGather = dotGatherAVX2
+		axpyGather = axpyGatherAVX2
+		axpyScatter = axpyScatterAVX2
 	}
 }
 
@@ -101,3 +107,54 @@ func dotRowsInt8AVX2(q []int16, m []int8, scale, out []float32) {
 //
 //go:noescape
 func dotRowsInt8x4AVX2(q []int16, m []int8, scale, out []float32)
+
+// dotGatherAVX2 runs the four-row kernel over whole groups of four
+// indices, and over the last one to three with the last index repeated
+// (its extra results dropped), so that a row's result has the same bits
+// wherever it sits in idx.
+func dotGatherAVX2(q, m []float32, idx []int32, out []float32) {
+	d := len(q)
+	if d == 0 {
+		clear(out)
+		return
+	}
+	t := d & 7
+	mask := tailMasks[8-t : 16-t]
+	n4 := len(idx) &^ 3
+	if n4 > 0 {
+		dotGather4AVX2(q, m, idx[:n4], out[:n4], mask)
+	}
+	if r := len(idx) - n4; r > 0 {
+		var pad [4]int32
+		var res [4]float32
+		for i := range pad {
+			pad[i] = idx[n4+min(i, r-1)]
+		}
+		dotGather4AVX2(q, m, pad[:], res[:], mask)
+		copy(out[n4:], res[:r])
+	}
+}
+
+// dotGather4AVX2 sets out[i] = q·(row idx[i] of m) for len(idx), a
+// multiple of four, rows, four at a time: per 16 values two loads of q
+// serve four rows, into two sets of four accumulators; mask selects the
+// d%8 values of the last partial block of 8 (VMASKMOVPS). Reference:
+// dotGatherGeneric.
+//
+//go:noescape
+func dotGather4AVX2(q, m []float32, idx []int32, out []float32, mask []int32)
+
+// axpyGatherAVX2 is AxpyGather: per block of 8 values of y, one load and
+// one store for up to four rows' fused multiply-adds (four coefficients
+// broadcast once per group). Reference: axpyGatherGeneric.
+//
+//go:noescape
+func axpyGatherAVX2(a, m []float32, idx []int32, y []float32)
+
+// axpyScatterAVX2 is AxpyScatter: per block of 8 values, one load of x
+// for up to four rows, each row loaded, updated and stored before the
+// next (so a repeated index sees its earlier update). Reference:
+// axpyScatterGeneric.
+//
+//go:noescape
+func axpyScatterAVX2(a, x, m []float32, idx []int32)

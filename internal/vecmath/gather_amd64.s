@@ -1,0 +1,344 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Row pointer of index (IDX) into m at DI, rows of CX values: R = DI + idx*CX*4.
+#define ROWPTR(off, R) \
+	MOVLQSX off(R8), R; \
+	IMULQ   CX, R; \
+	LEAQ    (DI)(R*4), R
+
+// func dotGather4AVX2(q, m []float32, idx []int32, out []float32, mask []int32)
+TEXT ·dotGather4AVX2(SB), NOSPLIT, $0-120
+	MOVQ q_base+0(FP), SI
+	MOVQ q_len+8(FP), CX          // d
+	MOVQ m_base+24(FP), DI
+	MOVQ idx_base+48(FP), R8
+	MOVQ idx_len+56(FP), R9       // rows left (multiple of 4)
+	MOVQ out_base+72(FP), R10
+	MOVQ mask_base+96(FP), R11
+	VMOVDQU (R11), Y15            // tail mask
+	MOVQ CX, BX
+	ANDQ $~7, BX                  // d rounded down to 8
+	MOVQ CX, R12
+	ANDQ $~15, R12                // d rounded down to 16
+
+ggroup:
+	CMPQ R9, $0
+	JLE  gdone
+	ROWPTR(0, AX)
+	ROWPTR(4, DX)
+	ROWPTR(8, R13)
+	ROWPTR(12, R14)
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ R11, R11
+
+gloop16:
+	CMPQ R11, R12
+	JGE  gblock8
+	VMOVUPS (SI)(R11*4), Y8
+	VMOVUPS 32(SI)(R11*4), Y9
+	VFMADD231PS (AX)(R11*4), Y8, Y0
+	VFMADD231PS (DX)(R11*4), Y8, Y1
+	VFMADD231PS (R13)(R11*4), Y8, Y2
+	VFMADD231PS (R14)(R11*4), Y8, Y3
+	VFMADD231PS 32(AX)(R11*4), Y9, Y4
+	VFMADD231PS 32(DX)(R11*4), Y9, Y5
+	VFMADD231PS 32(R13)(R11*4), Y9, Y6
+	VFMADD231PS 32(R14)(R11*4), Y9, Y7
+	ADDQ $16, R11
+	JMP  gloop16
+
+gblock8:
+	CMPQ R11, BX
+	JGE  gtail
+	VMOVUPS (SI)(R11*4), Y8
+	VFMADD231PS (AX)(R11*4), Y8, Y0
+	VFMADD231PS (DX)(R11*4), Y8, Y1
+	VFMADD231PS (R13)(R11*4), Y8, Y2
+	VFMADD231PS (R14)(R11*4), Y8, Y3
+	ADDQ $8, R11
+
+gtail:
+	CMPQ R11, CX
+	JGE  greduce
+	VMASKMOVPS (SI)(R11*4), Y15, Y8
+	VMASKMOVPS (AX)(R11*4), Y15, Y9
+	VFMADD231PS Y9, Y8, Y4
+	VMASKMOVPS (DX)(R11*4), Y15, Y10
+	VFMADD231PS Y10, Y8, Y5
+	VMASKMOVPS (R13)(R11*4), Y15, Y11
+	VFMADD231PS Y11, Y8, Y6
+	VMASKMOVPS (R14)(R11*4), Y15, Y12
+	VFMADD231PS Y12, Y8, Y7
+
+greduce:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVUPS X0, (R10)
+	ADDQ $16, R8
+	ADDQ $16, R10
+	SUBQ $4, R9
+	JMP  ggroup
+
+gdone:
+	VZEROUPPER
+	RET
+
+// func axpyGatherAVX2(a, m []float32, idx []int32, y []float32)
+TEXT ·axpyGatherAVX2(SB), NOSPLIT, $0-96
+	MOVQ a_base+0(FP), R9         // coefficients
+	MOVQ m_base+24(FP), DI
+	MOVQ idx_base+48(FP), R8
+	MOVQ idx_len+56(FP), R10      // rows left
+	MOVQ y_base+72(FP), SI
+	MOVQ y_len+80(FP), CX         // d
+	MOVQ CX, BX
+	ANDQ $~7, BX                  // d rounded down to 8
+
+xgroup4:
+	CMPQ R10, $4
+	JLT  xgroup1
+	VBROADCASTSS (R9), Y11
+	VBROADCASTSS 4(R9), Y12
+	VBROADCASTSS 8(R9), Y13
+	VBROADCASTSS 12(R9), Y14
+	ROWPTR(0, AX)
+	ROWPTR(4, DX)
+	ROWPTR(8, R13)
+	ROWPTR(12, R14)
+	XORQ R11, R11
+
+xloop4:
+	CMPQ R11, BX
+	JGE  xquad4
+	VMOVUPS (SI)(R11*4), Y0
+	VFMADD231PS (AX)(R11*4), Y11, Y0
+	VFMADD231PS (DX)(R11*4), Y12, Y0
+	VFMADD231PS (R13)(R11*4), Y13, Y0
+	VFMADD231PS (R14)(R11*4), Y14, Y0
+	VMOVUPS Y0, (SI)(R11*4)
+	ADDQ $8, R11
+	JMP  xloop4
+
+xquad4:
+	LEAQ 4(R11), R12
+	CMPQ R12, CX
+	JG   xone4
+	VMOVUPS (SI)(R11*4), X0
+	VFMADD231PS (AX)(R11*4), X11, X0
+	VFMADD231PS (DX)(R11*4), X12, X0
+	VFMADD231PS (R13)(R11*4), X13, X0
+	VFMADD231PS (R14)(R11*4), X14, X0
+	VMOVUPS X0, (SI)(R11*4)
+	MOVQ R12, R11
+
+xone4:
+	CMPQ R11, CX
+	JGE  xnext4
+	VMOVSS (SI)(R11*4), X0
+	VFMADD231SS (AX)(R11*4), X11, X0
+	VFMADD231SS (DX)(R11*4), X12, X0
+	VFMADD231SS (R13)(R11*4), X13, X0
+	VFMADD231SS (R14)(R11*4), X14, X0
+	VMOVSS X0, (SI)(R11*4)
+	INCQ R11
+	JMP  xone4
+
+xnext4:
+	ADDQ $16, R9
+	ADDQ $16, R8
+	SUBQ $4, R10
+	JMP  xgroup4
+
+xgroup1:
+	CMPQ R10, $0
+	JLE  xdone
+	VBROADCASTSS (R9), Y11
+	ROWPTR(0, AX)
+	XORQ R11, R11
+
+xloop1:
+	CMPQ R11, BX
+	JGE  xquad1
+	VMOVUPS (SI)(R11*4), Y0
+	VFMADD231PS (AX)(R11*4), Y11, Y0
+	VMOVUPS Y0, (SI)(R11*4)
+	ADDQ $8, R11
+	JMP  xloop1
+
+xquad1:
+	LEAQ 4(R11), R12
+	CMPQ R12, CX
+	JG   xone1
+	VMOVUPS (SI)(R11*4), X0
+	VFMADD231PS (AX)(R11*4), X11, X0
+	VMOVUPS X0, (SI)(R11*4)
+	MOVQ R12, R11
+
+xone1:
+	CMPQ R11, CX
+	JGE  xnext1
+	VMOVSS (SI)(R11*4), X0
+	VFMADD231SS (AX)(R11*4), X11, X0
+	VMOVSS X0, (SI)(R11*4)
+	INCQ R11
+	JMP  xone1
+
+xnext1:
+	ADDQ $4, R9
+	ADDQ $4, R8
+	DECQ R10
+	JMP  xgroup1
+
+xdone:
+	VZEROUPPER
+	RET
+
+// func axpyScatterAVX2(a, x, m []float32, idx []int32)
+TEXT ·axpyScatterAVX2(SB), NOSPLIT, $0-96
+	MOVQ a_base+0(FP), R9         // coefficients
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX         // d
+	MOVQ m_base+48(FP), DI
+	MOVQ idx_base+72(FP), R8
+	MOVQ idx_len+80(FP), R10      // rows left
+	MOVQ CX, BX
+	ANDQ $~7, BX                  // d rounded down to 8
+
+sgroup4:
+	CMPQ R10, $4
+	JLT  sgroup1
+	VBROADCASTSS (R9), Y11
+	VBROADCASTSS 4(R9), Y12
+	VBROADCASTSS 8(R9), Y13
+	VBROADCASTSS 12(R9), Y14
+	ROWPTR(0, AX)
+	ROWPTR(4, DX)
+	ROWPTR(8, R13)
+	ROWPTR(12, R14)
+	XORQ R11, R11
+
+sloop4:
+	CMPQ R11, BX
+	JGE  squad4
+	VMOVUPS (SI)(R11*4), Y0
+	VMOVUPS (AX)(R11*4), Y1
+	VFMADD231PS Y0, Y11, Y1
+	VMOVUPS Y1, (AX)(R11*4)
+	VMOVUPS (DX)(R11*4), Y2
+	VFMADD231PS Y0, Y12, Y2
+	VMOVUPS Y2, (DX)(R11*4)
+	VMOVUPS (R13)(R11*4), Y3
+	VFMADD231PS Y0, Y13, Y3
+	VMOVUPS Y3, (R13)(R11*4)
+	VMOVUPS (R14)(R11*4), Y4
+	VFMADD231PS Y0, Y14, Y4
+	VMOVUPS Y4, (R14)(R11*4)
+	ADDQ $8, R11
+	JMP  sloop4
+
+squad4:
+	LEAQ 4(R11), R12
+	CMPQ R12, CX
+	JG   sone4
+	VMOVUPS (SI)(R11*4), X0
+	VMOVUPS (AX)(R11*4), X1
+	VFMADD231PS X0, X11, X1
+	VMOVUPS X1, (AX)(R11*4)
+	VMOVUPS (DX)(R11*4), X2
+	VFMADD231PS X0, X12, X2
+	VMOVUPS X2, (DX)(R11*4)
+	VMOVUPS (R13)(R11*4), X3
+	VFMADD231PS X0, X13, X3
+	VMOVUPS X3, (R13)(R11*4)
+	VMOVUPS (R14)(R11*4), X4
+	VFMADD231PS X0, X14, X4
+	VMOVUPS X4, (R14)(R11*4)
+	MOVQ R12, R11
+
+sone4:
+	CMPQ R11, CX
+	JGE  snext4
+	VMOVSS (SI)(R11*4), X0
+	VMOVSS (AX)(R11*4), X1
+	VFMADD231SS X0, X11, X1
+	VMOVSS X1, (AX)(R11*4)
+	VMOVSS (DX)(R11*4), X2
+	VFMADD231SS X0, X12, X2
+	VMOVSS X2, (DX)(R11*4)
+	VMOVSS (R13)(R11*4), X3
+	VFMADD231SS X0, X13, X3
+	VMOVSS X3, (R13)(R11*4)
+	VMOVSS (R14)(R11*4), X4
+	VFMADD231SS X0, X14, X4
+	VMOVSS X4, (R14)(R11*4)
+	INCQ R11
+	JMP  sone4
+
+snext4:
+	ADDQ $16, R9
+	ADDQ $16, R8
+	SUBQ $4, R10
+	JMP  sgroup4
+
+sgroup1:
+	CMPQ R10, $0
+	JLE  sdone
+	VBROADCASTSS (R9), Y11
+	ROWPTR(0, AX)
+	XORQ R11, R11
+
+sloop1:
+	CMPQ R11, BX
+	JGE  squad1
+	VMOVUPS (SI)(R11*4), Y0
+	VMOVUPS (AX)(R11*4), Y1
+	VFMADD231PS Y0, Y11, Y1
+	VMOVUPS Y1, (AX)(R11*4)
+	ADDQ $8, R11
+	JMP  sloop1
+
+squad1:
+	LEAQ 4(R11), R12
+	CMPQ R12, CX
+	JG   sone1
+	VMOVUPS (SI)(R11*4), X0
+	VMOVUPS (AX)(R11*4), X1
+	VFMADD231PS X0, X11, X1
+	VMOVUPS X1, (AX)(R11*4)
+	MOVQ R12, R11
+
+sone1:
+	CMPQ R11, CX
+	JGE  snext1
+	VMOVSS (SI)(R11*4), X0
+	VMOVSS (AX)(R11*4), X1
+	VFMADD231SS X0, X11, X1
+	VMOVSS X1, (AX)(R11*4)
+	INCQ R11
+	JMP  sone1
+
+snext1:
+	ADDQ $4, R9
+	ADDQ $4, R8
+	DECQ R10
+	JMP  sgroup1
+
+sdone:
+	VZEROUPPER
+	RET
