@@ -40,8 +40,14 @@ func gradient(f, label, alpha float32) float32 {
 
 // thread is one of the Config.Threads training goroutines (word2vec.c's
 // TrainModelThread), with its own random generator and scratch buffers;
-// nothing in its loops allocates.
+// nothing in its loops allocates. Everything a thread writes as it trains
+// sits on cache lines of its own (the struct is padded and every buffer
+// comes from private): two threads writing one line make the line move
+// between cores on every write, and with the buffers side by side on the
+// heap that cost more than the second thread brought (CBOW on two
+// threads was slower than on one).
 type thread struct {
+	_       [cacheLine]byte
 	m       *model
 	rng     rng
 	sen     []int32   // current sentence after subsampling
@@ -59,27 +65,44 @@ type thread struct {
 	alpha   float32
 	local   int64 // words processed since the last report
 	probe   int32 // a word trained since the last report, whose rows flush checks
+	_       [cacheLine]byte
+}
+
+// cacheLine is a cache line and the adjacent line the hardware may fetch
+// with it.
+const cacheLine = 128
+
+// private returns n zero values of T on cache lines shared with nothing
+// else (cacheLine bytes of padding on each side), with capacity n.
+func private[T int32 | float32](n int) []T {
+	const pad = cacheLine / 4
+	return make([]T, n+2*pad)[pad : pad+n : pad+n]
 }
 
 func newThread(m *model, id int) *thread {
-	d, win := m.dim, m.cfg.Window
-	return &thread{
+	d, win, nt := m.dim, m.cfg.Window, m.cfg.Negative+1
+	th := &thread{
 		m:       m,
 		rng:     newRNG(m.cfg.Seed, uint64(id)),
-		sen:     make([]int32, 0, MaxSentence),
-		ctx:     make([]int32, 0, 2*win),
-		targets: make([]int32, 0, m.cfg.Negative+1),
-		next:    make([]int32, 0, m.cfg.Negative+1),
-		labels:  labels(m.cfg.Negative + 1),
-		g:       make([]float32, 2*win*(m.cfg.Negative+1)),
-		neu:     make([]float32, 2*win*d),
-		neu1:    make([]float32, d),
-		neu1e:   make([]float32, d),
-		acc:     make([]float32, d),
-		col:     make([]float32, 2*win),
-		ones:    ones(2 * win),
+		sen:     private[int32](MaxSentence)[:0],
+		ctx:     private[int32](2 * win)[:0],
+		targets: private[int32](nt)[:0],
+		next:    private[int32](nt)[:0],
+		labels:  private[float32](nt),
+		g:       private[float32](2 * win * nt),
+		neu:     private[float32](2 * win * d),
+		neu1:    private[float32](d),
+		neu1e:   private[float32](d),
+		acc:     private[float32](d),
+		col:     private[float32](2 * win),
+		ones:    private[float32](2 * win),
 		alpha:   float32(m.cfg.Alpha),
 	}
+	th.labels[0] = 1
+	for i := range th.ones {
+		th.ones[i] = 1
+	}
+	return th
 }
 
 // flush publishes the words processed since the last call and recomputes
@@ -211,23 +234,6 @@ func (th *thread) window(pos int) (lo, hi int) {
 	lo = max(0, pos-win+b)
 	hi = min(len(th.sen), pos+win-b+1)
 	return lo, hi
-}
-
-// labels returns the label of each target slot: 1 for the word, 0 for
-// the negatives.
-func labels(n int) []float32 {
-	l := make([]float32, n)
-	l[0] = 1
-	return l
-}
-
-// ones returns n coefficients of 1.
-func ones(n int) []float32 {
-	o := make([]float32, n)
-	for i := range o {
-		o[i] = 1
-	}
-	return o
 }
 
 // drawTargets sets dst to word and up to Negative noise words, skipping

@@ -260,6 +260,7 @@ func newModel(cfg Config, c *counted) *model {
 		rows += cfg.Bucket
 	}
 	m.syn0 = make([]float32, rows*d)
+	adviseHugePages(m.syn0)
 	r := newRNG(cfg.Seed, 1<<40)
 	// word2vec.c: uniform in [-0.5, 0.5) / dim; fastText, whose rows are
 	// averaged, twice that: [-1, 1) / dim.
@@ -275,10 +276,12 @@ func newModel(cfg Config, c *counted) *model {
 	}
 	if cfg.Loss == NegativeSampling {
 		m.syn1 = make([]float32, v*d)
+		adviseHugePages(m.syn1)
 		// word2vec.c's noise is count^0.75; fastText's count^0.5.
 		m.noise = newUnigramTable(c.counts, power)
 	} else {
 		m.syn1 = make([]float32, max(v-1, 1)*d)
+		adviseHugePages(m.syn1)
 		m.tree = newHuffman(c.counts)
 	}
 	m.keep = make([]uint32, v)

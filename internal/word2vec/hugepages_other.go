@@ -1,0 +1,5 @@
+//go:build !linux
+
+package word2vec
+
+func adviseHugePages([]float32) {}
