@@ -40,12 +40,17 @@ import (
 const quantMinValues = 200_000
 
 // quantSplitMinValues is the size from which the quantized pass is split
-// among GOMAXPROCS goroutines.
-const quantSplitMinValues = 32_000_000
+// among GOMAXPROCS goroutines (a variable for the tests).
+var quantSplitMinValues = 32_000_000
 
 // boundSlack covers float32 rounding in both passes (scores are at most 1
 // in magnitude; each pass rounds a few times at ~6e-8).
 const boundSlack = 1e-5
+
+// preMargin keeps pass 1's first test on the raw score conservative: it
+// is far above the rounding of (floor - widest) / inv, and costs only a few
+// rows more for the full test.
+const preMargin = 1e-4
 
 // paddedDim is dim rounded up to a multiple of vecmath.Int8Block.
 func paddedDim(dim int) int {
@@ -180,26 +185,30 @@ func quantizeQuery(q []float32, dp int) (quantQuery, bool) {
 var quantPool = sync.Pool{New: func() any { return new(quantScratch) }}
 
 type quantScratch struct {
-	approx []float32 // per row, the coarse score times the query's scale
-	cands  []int
-	fine   []float32 // per candidate, the fine score times the query's scale
-	gather []int8    // candidate rows of the fine level, side by side
+	parts  []boundScan // pass 1's state per goroutine
+	fine   []float32   // per candidate, the fine score times the query's scale
+	gather []int8      // candidate rows of the fine level, side by side
 	scales []float32
 	rows   []float32 // float rows side by side for the exact kernel
 }
 
-// quantKeep is how many times k rows pass 1 keeps by approximate score,
-// to find k rows with high lower bounds (bounds differ from row to row).
-const quantKeep = 4
+// boundScan is what pass 1 keeps of one range of rows.
+type boundScan struct {
+	lows   []hit     // the k largest lower bounds seen, a min-heap
+	cands  []int     // rows whose upper bound reached the floor when scanned
+	approx []float32 // their coarse scores times the query's scale
+	block  [scanBlock]float32
+}
 
 // topKQuant is topK by the passes described above. ok is false when the
 // query is zero (every exact score is 0; the caller scans exactly).
 //
-// Pass 1 keeps the quantKeep*k best rows by coarse score; the k-th
-// largest lower bound among them is a floor under the k-th best exact
-// score (k rows reach it). The rows whose upper bound reaches the floor
-// are candidates; the fine level narrows them the same way, and the rest
-// are scored exactly.
+// Pass 1 scores every row with the coarse level in one sweep, keeping the
+// k largest lower bounds seen so far: the smallest of them is a floor
+// under the k-th best exact score at every moment, and only rises, so a
+// row whose upper bound is below it when scanned can be dropped at once.
+// The rows kept are tested again against the final floor; the fine level
+// narrows them the same way, and the rest are scored exactly.
 func (s *Set) topKQuant(qi *quantIndex, q []float32, rows, k int) (hits []hit, ok bool) {
 	qq, ok := quantizeQuery(q, qi.dp)
 	if !ok {
@@ -207,49 +216,49 @@ func (s *Set) topKQuant(qi *quantIndex, q []float32, rows, k int) (hits []hit, o
 	}
 	sc := quantPool.Get().(*quantScratch)
 	defer quantPool.Put(sc)
-	if cap(sc.approx) < rows {
-		sc.approx = make([]float32, rows)
-	}
-	approx := sc.approx[:rows]
 
-	// Pass 1: coarse scores of every row, and the best of them.
-	keep := min(quantKeep*k, rows)
+	// Pass 1: coarse bounds of every row.
 	workers := 1
 	if rows*qi.dp >= quantSplitMinValues {
-		workers = min(runtime.GOMAXPROCS(0), rows/keep)
+		workers = max(1, min(runtime.GOMAXPROCS(0), rows/(4*k)))
 	}
-	var best []hit
-	if workers < 2 {
-		best = qi.approxScan(qq, approx, 0, rows, keep)
+	for len(sc.parts) < workers {
+		sc.parts = append(sc.parts, boundScan{})
+	}
+	parts := sc.parts[:workers]
+	if workers == 1 {
+		qi.scanBounds(qq, 0, rows, k, &parts[0])
 	} else {
-		parts := make([][]hit, workers)
 		var wg sync.WaitGroup
 		for w := 1; w < workers; w++ {
 			lo, hi := rows*w/workers, rows*(w+1)/workers
-			wg.Go(func() { parts[w] = qi.approxScan(qq, approx, lo, hi, keep) })
+			wg.Go(func() { qi.scanBounds(qq, lo, hi, k, &parts[w]) })
 		}
-		parts[0] = qi.approxScan(qq, approx, 0, rows/workers, keep)
+		qi.scanBounds(qq, 0, rows/workers, k, &parts[0])
 		wg.Wait()
+	}
+	floor := parts[0].lows[0].score // each range holds at least k rows
+	if workers > 1 {
+		var lows []hit
 		for _, p := range parts {
-			best = append(best, p...)
+			lows = append(lows, p.lows...)
 		}
+		floor = kthLargestHit(lows, k)
 	}
-	lows := make([]float32, 0, max(len(best), 4*k))
-	for _, h := range best {
-		lows = append(lows, h.score*qq.inv-qq.bound(qi.coarse.err[h.row]))
-	}
-	floor := kthLargest(lows, k)
-	pre := (floor - qq.bound(qi.coarse.maxErr)) / qq.inv // a cheap first test
-	cands := sc.cands[:0]
-	for i, a := range approx {
-		if a >= pre && a*qq.inv+qq.bound(qi.coarse.err[i]) >= floor {
-			cands = append(cands, i)
+	cands := parts[0].cands[:0]
+	approx := parts[0].approx[:0]
+	for _, p := range parts {
+		for j, r := range p.cands {
+			if a := p.approx[j]; a*qq.inv+qq.bound(qi.coarse.err[r]) >= floor {
+				cands = append(cands, r)
+				approx = append(approx, a)
+			}
 		}
 	}
 
 	// Pass 2: add the fine level's score for the candidates.
 	fine := qi.fineScores(qq, cands, approx, sc)
-	lows = lows[:0]
+	lows := make([]float32, 0, len(cands))
 	for j, r := range cands {
 		lows = append(lows, fine[j]*qq.inv-qq.bound(qi.fine.err[r]))
 	}
@@ -261,14 +270,52 @@ func (s *Set) topKQuant(qi *quantIndex, q []float32, rows, k int) (hits []hit, o
 			n++
 		}
 	}
-	sc.cands = cands
 
 	// Pass 3: exact scores.
 	return sortHits(s.scoreRows(q, cands[:n], k, sc)), true
 }
 
-// fineScores returns, per candidate row, its coarse score (from approx)
-// plus its fine level's, both times the query's scale.
+// scanBounds is pass 1 over rows [lo, hi), which hold at least k rows:
+// it leaves in out the k largest lower bounds seen and the rows whose
+// upper bound reached the k-th largest lower bound seen before them.
+func (qi *quantIndex) scanBounds(qq quantQuery, lo, hi, k int, out *boundScan) {
+	dp := qi.dp
+	out.lows, out.cands, out.approx = out.lows[:0], out.cands[:0], out.approx[:0]
+	floor := float32(math.Inf(-1))
+	widest := qq.bound(qi.coarse.maxErr)
+	// pre is a cheap first test on the raw score a: a < pre implies
+	// a*inv + widest < floor (by a margin far above float32 rounding).
+	pre := float32(math.Inf(-1))
+	for i := lo; i < hi; {
+		nb := min(scanBlock, hi-i)
+		scores := out.block[:nb]
+		vecmath.DotRowsInt8(qq.q, qi.coarse.data[i*dp:(i+nb)*dp], qi.coarse.scale[i:i+nb], scores)
+		for j, a := range scores {
+			if a < pre { // most rows stop here
+				continue
+			}
+			v := a * qq.inv
+			r := i + j
+			b := qq.bound(qi.coarse.err[r])
+			if v+b < floor {
+				continue
+			}
+			out.cands = append(out.cands, r)
+			out.approx = append(out.approx, a)
+			if len(out.lows) < k || v-b > out.lows[0].score {
+				out.lows = offer(out.lows, k, hit{v - b, r})
+				if len(out.lows) == k {
+					floor = out.lows[0].score
+					pre = (floor - widest - preMargin) / qq.inv
+				}
+			}
+		}
+		i += nb
+	}
+}
+
+// fineScores returns, per candidate row, its coarse score (approx[j] for
+// cands[j]) plus its fine level's, both times the query's scale.
 func (qi *quantIndex) fineScores(qq quantQuery, cands []int, approx []float32, sc *quantScratch) []float32 {
 	dp := qi.dp
 	if cap(sc.fine) < len(cands) {
@@ -288,8 +335,8 @@ func (qi *quantIndex) fineScores(qq quantQuery, cands []int, approx []float32, s
 		}
 		out := fine[lo : lo+len(block)]
 		vecmath.DotRowsInt8(qq.q, g, sc.scales[:len(block)], out)
-		for j, r := range block {
-			out[j] += approx[r]
+		for j := range block {
+			out[j] += approx[lo+j]
 		}
 	}
 	return fine
@@ -335,26 +382,6 @@ func (qq quantQuery) bound(e float32) float32 {
 	return e + qq.err*(1+e) + boundSlack
 }
 
-// approxScan writes the coarse scores of rows [lo, hi) to approx,
-// multiplied by the query's scale (1/qq.inv, saving a multiplication per
-// row), and returns the min(keep, hi-lo) best rows by that score.
-func (qi *quantIndex) approxScan(qq quantQuery, approx []float32, lo, hi, keep int) []hit {
-	dp := qi.dp
-	top := make([]hit, 0, keep)
-	for i := lo; i < hi; {
-		nb := min(scanBlock, hi-i)
-		out := approx[i : i+nb]
-		vecmath.DotRowsInt8(qq.q, qi.coarse.data[i*dp:(i+nb)*dp], qi.coarse.scale[i:i+nb], out)
-		for j, a := range out {
-			if len(top) < keep || a > top[0].score { // most rows stop here
-				top = offer(top, keep, hit{a, i + j})
-			}
-		}
-		i += nb
-	}
-	return top
-}
-
 // kthLargest returns the k-th largest value of v (0 < k <= len(v)).
 func kthLargest(v []float32, k int) float32 {
 	h := make([]hit, 0, k)
@@ -364,4 +391,13 @@ func kthLargest(v []float32, k int) float32 {
 		}
 	}
 	return h[0].score
+}
+
+// kthLargestHit returns the k-th largest score of h (0 < k <= len(h)).
+func kthLargestHit(h []hit, k int) float32 {
+	v := make([]float32, len(h))
+	for i, x := range h {
+		v[i] = x.score
+	}
+	return kthLargest(v, k)
 }

@@ -5,8 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/ophicleide/ophicleide/internal/vecmath"
 )
 
 // quantTestSets are sets chosen to stress the quantized pass: uniform
@@ -87,7 +91,7 @@ func TestQuantBound(t *testing.T) {
 				continue
 			}
 			approx := make([]float32, s.Len())
-			qi.approxScan(qq, approx, 0, s.Len(), 1)
+			vecmath.DotRowsInt8(qq.q, qi.coarse.data, qi.coarse.scale, approx)
 			all := make([]int, s.Len())
 			for i := range all {
 				all[i] = i
@@ -116,8 +120,18 @@ func TestQuantBound(t *testing.T) {
 
 // TestQuantSearchEqualsExact compares the quantized path with the exact
 // scan, rows, order and score bits, for many queries, sizes and
-// restrictions.
+// restrictions, with pass 1 in one goroutine and split among several.
 func TestQuantSearchEqualsExact(t *testing.T) {
+	t.Run("serial", func(t *testing.T) { testQuantSearchEqualsExact(t) })
+	t.Run("split", func(t *testing.T) {
+		defer func(old int) { quantSplitMinValues = old }(quantSplitMinValues)
+		quantSplitMinValues = 0
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+		testQuantSearchEqualsExact(t)
+	})
+}
+
+func testQuantSearchEqualsExact(t *testing.T) {
 	for name, s := range quantTestSets(t) {
 		r := rand.New(rand.NewPCG(3, 4))
 		for trial := range 40 {
@@ -192,8 +206,12 @@ func BenchmarkNearestExact(b *testing.B) {
 // BenchmarkNearestFile measures Nearest (quantized) and the exact scan on
 // a real model: the vectors file OPH_BENCH_VECTORS names (any format Load
 // reads; `BENCH_CORPUS=full make bench` leaves 57,672 x 100 ones under
-// BENCH_OUT/ophicleide-sg-r1/vectors.txt). The queried words are every
-// 7,919th row, so most are rare. Skipped without the variable.
+// BENCH_OUT/ophicleide-sg-r1/vectors.txt). Query j is row (j*7919) mod the
+// vocabulary size, so most are rare words: the words
+// scripts/nearest_peer.py gives gensim's most_similar, and
+// scripts/nearest-bench.sh runs both. Besides ns/op (the mean) it reports
+// the median and 99th percentile of single queries in ms. Skipped without
+// the variable.
 func BenchmarkNearestFile(b *testing.B) {
 	path := os.Getenv("OPH_BENCH_VECTORS")
 	if path == "" {
@@ -209,18 +227,27 @@ func BenchmarkNearestFile(b *testing.B) {
 		b.Fatal(err)
 	}
 	s.quantized()
-	b.Run("quantized", func(b *testing.B) {
-		i := 0
+	timed := func(b *testing.B, query func(row int)) {
+		var ts []time.Duration
+		j := 0
 		for b.Loop() {
-			s.Nearest(s.Word(i%s.Len()), 10)
-			i += 7919
+			t := time.Now()
+			query((j * 7919) % s.Len())
+			ts = append(ts, time.Since(t))
+			j++
 		}
+		slices.Sort(ts)
+		b.ReportMetric(float64(ts[len(ts)/2])/1e6, "p50-ms")
+		b.ReportMetric(float64(ts[len(ts)*99/100])/1e6, "p99-ms")
+	}
+	b.Run("quantized", func(b *testing.B) {
+		timed(b, func(row int) {
+			if _, err := s.Nearest(s.Word(row), 10); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 	b.Run("exact", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			s.topKExact(s.UnitRow(i%s.Len()), s.Len(), 11)
-			i += 7919
-		}
+		timed(b, func(row int) { s.topKExact(s.UnitRow(row), s.Len(), 11) })
 	})
 }
