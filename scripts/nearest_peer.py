@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The peer of BenchmarkNearestFile: gensim's most_similar (topn=10) on the
 same vectors file and the same words (every 7,919th row), median and p99
-over 2,000 queries. Needs Debian's python3-gensim (make bench installs it
-with BENCH_INSTALL=1). Usage: scripts/nearest_peer.py VECTORS.txt"""
+over 2,000 queries (or QUERIES). Needs Debian's python3-gensim (make bench
+installs it with BENCH_INSTALL=1).
+Usage: scripts/nearest_peer.py VECTORS.txt [QUERIES]"""
 import sys
 import time
 
@@ -12,7 +13,8 @@ kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=not sys.argv[1].endsw
 kv.fill_norms()
 n = len(kv.index_to_key)
 ts = []
-for j in range(2000):
+queries = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+for j in range(queries):
     word = kv.index_to_key[(j * 7919) % n]
     t = time.perf_counter()
     kv.most_similar(word, topn=10)

@@ -35,7 +35,10 @@ import (
 // loads it from there when it exists (the build time is then not
 // measured). ANN_BENCH_EXACT=N scores recall and the exact scan's latency
 // over the first N of the 1,000 queries (default all: at 1M x 300 that is
-// minutes).
+// minutes). ANN_BENCH_VECTORS=FILE measures the set in FILE (any format
+// vectors.Load reads, e.g. the medium model `BENCH_CORPUS=full make bench`
+// trains) instead of the synthetic sizes. scripts/ann-bench.sh runs this
+// and gensim's most_similar on the same file in one command.
 //
 //	go test -run '^$' -bench Table -benchtime 1x ./internal/ann/
 //	ANN_BENCH_BIG=1 go test -run '^$' -bench Table -benchtime 1x -timeout 3h ./internal/ann/
@@ -58,6 +61,23 @@ func BenchmarkTable(b *testing.B) {
 			efs = append(efs, ef)
 		}
 	}
+	if path := os.Getenv("ANN_BENCH_VECTORS"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		set, err := vectors.Load(f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("file", func(b *testing.B) {
+			for b.Loop() {
+				benchSet(b, set, efs)
+			}
+		})
+		return
+	}
 	for _, size := range strings.Split(sizes, ",") {
 		var rows, dim int
 		if _, err := fmt.Sscanf(size, "%dx%d", &rows, &dim); err != nil {
@@ -75,6 +95,11 @@ func benchSize(b *testing.B, rows, dim int, efs []int) {
 	t0 := time.Now()
 	set := synthetic(b, rows, dim, 1)
 	b.Logf("%dx%d: generated in %v", rows, dim, time.Since(t0).Round(time.Millisecond))
+	benchSet(b, set, efs)
+}
+
+func benchSet(b *testing.B, set *vectors.Set, efs []int) {
+	rows, dim := set.Len(), set.Dim()
 	if dir := os.Getenv("ANN_BENCH_WRITE"); dir != "" {
 		path := filepath.Join(dir, fmt.Sprintf("synthetic-%dx%d.txt", rows, dim))
 		f, err := os.Create(path)
