@@ -352,3 +352,19 @@ func TestWorth(t *testing.T) {
 		t.Error("Worth's threshold")
 	}
 }
+
+// Big sets get the wider construction beam by default (recall at 3M rows
+// fell to 0.96 with the narrow one); a beam given explicitly is kept.
+func TestEfConstructionDefaultBySize(t *testing.T) {
+	for _, c := range []struct {
+		rows, given, want int
+	}{{BigRows - 1, 0, DefaultEfConstruction}, {BigRows, 0, BigEfConstruction}, {3 * BigRows, 0, BigEfConstruction}, {3 * BigRows, 64, 64}, {10, 64, 64}} {
+		cfg, err := Config{EfConstruction: c.given}.withDefaults(c.rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.EfConstruction != c.want {
+			t.Errorf("%d rows, EfConstruction %d given: %d, want %d", c.rows, c.given, cfg.EfConstruction, c.want)
+		}
+	}
+}

@@ -35,7 +35,8 @@ import (
 // loads it from there when it exists (the build time is then not
 // measured). ANN_BENCH_EXACT=N scores recall and the exact scan's latency
 // over the first N of the 1,000 queries (default all: at 1M x 300 that is
-// minutes). ANN_BENCH_VECTORS=FILE measures the set in FILE (any format
+// minutes). ANN_BENCH_M and ANN_BENCH_EFC set the build's M and
+// EfConstruction. ANN_BENCH_VECTORS=FILE measures the set in FILE (any format
 // vectors.Load reads, e.g. the medium model `BENCH_CORPUS=full make bench`
 // trains) instead of the synthetic sizes. scripts/ann-bench.sh runs this
 // and gensim's most_similar on the same file in one command.
@@ -132,7 +133,14 @@ func benchSet(b *testing.B, set *vectors.Set, efs []int) {
 	if ix == nil {
 		t0, c0 := time.Now(), cpuTime()
 		var err error
-		ix, err = Build(context.Background(), set, Config{}, nil)
+		cfg := Config{}
+		if v := os.Getenv("ANN_BENCH_M"); v != "" {
+			cfg.M, _ = strconv.Atoi(v)
+		}
+		if v := os.Getenv("ANN_BENCH_EFC"); v != "" {
+			cfg.EfConstruction, _ = strconv.Atoi(v)
+		}
+		ix, err = Build(context.Background(), set, cfg, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

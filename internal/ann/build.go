@@ -32,11 +32,11 @@ const (
 // Cost: about EfConstruction * 2M scored rows per row inserted; memory:
 // 8M bytes a row for the links plus 2 bytes a row per worker.
 func Build(ctx context.Context, set *vectors.Set, cfg Config, progress func(done, total int)) (*Index, error) {
-	cfg, err := cfg.withDefaults()
+	n := set.Len()
+	cfg, err := cfg.withDefaults(n)
 	if err != nil {
 		return nil, err
 	}
-	n := set.Len()
 	if n == 0 || n > MaxRow {
 		return nil, fmt.Errorf("%w: %d rows, want 1 to %d", ErrInvalid, n, MaxRow)
 	}

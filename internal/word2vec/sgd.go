@@ -43,9 +43,8 @@ func gradient(f, label, alpha float32) float32 {
 // nothing in its loops allocates. Everything a thread writes as it trains
 // sits on cache lines of its own (the struct is padded and every buffer
 // comes from private): two threads writing one line make the line move
-// between cores on every write, and with the buffers side by side on the
-// heap that cost more than the second thread brought (CBOW on two
-// threads was slower than on one).
+// between cores on every write; with the buffers side by side on the
+// heap, CBOW on two threads was at times slower than on one.
 type thread struct {
 	_       [cacheLine]byte
 	m       *model
