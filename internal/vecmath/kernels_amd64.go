@@ -33,6 +33,13 @@ func init() {
 // tailMasks[8-t:16-t] selects the first t of 8 lanes for VMASKMOVPS.
 var tailMasks = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
 
+// tailMask selects the d%8 values of the last partial block of 8 of a
+// row of d values.
+func tailMask(d int) []int32 {
+	t := d & 7
+	return tailMasks[8-t : 16-t]
+}
+
 // dotRowsAVX2 runs the four-row kernel over whole groups of four rows, and
 // over each remaining row with a zero stride (the row four times), so that
 // every row's result has the same bits wherever it sits in m.
@@ -42,8 +49,7 @@ func dotRowsAVX2(q, m, out []float32) {
 		clear(out)
 		return
 	}
-	t := d & 7
-	mask := tailMasks[8-t : 16-t]
+	mask := tailMask(d)
 	n4 := len(out) &^ 3
 	if n4 > 0 {
 		dotRows4AVX2(q, m[:n4*d], d*4, out[:n4], mask)
@@ -118,8 +124,7 @@ func dotGatherAVX2(q, m []float32, idx []int32, out []float32) {
 		clear(out)
 		return
 	}
-	t := d & 7
-	mask := tailMasks[8-t : 16-t]
+	mask := tailMask(d)
 	n4 := len(idx) &^ 3
 	if n4 > 0 {
 		dotGather4AVX2(q, m, idx[:n4], out[:n4], mask)
