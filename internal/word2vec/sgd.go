@@ -60,7 +60,7 @@ type thread struct {
 	neu1e   []float32 // accumulated input gradient
 	acc     []float32 // subword skip-gram: the window's summed input gradient
 	col     []float32 // skip-gram: one target's gradients, one per context word
-	ones    []float32 // CBOW: 2*window coefficients of 1
+	ones    []float32 // 2*window coefficients of 1 (CBOW's mean and spread)
 	alpha   float32
 	local   int64 // words processed since the last report
 	probe   int32 // a word trained since the last report, whose rows flush checks
@@ -284,13 +284,7 @@ func (th *thread) skipGramNS() {
 	for pos := range th.sen {
 		th.advanceTargets(pos)
 		lo, hi := th.window(pos)
-		th.ctx = th.ctx[:0]
-		for c := lo; c < hi; c++ {
-			if c != pos {
-				th.ctx = append(th.ctx, th.sen[c])
-			}
-		}
-		if len(th.ctx) == 0 {
+		if th.context(pos, lo, hi) == 0 {
 			continue
 		}
 		nt := len(th.targets)
@@ -356,35 +350,38 @@ func (th *thread) softmaxPath(in []float32, word int32) {
 	}
 }
 
-// hidden sets th.neu1 to the mean of the context vectors of the window
-// around pos and returns the context size.
-func (th *thread) hidden(pos, lo, hi int) int {
-	d := th.m.dim
-	syn0 := th.m.syn0
-	clear(th.neu1)
-	n := 0
+// context sets th.ctx to the words of the window [lo, hi) around pos,
+// pos itself left out, and returns how many there are.
+func (th *thread) context(pos, lo, hi int) int {
+	th.ctx = th.ctx[:0]
 	for c := lo; c < hi; c++ {
 		if c != pos {
-			vecmath.Axpy(1, syn0[int(th.sen[c])*d:int(th.sen[c])*d+d], th.neu1)
-			n++
+			th.ctx = append(th.ctx, th.sen[c])
 		}
 	}
+	return len(th.ctx)
+}
+
+// hidden sets th.ctx to the window's context words (context) and th.neu1
+// to the mean of their vectors, and returns the context size.
+func (th *thread) hidden(pos, lo, hi int) int {
+	n := th.context(pos, lo, hi)
+	if n == 0 {
+		return 0
+	}
+	clear(th.neu1)
+	vecmath.AxpyGather(th.ones[:n], th.m.syn0, th.ctx, th.neu1)
 	if n > 1 {
 		vecmath.Scale(1/float32(n), th.neu1)
 	}
 	return n
 }
 
-// spread adds th.neu1e to every context vector of the window (word2vec.c
-// CBOW: the gradient of the mean is not divided by the context size).
-func (th *thread) spread(pos, lo, hi int) {
-	d := th.m.dim
-	syn0 := th.m.syn0
-	for c := lo; c < hi; c++ {
-		if c != pos {
-			vecmath.Axpy(1, th.neu1e, syn0[int(th.sen[c])*d:int(th.sen[c])*d+d])
-		}
-	}
+// spread adds th.neu1e to the vector of every context word hidden listed
+// (word2vec.c CBOW: the gradient of the mean is not divided by the
+// context size).
+func (th *thread) spread() {
+	vecmath.AxpyScatter(th.ones[:len(th.ctx)], th.neu1e, th.m.syn0, th.ctx)
 }
 
 // cbowNS is CBOW with negative sampling (word2vec.c): the mean of the
@@ -398,25 +395,13 @@ func (th *thread) spread(pos, lo, hi int) {
 // context mean, the target scores, the hidden gradient, and the target
 // and context updates.
 func (th *thread) cbowNS() {
-	syn0, syn1 := th.m.syn0, th.m.syn1
+	syn1 := th.m.syn1
 	alpha := th.alpha
 	for pos := range th.sen {
 		th.advanceTargets(pos)
 		lo, hi := th.window(pos)
-		th.ctx = th.ctx[:0]
-		for c := lo; c < hi; c++ {
-			if c != pos {
-				th.ctx = append(th.ctx, th.sen[c])
-			}
-		}
-		if len(th.ctx) == 0 {
+		if th.hidden(pos, lo, hi) == 0 {
 			continue
-		}
-		ones := th.ones[:len(th.ctx)]
-		clear(th.neu1)
-		vecmath.AxpyGather(ones, syn0, th.ctx, th.neu1)
-		if len(th.ctx) > 1 {
-			vecmath.Scale(1/float32(len(th.ctx)), th.neu1)
 		}
 		g := th.g[:len(th.targets)]
 		vecmath.DotGather(th.neu1, syn1, th.targets, g)
@@ -430,7 +415,7 @@ func (th *thread) cbowNS() {
 		clear(th.neu1e)
 		vecmath.AxpyGather(g, syn1, th.targets, th.neu1e)
 		vecmath.AxpyScatter(g, th.neu1, syn1, th.targets)
-		vecmath.AxpyScatter(ones, th.neu1e, syn0, th.ctx)
+		th.spread()
 	}
 }
 
@@ -443,6 +428,6 @@ func (th *thread) cbowHS() {
 		}
 		clear(th.neu1e)
 		th.softmaxPath(th.neu1, word)
-		th.spread(pos, lo, hi)
+		th.spread()
 	}
 }
