@@ -239,12 +239,16 @@ func (s *Set) topKQuant(qi *quantIndex, q []float32, rows, k int) (hits []hit, o
 	}
 	floor := parts[0].lows[0].score // each range holds at least k rows
 	if workers > 1 {
-		var lows []hit
+		var lows []float32
 		for _, p := range parts {
-			lows = append(lows, p.lows...)
+			for _, h := range p.lows {
+				lows = append(lows, h.score)
+			}
 		}
-		floor = kthLargestHit(lows, k)
+		floor = kthLargest(lows, k)
 	}
+	// The rows that still reach the final floor, gathered into part 0's
+	// lists (its own rows are read before anything is written over them).
 	cands := parts[0].cands[:0]
 	approx := parts[0].approx[:0]
 	for _, p := range parts {
@@ -255,6 +259,7 @@ func (s *Set) topKQuant(qi *quantIndex, q []float32, rows, k int) (hits []hit, o
 			}
 		}
 	}
+	parts[0].cands, parts[0].approx = cands, approx // keep grown buffers for the next query
 
 	// Pass 2: add the fine level's score for the candidates.
 	fine := qi.fineScores(qq, cands, approx, sc)
@@ -391,13 +396,4 @@ func kthLargest(v []float32, k int) float32 {
 		}
 	}
 	return h[0].score
-}
-
-// kthLargestHit returns the k-th largest score of h (0 < k <= len(h)).
-func kthLargestHit(h []hit, k int) float32 {
-	v := make([]float32, len(h))
-	for i, x := range h {
-		v[i] = x.score
-	}
-	return kthLargest(v, k)
 }
